@@ -1,0 +1,240 @@
+//! Castellan's settings, read from the environment.
+//!
+//! The variable names are a contract with deployment scripts (see the README): keep them.
+//! Every value has a development default so that `cargo run` works on a fresh machine,
+//! except that a production deployment must bring its own secret.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use url::Url;
+
+/// The secret used when none is configured. Public on purpose: it is only fit for development.
+pub const DEV_SECRET: &str = "castellan-dev-secret-change-me-0123456789";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("CASTELLAN_SECRET (or BETTER_AUTH_SECRET) must be set when CASTELLAN_ENV=production")]
+    MissingSecret,
+}
+
+/// How long sessions live and when they are extended, as in Better Auth's defaults.
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    pub expires_in: Duration,
+    pub update_age: Duration,
+    pub fresh_age: Duration,
+    /// Lifetime of a "don't remember me" session row.
+    pub dont_remember_expires_in: Duration,
+    /// How long a validated session may be served from the cache before the database is asked again.
+    pub cache_ttl: Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            expires_in: Duration::from_secs(7 * 24 * 3600),
+            update_age: Duration::from_secs(24 * 3600),
+            fresh_age: Duration::from_secs(24 * 3600),
+            dont_remember_expires_in: Duration::from_secs(24 * 3600),
+            cache_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_length: 8, max_length: 128 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Request headers that carry the client address, first match wins.
+    pub ip_headers: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    /// Public URL of the auth API's origin (no path), e.g. `https://auth.example.com`.
+    pub base_url: Url,
+    pub base_path: String,
+    pub secret: String,
+    pub secret_is_dev_default: bool,
+    pub production: bool,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    /// Prefix for every Redis key, so several deployments (or test runs) can share one server.
+    pub redis_prefix: String,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub mail_log: String,
+    pub trusted_origins: Vec<String>,
+    pub app_name: String,
+    pub session: SessionSettings,
+    pub password: PasswordPolicy,
+    pub rate_limit: RateLimitSettings,
+    pub send_verification_on_sign_up: bool,
+    pub require_email_verification: bool,
+    pub auto_sign_in_after_verification: bool,
+    /// Account deletion waits for a mailed confirmation link.
+    pub delete_account_verification: bool,
+    pub run_migrations: bool,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A variable that is set but cannot be parsed, or a production deployment without a secret.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Reads settings from the given variables; `from_env` passes the process environment.
+    ///
+    /// # Errors
+    /// See [`Settings::from_env`].
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let flag = |k: &str, default: bool| match get(k).as_deref() {
+            None => default,
+            Some(v) => !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"),
+        };
+
+        let production = get("CASTELLAN_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        let port = match get("PORT") {
+            None => 3000,
+            Some(p) => p.parse().map_err(|_| ConfigError::Invalid {
+                name: "PORT",
+                reason: format!("{p:?} is not a port number"),
+            })?,
+        };
+        let host = get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+        let base_raw = get("BASE_URL")
+            .or_else(|| get("BETTER_AUTH_URL"))
+            .unwrap_or_else(|| format!("http://localhost:{port}"));
+        let base_url = parse_origin(&base_raw)?;
+        let (secret, secret_is_dev_default) =
+            match get("CASTELLAN_SECRET").or_else(|| get("BETTER_AUTH_SECRET")) {
+                Some(s) => (s, false),
+                None if production => return Err(ConfigError::MissingSecret),
+                None => (DEV_SECRET.to_owned(), true),
+            };
+        let trusted_origins = get("TRUSTED_ORIGINS")
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let ip_headers = get("IP_ADDRESS_HEADERS")
+            .map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_else(|| vec!["x-forwarded-for".to_owned()]);
+
+        Ok(Self {
+            host,
+            port,
+            base_url,
+            base_path: "/api/auth".to_owned(),
+            secret,
+            secret_is_dev_default,
+            production,
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://./data/castellan.db?mode=rwc".to_owned()),
+            redis_url: get("REDIS_URL"),
+            redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "castellan:".to_owned()),
+            smtp_url: get("SMTP_URL"),
+            mail_from: get("MAIL_FROM").unwrap_or_else(|| "Castellan <no-reply@localhost>".to_owned()),
+            mail_log: get("MAIL_LOG").unwrap_or_else(|| "./data/mail.jsonl".to_owned()),
+            trusted_origins,
+            app_name: get("APP_NAME").unwrap_or_else(|| "Castellan".to_owned()),
+            session: SessionSettings::default(),
+            password: PasswordPolicy::default(),
+            rate_limit: RateLimitSettings { enabled: flag("RATE_LIMIT", true), ip_headers },
+            send_verification_on_sign_up: flag("EMAIL_VERIFICATION_ON_SIGN_UP", true),
+            require_email_verification: flag("REQUIRE_EMAIL_VERIFICATION", false),
+            auto_sign_in_after_verification: flag("AUTO_SIGN_IN_AFTER_VERIFICATION", false),
+            delete_account_verification: flag("DELETE_ACCOUNT_VERIFICATION", false),
+            run_migrations: flag("RUN_MIGRATIONS", true),
+            max_body_bytes: 64 * 1024,
+        })
+    }
+
+    /// `https` deployments get `__Secure-` cookies, as Better Auth does.
+    #[must_use]
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+
+    /// The origin of the public URL, e.g. `http://localhost:3000`.
+    #[must_use]
+    pub fn origin(&self) -> String {
+        self.base_url.origin().ascii_serialization()
+    }
+
+    /// The public URL of the auth API, e.g. `http://localhost:3000/api/auth`.
+    #[must_use]
+    pub fn auth_url(&self) -> String {
+        format!("{}{}", self.origin(), self.base_path)
+    }
+}
+
+fn parse_origin(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::Invalid { name: "BASE_URL", reason: e.to_string() })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::Invalid { name: "BASE_URL", reason: "must be an http(s) URL".to_owned() });
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_work_on_a_fresh_machine() {
+        let s = Settings::from_vars(HashMap::new()).unwrap();
+        assert_eq!(s.port, 3000);
+        assert_eq!(s.auth_url(), "http://localhost:3000/api/auth");
+        assert!(s.secret_is_dev_default);
+        assert!(s.database_url.starts_with("sqlite://"));
+        assert!(!s.secure_cookies());
+    }
+
+    #[test]
+    fn better_auth_names_are_read_too() {
+        let s = Settings::from_vars(vars(&[
+            ("BETTER_AUTH_URL", "https://auth.example.com"),
+            ("BETTER_AUTH_SECRET", "s3cret"),
+        ]))
+        .unwrap();
+        assert_eq!(s.origin(), "https://auth.example.com");
+        assert_eq!(s.secret, "s3cret");
+        assert!(s.secure_cookies());
+    }
+
+    #[test]
+    fn production_requires_a_secret() {
+        let err = Settings::from_vars(vars(&[("CASTELLAN_ENV", "production")])).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingSecret));
+    }
+
+    #[test]
+    fn a_bad_port_is_refused() {
+        assert!(Settings::from_vars(vars(&[("PORT", "http")])).is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Cryptographic building blocks shared by every service: random identifiers, Better Auth's
+//! signed-cookie format, password hashing (argon2id, with Better Auth's scrypt hashes still
+//! verified), HS256 tokens and digests. Nothing here does I/O.
+
+pub mod jwt;
+pub mod password;
+pub mod random;
+pub mod signing;
+
+pub use password::{PasswordCheck, PasswordHasherConfig};

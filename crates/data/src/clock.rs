@@ -1,0 +1,19 @@
+//! Time is passed in, so expiry logic is testable without sleeping. Timestamps are truncated to
+//! milliseconds: Better Auth stores and compares them at that precision.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods, reason = "the one place that reads the wall clock")]
+    fn now(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        now.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(now)
+    }
+}

@@ -1,0 +1,107 @@
+//! The data layer: sea-orm entities for Better Auth's schema and the repositories every service
+//! uses. Repositories are plain async functions over `&impl ConnectionTrait`, so callers compose
+//! them inside a transaction. Nothing here knows about HTTP.
+
+pub mod clock;
+pub mod entity;
+pub mod repo;
+
+use std::time::Duration;
+
+pub use clock::{Clock, SystemClock};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A unique constraint refused the write (a duplicate email, token or identifier).
+    #[error("the row conflicts with an existing one")]
+    Conflict,
+    #[error("database error: {0}")]
+    Db(DbErr),
+}
+
+impl From<DbErr> for DataError {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::Conflict,
+            _ => Self::Db(e),
+        }
+    }
+}
+
+pub type DataResult<T> = Result<T, DataError>;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    #[must_use]
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens a pool. SQLite files get their parent directory created, WAL journaling, a busy timeout
+/// and enforced foreign keys (Better Auth's schema relies on `ON DELETE CASCADE`).
+///
+/// # Errors
+/// An unsupported URL or a database that cannot be reached.
+pub async fn connect(url: &str) -> DataResult<DatabaseConnection> {
+    let backend = Backend::of(url)
+        .ok_or_else(|| DataError::Db(DbErr::Custom(format!("unsupported DATABASE_URL scheme in {url:?}"))))?;
+    let mut opts = sea_orm::ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+    match backend {
+        Backend::Sqlite => {
+            if let Some(dir) = sqlite_parent_dir(url) {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| DataError::Db(DbErr::Custom(format!("cannot create {dir}: {e}"))))?;
+            }
+            // One writer at a time is SQLite's model; a small pool keeps readers concurrent.
+            opts.max_connections(8).min_connections(1);
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
+        }
+        Backend::Postgres => {
+            opts.max_connections(32).min_connections(1);
+        }
+    }
+    Ok(sea_orm::Database::connect(opts).await?)
+}
+
+fn sqlite_parent_dir(url: &str) -> Option<String> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    let s = parent.to_string_lossy().into_owned();
+    (!s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_parent_directories() {
+        assert_eq!(sqlite_parent_dir("sqlite://./data/castellan.db?mode=rwc").as_deref(), Some("./data"));
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_parent_dir("sqlite://x.db"), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Accounts: the credential (password) account and linked identities.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::DataResult;
+use crate::entity::account::{self, ActiveModel, Entity as Account, Model};
+
+pub const CREDENTIAL_PROVIDER: &str = "credential";
+
+/// # Errors
+/// Database failures.
+pub async fn find_credential(db: &impl ConnectionTrait, user_id: &str) -> DataResult<Option<Model>> {
+    Ok(Account::find()
+        .filter(account::Column::UserId.eq(user_id))
+        .filter(account::Column::ProviderId.eq(CREDENTIAL_PROVIDER))
+        .one(db)
+        .await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn list_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<Vec<Model>> {
+    Ok(Account::find().filter(account::Column::UserId.eq(user_id)).all(db).await?)
+}
+
+/// Creates the credential account, whose `accountId` is the user id, as Better Auth does.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_credential(
+    db: &impl ConnectionTrait,
+    id: String,
+    user_id: &str,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let row = ActiveModel {
+        id: Set(id),
+        account_id: Set(user_id.to_owned()),
+        provider_id: Set(CREDENTIAL_PROVIDER.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        access_token: Set(None),
+        refresh_token: Set(None),
+        id_token: Set(None),
+        access_token_expires_at: Set(None),
+        refresh_token_expires_at: Set(None),
+        scope: Set(None),
+        password: Set(Some(password_hash)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_password(
+    db: &impl ConnectionTrait,
+    account: Model,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let mut row: ActiveModel = account.into();
+    row.password = Set(Some(password_hash));
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<()> {
+    Account::delete_many().filter(account::Column::UserId.eq(user_id)).exec(db).await?;
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Repositories: one module per aggregate.
+
+pub mod accounts;
+pub mod sessions;
+pub mod users;
+pub mod verifications;

@@ -1,0 +1,52 @@
+//! One-time values in the `verification` table.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::DataResult;
+use crate::entity::verification::{self, ActiveModel, Entity as Verification, Model};
+
+/// # Errors
+/// Database failures.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    identifier: String,
+    value: String,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let row = ActiveModel {
+        id: Set(castellan_crypto::random::generate_id()),
+        identifier: Set(identifier),
+        value: Set(value),
+        expires_at: Set(expires_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Takes the value stored under `identifier`, exactly once: of two concurrent callers only one
+/// gets it. Expired rows are removed and reported as absent.
+///
+/// # Errors
+/// Database failures.
+pub async fn consume(db: &impl ConnectionTrait, identifier: &str, now: DateTime<Utc>) -> DataResult<Option<Model>> {
+    let Some(row) = Verification::find().filter(verification::Column::Identifier.eq(identifier)).one(db).await? else {
+        return Ok(None);
+    };
+    let deleted = Verification::delete_by_id(row.id.clone()).exec(db).await?;
+    if deleted.rows_affected != 1 || row.expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(row))
+}
+
+/// Reads without consuming; expired rows count as absent.
+///
+/// # Errors
+/// Database failures.
+pub async fn peek(db: &impl ConnectionTrait, identifier: &str, now: DateTime<Utc>) -> DataResult<Option<Model>> {
+    let row = Verification::find().filter(verification::Column::Identifier.eq(identifier)).one(db).await?;
+    Ok(row.filter(|r| r.expires_at > now))
+}

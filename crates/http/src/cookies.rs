@@ -1,0 +1,162 @@
+//! Better Auth's cookies: names (with `__Secure-` on https), better-call's `Set-Cookie`
+//! serialisation order, and its parsing rules.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderValue};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+use castellan_config::Settings;
+use castellan_crypto::signing;
+
+/// The characters JavaScript's `encodeURIComponent` escapes.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+pub const SESSION_TOKEN: &str = "session_token";
+pub const DONT_REMEMBER: &str = "dont_remember";
+pub const SESSION_DATA: &str = "session_data";
+
+/// Cookie naming and attributes for one deployment.
+#[derive(Debug, Clone)]
+pub struct CookieJarConfig {
+    prefix: String,
+    secure: bool,
+    secret: String,
+}
+
+impl CookieJarConfig {
+    #[must_use]
+    pub fn new(settings: &Settings) -> Self {
+        Self { prefix: "better-auth".to_owned(), secure: settings.secure_cookies(), secret: settings.secret.clone() }
+    }
+
+    /// The full cookie name: `better-auth.session_token`, or `__Secure-better-auth.session_token`.
+    #[must_use]
+    pub fn name(&self, suffix: &str) -> String {
+        if self.secure {
+            format!("__Secure-{}.{suffix}", self.prefix)
+        } else {
+            format!("{}.{suffix}", self.prefix)
+        }
+    }
+
+    /// `Set-Cookie` for a signed value, better-call's attribute order.
+    #[must_use]
+    pub fn signed(&self, suffix: &str, value: &str, max_age: Option<u64>) -> String {
+        let signed = signing::sign_cookie_value(&self.secret, value);
+        self.serialize(suffix, &utf8_percent_encode(&signed, URI_COMPONENT).to_string(), max_age)
+    }
+
+    /// `Set-Cookie` that deletes the cookie.
+    #[must_use]
+    pub fn expired(&self, suffix: &str) -> String {
+        self.serialize(suffix, "", Some(0))
+    }
+
+    fn serialize(&self, suffix: &str, encoded_value: &str, max_age: Option<u64>) -> String {
+        let mut out = format!("{}={encoded_value}", self.name(suffix));
+        if let Some(age) = max_age {
+            out.push_str(&format!("; Max-Age={age}"));
+        }
+        out.push_str("; Path=/; HttpOnly");
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        out.push_str("; SameSite=Lax");
+        out
+    }
+
+    /// The verified value of a signed cookie on the request; a bad signature reads as absent.
+    #[must_use]
+    pub fn read_signed(&self, req: &HttpRequest, suffix: &str) -> Option<String> {
+        let raw = read_cookie(req, &self.name(suffix))?;
+        signing::verify_cookie_value(&self.secret, &raw).map(str::to_owned)
+    }
+
+    #[must_use]
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+/// A cookie from the request's `Cookie` headers: first occurrence wins, surrounding quotes are
+/// stripped, and the value is percent-decoded when it contains `%`.
+#[must_use]
+pub fn read_cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    for value in req.headers().get_all(header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for pair in text.split(';') {
+            let Some((k, v)) = pair.split_once('=') else { continue };
+            if k.trim() != name {
+                continue;
+            }
+            let v = v.trim();
+            let v = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(v);
+            return Some(if v.contains('%') {
+                percent_decode_str(v).decode_utf8_lossy().into_owned()
+            } else {
+                v.to_owned()
+            });
+        }
+    }
+    None
+}
+
+/// Whether the request carries any `Cookie` header at all (this arms the origin check).
+#[must_use]
+pub fn has_cookies(req: &HttpRequest) -> bool {
+    req.headers().contains_key(header::COOKIE)
+}
+
+/// Adds `Set-Cookie` headers to a response.
+pub fn append(res: &mut actix_web::HttpResponse, cookies: &[String]) {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(secure: bool) -> CookieJarConfig {
+        CookieJarConfig {
+            prefix: "better-auth".into(),
+            secure,
+            secret: "better-auth-secret-12345678901234567890".into(),
+        }
+    }
+
+    #[test]
+    fn signed_session_cookie_matches_better_call_byte_for_byte() {
+        assert_eq!(
+            config(false).signed(SESSION_TOKEN, "abcdefghijklmnopqrstuvwxyzABCDEF", Some(604_800)),
+            "better-auth.session_token=abcdefghijklmnopqrstuvwxyzABCDEF.QmaNojtZSUlZhDy0KckVS%2FNKGUOtxYFA44h2iQBuCz4%3D; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn https_gets_the_secure_prefix_and_flag() {
+        let c = config(true).expired(SESSION_TOKEN);
+        assert_eq!(c, "__Secure-better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax");
+    }
+
+    #[test]
+    fn reads_percent_encoded_and_quoted_cookies() {
+        let req = actix_web::test::TestRequest::default()
+            .insert_header((header::COOKIE, "a=1; better-auth.session_token=\"x.y%3D\"; better-auth.session_token=second"))
+            .to_http_request();
+        assert_eq!(read_cookie(&req, "better-auth.session_token").as_deref(), Some("x.y="));
+        assert_eq!(read_cookie(&req, "missing"), None);
+    }
+}

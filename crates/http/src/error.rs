@@ -1,0 +1,122 @@
+//! The one error type every service maps its domain errors into, rendered in Better Auth's
+//! shapes: `{code, message}`, `{message}` alone, or an empty body. Internal details never reach
+//! the client; they are logged once, here.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, ResponseError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorBody {
+    Coded { code: &'static str, message: String },
+    MessageOnly(String),
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, body: ErrorBody::Coded { code, message: message.into() } }
+    }
+
+    #[must_use]
+    pub fn message_only(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, body: ErrorBody::MessageOnly(message.into()) }
+    }
+
+    #[must_use]
+    pub fn empty(status: StatusCode) -> Self {
+        Self { status, body: ErrorBody::Empty }
+    }
+
+    #[must_use]
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    #[must_use]
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized")
+    }
+
+    #[must_use]
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    #[must_use]
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::bad_request("VALIDATION_ERROR", message)
+    }
+
+    /// A failure the client cannot fix. The cause is logged; the client learns nothing of it.
+    #[must_use]
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "Internal server error")
+    }
+
+    #[must_use]
+    pub fn code(&self) -> Option<&'static str> {
+        match self.body {
+            ErrorBody::Coded { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.body {
+            ErrorBody::Coded { code, message } => write!(f, "{} {code}: {message}", self.status.as_u16()),
+            ErrorBody::MessageOnly(m) => write!(f, "{} {m}", self.status.as_u16()),
+            ErrorBody::Empty => write!(f, "{}", self.status.as_u16()),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.content_type(ContentType::json());
+        match &self.body {
+            ErrorBody::Coded { code, message } => {
+                res.body(serde_json::json!({ "code": code, "message": message }).to_string())
+            }
+            ErrorBody::MessageOnly(message) => res.body(serde_json::json!({ "message": message }).to_string()),
+            ErrorBody::Empty => res.finish(),
+        }
+    }
+}
+
+impl From<castellan_session::SessionError> for ApiError {
+    fn from(e: castellan_session::SessionError) -> Self {
+        match e {
+            castellan_session::SessionError::Banned => {
+                Self::forbidden("BANNED_USER", castellan_session::DEFAULT_BAN_MESSAGE)
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<castellan_data::DataError> for ApiError {
+    fn from(e: castellan_data::DataError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+/// Better Auth answers an unknown route or a wrong method with an empty 404.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().finish()
+}

@@ -1,0 +1,105 @@
+//! Bootstrapping: connect the database (running migrations), the cache and the mailer, then
+//! serve the mounted services under the base path on one listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+
+use castellan_cache::Cache;
+use castellan_config::Settings;
+use castellan_data::SystemClock;
+
+use crate::error::not_found;
+use crate::rate_limit::rate_limit;
+use crate::state::AuthState;
+
+/// A service's route registration, e.g. `castellan_identity::configure`.
+pub type Mount = fn(&mut web::ServiceConfig);
+
+/// Connects everything the services need.
+///
+/// # Errors
+/// An unreachable database or Redis, a failed migration, or a bad mail configuration.
+pub async fn bootstrap(settings: Settings) -> anyhow::Result<AuthState> {
+    if settings.secret_is_dev_default {
+        tracing::warn!(
+            "CASTELLAN_SECRET is not set: using the public development secret. Anyone can forge \
+             session cookies. Set CASTELLAN_SECRET before exposing this server."
+        );
+    }
+    let db = castellan_data::connect(&settings.database_url).await.context("connecting to the database")?;
+    if settings.run_migrations {
+        castellan_migrations::apply(&db).await.context("running migrations")?;
+    }
+    let cache = Cache::connect(settings.redis_url.as_deref(), &settings.redis_prefix)
+        .await
+        .context("connecting to Redis")?;
+    let mailer = castellan_mail::from_settings(settings.smtp_url.as_deref(), &settings.mail_from, &settings.mail_log)
+        .context("configuring mail")?;
+    let passwords = castellan_session::Passwords::new().context("preparing password hashing")?;
+    Ok(AuthState::new(settings, db, cache, mailer, Arc::new(SystemClock), passwords))
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AuthState,
+}
+
+impl Application {
+    /// Bootstraps and binds `HOST:PORT` (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// See [`bootstrap`]; also a port that cannot be bound.
+    pub async fn build(settings: Settings, mounts: &'static [Mount]) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let state = bootstrap(settings).await?;
+        Self::serve(listener, state, mounts)
+    }
+
+    /// Serves an already bound listener.
+    ///
+    /// # Errors
+    /// A listener actix cannot take.
+    pub fn serve(listener: TcpListener, state: AuthState, mounts: &'static [Mount]) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(state.clone());
+        let base_path = state.settings.base_path.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(rate_limit))
+                .service(web::scope(&base_path).configure(|cfg| {
+                    for mount in mounts {
+                        mount(cfg);
+                    }
+                }))
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server, state })
+    }
+
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    #[must_use]
+    pub fn state(&self) -> &AuthState {
+        &self.state
+    }
+
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

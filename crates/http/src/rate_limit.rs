@@ -1,0 +1,97 @@
+//! Better Auth's rate limiter: a fixed window per client address and path, with its default
+//! rules, applied before routing. Counters are shared through the cache (Redis when configured).
+//! If the counter store cannot be reached the request is refused: the check fails closed.
+
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+
+use crate::client::{client_ip, rate_limit_identity};
+use crate::error::ApiError;
+use crate::state::AuthState;
+
+/// A window and the number of requests it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub window: Duration,
+    pub max: u32,
+}
+
+/// Better Auth's built-in rules, by path relative to the base path.
+#[must_use]
+pub fn rule_for(path: &str) -> Rule {
+    const STRICT: [&str; 4] = ["/sign-in", "/sign-up", "/change-password", "/change-email"];
+    const MAIL: [&str; 5] = [
+        "/request-password-reset",
+        "/send-verification-email",
+        "/forget-password",
+        "/email-otp/send-verification-otp",
+        "/email-otp/request-password-reset",
+    ];
+    if STRICT.iter().any(|p| path.starts_with(p)) {
+        Rule { window: Duration::from_secs(10), max: 3 }
+    } else if MAIL.iter().any(|p| path.starts_with(p)) {
+        Rule { window: Duration::from_secs(60), max: 3 }
+    } else if path.starts_with("/two-factor/") {
+        Rule { window: Duration::from_secs(10), max: 3 }
+    } else {
+        Rule { window: Duration::from_secs(10), max: 100 }
+    }
+}
+
+/// The middleware; registered on the whole app so unknown paths count too, as in Better Auth.
+///
+/// # Errors
+/// Whatever the wrapped service returns.
+pub async fn rate_limit<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AuthState>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    };
+    let base = state.settings.base_path.as_str();
+    let Some(path) = req.path().strip_prefix(base).filter(|_| state.settings.rate_limit.enabled) else {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    };
+    let rule = rule_for(path);
+    let who = client_ip(req.request(), &state.settings.rate_limit.ip_headers)
+        .map_or_else(|| "no-trusted-ip".to_owned(), rate_limit_identity);
+    let key = format!("rl:{who}|{path}");
+    match state.cache.hit(&key, rule.window, rule.max).await {
+        Ok(d) if d.allowed => next.call(req).await.map(ServiceResponse::map_into_left_body),
+        Ok(d) => {
+            let res = HttpResponse::TooManyRequests()
+                .insert_header(("X-Retry-After", d.retry_after_secs.to_string()))
+                .content_type("text/plain;charset=UTF-8")
+                .body(r#"{"message":"Too many requests. Please try again later."}"#);
+            Ok(req.into_response(res).map_into_right_body())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit store unavailable; refusing the request");
+            let res = actix_web::ResponseError::error_response(&ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "Service temporarily unavailable",
+            ));
+            Ok(req.into_response(res).map_into_right_body())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn better_auths_default_rules() {
+        assert_eq!(rule_for("/sign-in/email").max, 3);
+        assert_eq!(rule_for("/sign-up/email").window, Duration::from_secs(10));
+        assert_eq!(rule_for("/request-password-reset").window, Duration::from_secs(60));
+        assert_eq!(rule_for("/get-session"), Rule { window: Duration::from_secs(10), max: 100 });
+    }
+}

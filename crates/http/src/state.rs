@@ -1,0 +1,43 @@
+//! The state every service shares, registered once as `web::Data<AuthState>`.
+
+use std::sync::Arc;
+
+use castellan_cache::Cache;
+use castellan_config::Settings;
+use castellan_data::{Clock, DatabaseConnection};
+use castellan_mail::SharedMailer;
+use castellan_session::{Passwords, SessionManager};
+
+use crate::cookies::CookieJarConfig;
+use crate::origin::TrustedOrigins;
+
+#[derive(Clone)]
+pub struct AuthState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+    pub sessions: Arc<SessionManager>,
+    pub passwords: Passwords,
+    pub mailer: SharedMailer,
+    pub clock: Arc<dyn Clock>,
+    pub cookies: CookieJarConfig,
+    pub origins: TrustedOrigins,
+}
+
+impl AuthState {
+    #[must_use]
+    pub fn new(
+        settings: Settings,
+        db: DatabaseConnection,
+        cache: Cache,
+        mailer: SharedMailer,
+        clock: Arc<dyn Clock>,
+        passwords: Passwords,
+    ) -> Self {
+        let sessions =
+            Arc::new(SessionManager::new(db.clone(), cache.clone(), settings.session.clone(), clock.clone()));
+        let cookies = CookieJarConfig::new(&settings);
+        let origins = TrustedOrigins::new(settings.origin(), &settings.trusted_origins);
+        Self { settings: Arc::new(settings), db, cache, sessions, passwords, mailer, clock, cookies, origins }
+    }
+}

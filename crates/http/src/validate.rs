@@ -1,0 +1,220 @@
+//! Request-body validation that reports problems the way Better Auth's zod schemas do:
+//! `[body.email] Invalid input: expected string, received undefined`, several issues joined by
+//! `; `, all under the `VALIDATION_ERROR` code. Unknown keys are ignored, as zod strips them.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// zod's name for a JSON value's type.
+#[must_use]
+pub fn type_name(v: Option<&Value>) -> &'static str {
+    match v {
+        None => "undefined",
+        Some(Value::Null) => "null",
+        Some(Value::Bool(_)) => "boolean",
+        Some(Value::Number(_)) => "number",
+        Some(Value::String(_)) => "string",
+        Some(Value::Array(_)) => "array",
+        Some(Value::Object(_)) => "object",
+    }
+}
+
+/// Collects issues while fields are read; [`Fields::finish`] turns them into one error.
+pub struct Fields<'a> {
+    scope: &'static str,
+    obj: &'a Map<String, Value>,
+    issues: Vec<String>,
+}
+
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+impl<'a> Fields<'a> {
+    /// The body must be a JSON object.
+    ///
+    /// # Errors
+    /// `[body] Invalid input: expected object, received …`.
+    pub fn body(body: Option<&'a Value>) -> Result<Self, ApiError> {
+        match body {
+            Some(Value::Object(obj)) => Ok(Self { scope: "body", obj, issues: Vec::new() }),
+            other => Err(ApiError::validation(format!(
+                "[body] Invalid input: expected object, received {}",
+                type_name(other)
+            ))),
+        }
+    }
+
+    /// A body that may be absent altogether (endpoints whose every field is optional).
+    ///
+    /// # Errors
+    /// A body that is present but not an object.
+    pub fn optional_body(body: Option<&'a Value>) -> Result<Self, ApiError> {
+        match body {
+            None | Some(Value::Null) => Ok(Self { scope: "body", obj: &EMPTY, issues: Vec::new() }),
+            other => Self::body(other),
+        }
+    }
+
+    /// Query parameters, already gathered into an object of strings.
+    #[must_use]
+    pub fn query(obj: &'a Map<String, Value>) -> Self {
+        Self { scope: "query", obj, issues: Vec::new() }
+    }
+
+    fn issue(&mut self, key: &str, message: impl std::fmt::Display) {
+        self.issues.push(format!("[{}.{key}] {message}", self.scope));
+    }
+
+    fn expected(&mut self, key: &str, ty: &str) {
+        let got = type_name(self.obj.get(key));
+        self.issue(key, format!("Invalid input: expected {ty}, received {got}"));
+    }
+
+    #[must_use]
+    pub fn has(&self, key: &str) -> bool {
+        self.obj.contains_key(key)
+    }
+
+    #[must_use]
+    pub fn raw(&self, key: &str) -> Option<&'a Value> {
+        self.obj.get(key)
+    }
+
+    /// A required string.
+    pub fn string(&mut self, key: &str) -> Option<String> {
+        match self.obj.get(key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => {
+                self.expected(key, "string");
+                None
+            }
+        }
+    }
+
+    /// A required, non-empty string (zod's `.min(1)`).
+    pub fn non_empty_string(&mut self, key: &str) -> Option<String> {
+        let s = self.string(key)?;
+        if s.is_empty() {
+            self.issue(key, "Too small: expected string to have >=1 characters");
+            return None;
+        }
+        Some(s)
+    }
+
+    /// An optional string: absent is fine, `null` and other types are not.
+    pub fn optional_string(&mut self, key: &str) -> Option<String> {
+        match self.obj.get(key) {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.expected(key, "string");
+                None
+            }
+        }
+    }
+
+    /// An optional, nullable string: `Some(None)` means explicitly cleared.
+    pub fn nullable_string(&mut self, key: &str) -> Option<Option<String>> {
+        match self.obj.get(key) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => {
+                self.expected(key, "string");
+                None
+            }
+        }
+    }
+
+    pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
+        match self.obj.get(key) {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.expected(key, "boolean");
+                None
+            }
+        }
+    }
+
+    /// A required email address, checked with zod's rule.
+    pub fn email(&mut self, key: &str) -> Option<String> {
+        let s = self.string(key)?;
+        if is_valid_email(&s) {
+            Some(s)
+        } else {
+            self.issue(key, "Invalid email address");
+            None
+        }
+    }
+
+    /// # Errors
+    /// Every issue collected so far, as one `VALIDATION_ERROR`.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.issues.is_empty() { Ok(()) } else { Err(ApiError::validation(self.issues.join("; "))) }
+    }
+}
+
+/// zod 4's email pattern:
+/// `^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$`.
+#[must_use]
+pub fn is_valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    if local.is_empty() || s.starts_with('.') || s.contains("..") {
+        return false;
+    }
+    let local_ok = local.bytes().all(|b| b.is_ascii_alphanumeric() || b"_'+-.".contains(&b))
+        && local.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b));
+    if !local_ok {
+        return false;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let Some((tld, hosts)) = labels.split_last() else { return false };
+    !hosts.is_empty()
+        && hosts.iter().all(|l| {
+            l.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && tld.len() >= 2
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn emails_follow_zods_rule() {
+        for good in ["a@b.co", "first.last+tag@sub.example.com", "o'neil@x.io", "a-b@x-y.org"] {
+            assert!(is_valid_email(good), "{good}");
+        }
+        for bad in ["", "a", "a@b", ".a@b.co", "a..b@c.co", "a.@b.co", "a@-b.co", "a@b.c", "a@b.c0", "a b@c.co"] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn issues_read_like_zod_and_are_joined() {
+        let body = json!({"email": 5, "rememberMe": "yes"});
+        let mut f = Fields::body(Some(&body)).unwrap();
+        f.email("email");
+        f.string("password");
+        f.optional_bool("rememberMe");
+        let err = f.finish().unwrap_err();
+        assert_eq!(err.code(), Some("VALIDATION_ERROR"));
+        assert_eq!(
+            err.to_string(),
+            "400 VALIDATION_ERROR: [body.email] Invalid input: expected string, received number; \
+             [body.password] Invalid input: expected string, received undefined; \
+             [body.rememberMe] Invalid input: expected boolean, received string"
+        );
+    }
+
+    #[test]
+    fn a_missing_body_is_reported_as_undefined() {
+        let err = Fields::body(None).err().unwrap();
+        assert!(err.to_string().ends_with("[body] Invalid input: expected object, received undefined"));
+        assert!(Fields::body(Some(&json!([1]))).is_err());
+    }
+}

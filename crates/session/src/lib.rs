@@ -1,0 +1,238 @@
+//! Sessions: creating, finding, refreshing and revoking them.
+//!
+//! The database is the source of truth. Validated sessions are cached (in Redis when configured,
+//! so all replicas share one view, else in process) under a digest of the token, never the token
+//! itself; every revocation deletes the cache entry before it returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use castellan_cache::{Cache, CacheError};
+use castellan_config::SessionSettings;
+use castellan_crypto::{random, signing};
+use castellan_data::entity::{session, user};
+use castellan_data::repo::{sessions, users};
+use castellan_data::{Clock, DataError, DatabaseConnection};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Better Auth's admin plugin's default message for banned users.
+pub const DEFAULT_BAN_MESSAGE: &str =
+    "You have been banned from this application. Please contact support if you believe this is an error.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("the user is banned")]
+    Banned,
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+pub type SessionResult<T> = Result<T, SessionError>;
+
+/// A valid session together with its user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthSession {
+    pub session: session::Model,
+    pub user: user::Model,
+}
+
+/// Where a request came from, recorded on new sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip_address: String,
+    pub user_agent: String,
+}
+
+pub struct SessionManager {
+    db: DatabaseConnection,
+    cache: Cache,
+    settings: SessionSettings,
+    clock: Arc<dyn Clock>,
+}
+
+fn to_delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+fn cache_key(token: &str) -> String {
+    format!("session:{}", signing::sha256_b64url(token.as_bytes()))
+}
+
+impl SessionManager {
+    #[must_use]
+    pub fn new(db: DatabaseConnection, cache: Cache, settings: SessionSettings, clock: Arc<dyn Clock>) -> Self {
+        Self { db, cache, settings, clock }
+    }
+
+    #[must_use]
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Starts a session for `user`. "Don't remember me" sessions live one day.
+    ///
+    /// # Errors
+    /// [`SessionError::Banned`] for a user under an active ban; storage failures.
+    pub async fn create(&self, user: &user::Model, client: &ClientInfo, dont_remember: bool) -> SessionResult<AuthSession> {
+        let now = self.now();
+        if user.banned == Some(true) && user.ban_expires.is_none_or(|until| until > now) {
+            return Err(SessionError::Banned);
+        }
+        let lifetime = if dont_remember { self.settings.dont_remember_expires_in } else { self.settings.expires_in };
+        let row = sessions::insert(
+            &self.db,
+            sessions::NewSession {
+                id: random::generate_id(),
+                token: random::generate_id(),
+                user_id: user.id.clone(),
+                expires_at: now + to_delta(lifetime),
+                ip_address: client.ip_address.clone(),
+                user_agent: client.user_agent.clone(),
+                impersonated_by: None,
+            },
+            now,
+        )
+        .await?;
+        Ok(AuthSession { session: row, user: user.clone() })
+    }
+
+    /// The live session for `token`, if any. Expired rows are deleted on sight.
+    ///
+    /// # Errors
+    /// Database failures. A cache that cannot be read is skipped: the database answers.
+    pub async fn find(&self, token: &str) -> SessionResult<Option<AuthSession>> {
+        let now = self.now();
+        let key = cache_key(token);
+        match self.cache.get(&key).await {
+            Ok(Some(json)) => {
+                if let Ok(auth) = serde_json::from_str::<AuthSession>(&json) {
+                    if auth.session.expires_at > now && auth.session.token == token {
+                        return Ok(Some(auth));
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "session cache unavailable, reading the database"),
+        }
+        let Some(row) = sessions::find_by_token(&self.db, token).await? else {
+            return Ok(None);
+        };
+        if row.expires_at <= now {
+            sessions::delete_by_token(&self.db, token).await?;
+            return Ok(None);
+        }
+        let Some(user) = users::find_by_id(&self.db, &row.user_id).await? else {
+            return Ok(None);
+        };
+        let auth = AuthSession { session: row, user };
+        self.remember(&auth).await;
+        Ok(Some(auth))
+    }
+
+    async fn remember(&self, auth: &AuthSession) {
+        let left = (auth.session.expires_at - self.now()).to_std().unwrap_or_default();
+        let ttl = left.min(self.settings.cache_ttl);
+        if ttl.is_zero() {
+            return;
+        }
+        if let Ok(json) = serde_json::to_string(auth) {
+            if let Err(e) = self.cache.set(&cache_key(&auth.session.token), &json, ttl).await {
+                tracing::warn!(error = %e, "could not cache a session");
+            }
+        }
+    }
+
+    /// Whether the session was last extended at least `updateAge` ago (Better Auth's rule:
+    /// `expiresAt - expiresIn + updateAge <= now`).
+    #[must_use]
+    pub fn refresh_due(&self, auth: &AuthSession) -> bool {
+        auth.session.expires_at - to_delta(self.settings.expires_in) + to_delta(self.settings.update_age) <= self.now()
+    }
+
+    /// Extends the session to `now + expiresIn`. Returns `false` when the row vanished meanwhile
+    /// (revoked by another request).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn extend(&self, auth: &mut AuthSession) -> SessionResult<bool> {
+        let now = self.now();
+        let expires_at = now + to_delta(self.settings.expires_in);
+        if !sessions::extend(&self.db, &auth.session.token, expires_at, now).await? {
+            self.cache.delete(&[cache_key(&auth.session.token)]).await?;
+            return Ok(false);
+        }
+        auth.session.expires_at = expires_at;
+        auth.session.updated_at = now;
+        self.remember(auth).await;
+        Ok(true)
+    }
+
+    /// Whether the session was created within `freshAge`.
+    #[must_use]
+    pub fn is_fresh(&self, auth: &AuthSession) -> bool {
+        self.settings.fresh_age.is_zero() || self.now() - auth.session.created_at < to_delta(self.settings.fresh_age)
+    }
+
+    /// # Errors
+    /// Storage failures.
+    pub async fn list(&self, user_id: &str) -> SessionResult<Vec<session::Model>> {
+        Ok(sessions::list_active_for_user(&self.db, user_id, self.now()).await?)
+    }
+
+    /// Ends one session. Returns whether a row was deleted.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn revoke(&self, token: &str) -> SessionResult<bool> {
+        self.cache.delete(&[cache_key(token)]).await?;
+        let deleted = sessions::delete_by_token(&self.db, token).await?;
+        // Again after the delete: a concurrent reader may have re-cached the row in between.
+        self.cache.delete(&[cache_key(token)]).await?;
+        Ok(deleted)
+    }
+
+    /// Ends every session of the user, or every one but `keep`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn revoke_all(&self, user_id: &str, keep: Option<&str>) -> SessionResult<()> {
+        let keys = self.user_cache_keys(user_id, keep).await?;
+        self.cache.delete(&keys).await?;
+        match keep {
+            Some(token) => sessions::delete_for_user_except(&self.db, user_id, token).await?,
+            None => sessions::delete_for_user(&self.db, user_id).await?,
+        }
+        self.cache.delete(&keys).await?;
+        Ok(())
+    }
+
+    /// Drops cached copies of the user's sessions after the user row changed.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn forget_user(&self, user_id: &str) -> SessionResult<()> {
+        let keys = self.user_cache_keys(user_id, None).await?;
+        self.cache.delete(&keys).await?;
+        Ok(())
+    }
+
+    async fn user_cache_keys(&self, user_id: &str, except: Option<&str>) -> SessionResult<Vec<String>> {
+        Ok(sessions::tokens_for_user(&self.db, user_id)
+            .await?
+            .into_iter()
+            .filter(|t| Some(t.as_str()) != except)
+            .map(|t| cache_key(&t))
+            .collect())
+    }
+}
+
+pub mod passwords;
+pub use passwords::{HashingError, Passwords};

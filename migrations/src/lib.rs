@@ -1,0 +1,29 @@
+//! Castellan's schema migrations.
+//!
+//! Better Auth's tables are created exactly as Better Auth 1.7.25's own migrator creates them
+//! (same names, camelCase columns, ISO-8601 text dates on SQLite, `timestamptz` on Postgres), and
+//! only if they are missing, so an existing Better Auth database is used in place. Columns that
+//! an older Better Auth database lacks are added. Castellan's own tables get `castellan_` names.
+//! Applied migrations are never edited: add a new one.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261130_000001_create_better_auth_core;
+mod schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261130_000001_create_better_auth_core::Migration)]
+    }
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// The first migration that fails.
+pub async fn apply(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}

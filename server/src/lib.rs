@@ -1,0 +1,26 @@
+//! The `castellan` server: every service mounted on one port.
+
+use castellan_config::Settings;
+use castellan_http::{Application, Mount};
+
+/// Every service's routes. The organization and SSO services join here.
+pub const MOUNTS: &[Mount] = &[castellan_identity::configure];
+
+/// Builds the whole server (used by `main` and by the end-to-end tests, on port 0).
+///
+/// # Errors
+/// See [`Application::build`].
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    Application::build(settings, MOUNTS).await
+}
+
+/// Applies pending migrations and returns (`castellan migrate`).
+///
+/// # Errors
+/// An unreachable database or a failing migration.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let db = castellan_data::connect(&settings.database_url).await.context("connecting to the database")?;
+    castellan_migrations::apply(&db).await.context("running migrations")?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Sign-up, sign-in, passwords and profile.
+
+use castellan_crypto::PasswordCheck;
+use castellan_crypto::random;
+use castellan_data::entity::user;
+use castellan_data::repo::{accounts, users};
+use castellan_data::{DataError, TransactionTrait};
+use castellan_session::{AuthSession, ClientInfo};
+
+use super::IdentityService;
+use crate::error::{IdentityError, IdentityResult};
+
+pub struct SignUp {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub image: Option<String>,
+    pub remember: bool,
+    pub callback_url: Option<String>,
+}
+
+/// A new or returning user, with a session unless sign-in must wait for email verification.
+pub struct SignedUp {
+    pub user: user::Model,
+    pub session: Option<AuthSession>,
+}
+
+impl IdentityService {
+    /// Creates the user and its credential account in one transaction, sends the verification
+    /// mail if configured, and signs the user in.
+    ///
+    /// # Errors
+    /// Password length, a taken email, storage failures.
+    pub async fn sign_up(&self, req: SignUp, client: &ClientInfo) -> IdentityResult<SignedUp> {
+        self.check_password_length(&req.password)?;
+        let email = req.email.to_lowercase();
+        if users::find_by_email(&self.db, &email).await?.is_some() {
+            return Err(IdentityError::UserAlreadyExists);
+        }
+        let hash = self.passwords.hash(&req.password).await?;
+        let now = self.now();
+        let txn = self.db.begin().await.map_err(DataError::from)?;
+        let new_user = users::NewUser {
+            id: random::generate_id(),
+            name: req.name,
+            email,
+            image: req.image,
+            email_verified: false,
+            role: Some("user".to_owned()),
+        };
+        let user = match users::insert(&txn, new_user, now).await {
+            Err(DataError::Conflict) => return Err(IdentityError::UserAlreadyExists),
+            other => other?,
+        };
+        accounts::insert_credential(&txn, random::generate_id(), &user.id, hash, now).await?;
+        txn.commit().await.map_err(DataError::from)?;
+
+        if self.settings.send_verification_on_sign_up || self.settings.require_email_verification {
+            self.send_verification_mail(&user, req.callback_url.as_deref(), None);
+        }
+        if self.settings.require_email_verification {
+            return Ok(SignedUp { user, session: None });
+        }
+        let session = self.sessions.create(&user, client, !req.remember).await?;
+        Ok(SignedUp { user, session: Some(session) })
+    }
+
+    /// Checks email and password. Unknown emails and missing credential accounts cost one
+    /// password verification, like a wrong password, and give the same error.
+    ///
+    /// # Errors
+    /// `InvalidEmailOrPassword`, `EmailNotVerified`, a ban, storage failures.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> IdentityResult<AuthSession> {
+        if !castellan_http::validate::is_valid_email(email) {
+            return Err(IdentityError::InvalidEmail);
+        }
+        let Some(user) = users::find_by_email(&self.db, email).await? else {
+            self.passwords.burn(password).await?;
+            return Err(IdentityError::InvalidEmailOrPassword);
+        };
+        let account = accounts::find_credential(&self.db, &user.id).await?;
+        let Some((account, stored)) = account.and_then(|a| a.password.clone().map(|p| (a, p))) else {
+            self.passwords.burn(password).await?;
+            return Err(IdentityError::InvalidEmailOrPassword);
+        };
+        let check = self.passwords.verify(password, &stored).await?;
+        if !check.is_match() {
+            return Err(IdentityError::InvalidEmailOrPassword);
+        }
+        if check == PasswordCheck::MatchNeedsRehash {
+            // Better Auth's scrypt (or weaker argon2) hash: store argon2id now that we know the password.
+            let upgraded = self.passwords.hash(password).await?;
+            accounts::set_password(&self.db, account, upgraded, self.now()).await?;
+        }
+        if self.settings.require_email_verification && !user.email_verified {
+            return Err(IdentityError::EmailNotVerified);
+        }
+        Ok(self.sessions.create(&user, client, !remember).await?)
+    }
+
+    /// Verifies the current password, stores the new one, and optionally ends every other
+    /// session by replacing them all with a new one for the caller.
+    ///
+    /// # Errors
+    /// Password length, `CredentialAccountNotFound`, `InvalidPassword`, storage failures.
+    pub async fn change_password(
+        &self,
+        auth: &AuthSession,
+        current: &str,
+        new: &str,
+        revoke_other_sessions: bool,
+        client: &ClientInfo,
+    ) -> IdentityResult<Option<AuthSession>> {
+        self.check_password_length(new)?;
+        let account = accounts::find_credential(&self.db, &auth.user.id)
+            .await?
+            .ok_or(IdentityError::CredentialAccountNotFound)?;
+        let stored = account.password.clone().ok_or(IdentityError::CredentialAccountNotFound)?;
+        if !self.passwords.verify(current, &stored).await?.is_match() {
+            return Err(IdentityError::InvalidPassword);
+        }
+        let hash = self.passwords.hash(new).await?;
+        accounts::set_password(&self.db, account, hash, self.now()).await?;
+        if !revoke_other_sessions {
+            return Ok(None);
+        }
+        self.sessions.revoke_all(&auth.user.id, None).await?;
+        Ok(Some(self.sessions.create(&auth.user, client, false).await?))
+    }
+
+    /// Server-side only (Better Auth's `setPassword`): gives a password to a user who has none,
+    /// such as one who signed up through SSO.
+    ///
+    /// # Errors
+    /// Password length, `PasswordAlreadySet`, storage failures.
+    pub async fn set_password(&self, user_id: &str, new: &str) -> IdentityResult<()> {
+        self.check_password_length(new)?;
+        let existing = accounts::find_credential(&self.db, user_id).await?;
+        if existing.as_ref().is_some_and(|a| a.password.is_some()) {
+            return Err(IdentityError::PasswordAlreadySet);
+        }
+        let hash = self.passwords.hash(new).await?;
+        let now = self.now();
+        match existing {
+            Some(account) => accounts::set_password(&self.db, account, hash, now).await?,
+            None => accounts::insert_credential(&self.db, random::generate_id(), user_id, hash, now).await?,
+        };
+        Ok(())
+    }
+
+    /// # Errors
+    /// `InvalidPassword` when wrong, empty, or the user has no password.
+    pub async fn verify_password(&self, user_id: &str, password: &str) -> IdentityResult<()> {
+        let stored = accounts::find_credential(&self.db, user_id).await?.and_then(|a| a.password);
+        let Some(stored) = stored.filter(|_| !password.is_empty()) else {
+            self.passwords.burn(password).await?;
+            return Err(IdentityError::InvalidPassword);
+        };
+        if self.passwords.verify(password, &stored).await?.is_match() {
+            Ok(())
+        } else {
+            Err(IdentityError::InvalidPassword)
+        }
+    }
+
+    /// # Errors
+    /// Storage failures.
+    pub async fn update_profile(&self, auth: &AuthSession, change: users::ProfileChange) -> IdentityResult<user::Model> {
+        let user = users::update_profile(&self.db, auth.user.clone(), change, self.now()).await?;
+        self.sessions.forget_user(&user.id).await?;
+        Ok(user)
+    }
+}

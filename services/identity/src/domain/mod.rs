@@ -1,0 +1,81 @@
+//! The identity use cases: accounts and passwords, email verification and change, password
+//! reset, and account deletion. Nothing here knows about HTTP; routes translate.
+
+pub mod accounts;
+pub mod deletion;
+pub mod email;
+pub mod password_reset;
+
+use std::sync::Arc;
+
+use castellan_config::Settings;
+use castellan_data::{Clock, DatabaseConnection};
+use castellan_http::AuthState;
+use castellan_mail::{Mail, SharedMailer};
+use castellan_session::{Passwords, SessionManager};
+use chrono::{DateTime, Utc};
+
+use crate::error::{IdentityError, IdentityResult};
+
+/// Everything the use cases need, cloned cheaply from the shared state.
+pub struct IdentityService {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) sessions: Arc<SessionManager>,
+    pub(crate) passwords: Passwords,
+    pub(crate) mailer: SharedMailer,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl From<&AuthState> for IdentityService {
+    fn from(s: &AuthState) -> Self {
+        Self {
+            db: s.db.clone(),
+            sessions: s.sessions.clone(),
+            passwords: s.passwords.clone(),
+            mailer: s.mailer.clone(),
+            settings: s.settings.clone(),
+            clock: s.clock.clone(),
+        }
+    }
+}
+
+impl IdentityService {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Better Auth's length rule (8..=128 characters by default).
+    pub(crate) fn check_password_length(&self, password: &str) -> IdentityResult<()> {
+        let len = password.chars().count();
+        if len < self.settings.password.min_length {
+            return Err(IdentityError::PasswordTooShort);
+        }
+        if len > self.settings.password.max_length {
+            return Err(IdentityError::PasswordTooLong);
+        }
+        Ok(())
+    }
+
+    /// Sends in the background: delivery time must not reveal whether an account exists, and a
+    /// slow mail server must not hold requests. Failures are logged without the mail's contents.
+    pub(crate) fn send_mail(&self, mail: Mail) {
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            let kind = mail.kind;
+            if let Err(e) = mailer.send(mail).await {
+                tracing::error!(kind, error = %e, "mail delivery failed");
+            }
+        });
+    }
+
+    /// `<origin>/api/auth` + `path`.
+    pub(crate) fn auth_url(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.auth_url())
+    }
+}
+
+/// `encodeURIComponent`.
+pub(crate) fn encode_component(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}

@@ -1,0 +1,127 @@
+//! The identity service's domain errors and their one mapping to Better Auth's HTTP answers.
+
+use actix_web::http::StatusCode;
+use castellan_data::DataError;
+use castellan_http::ApiError;
+use castellan_session::{HashingError, SessionError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("invalid email or password")]
+    InvalidEmailOrPassword,
+    #[error("invalid email")]
+    InvalidEmail,
+    #[error("the email is taken")]
+    UserAlreadyExists,
+    #[error("password too short")]
+    PasswordTooShort,
+    #[error("password too long")]
+    PasswordTooLong,
+    #[error("wrong current password")]
+    InvalidPassword,
+    #[error("email not verified")]
+    EmailNotVerified,
+    #[error("email cannot be changed through update-user")]
+    EmailCannotBeUpdated,
+    #[error("no fields to update")]
+    NoFieldsToUpdate,
+    #[error("{0} may not be set by the client")]
+    FieldNotAllowed(String),
+    #[error("no credential account")]
+    CredentialAccountNotFound,
+    #[error("user already has a password")]
+    PasswordAlreadySet,
+    #[error("invalid or expired password-reset token")]
+    InvalidResetToken,
+    #[error("invalid verification token")]
+    InvalidVerificationToken,
+    #[error("expired verification token")]
+    VerificationTokenExpired,
+    #[error("invalid account-deletion token")]
+    InvalidDeletionToken,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("email mismatch")]
+    EmailMismatch,
+    #[error("email already verified")]
+    EmailAlreadyVerified,
+    #[error("the new email is the current one")]
+    EmailIsTheSame,
+    #[error("session too old for this action")]
+    SessionExpired,
+    #[error("session not fresh")]
+    SessionNotFresh,
+    #[error("session vanished during refresh")]
+    SessionGone,
+    #[error("not signed in")]
+    Unauthorized,
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Hashing(#[from] HashingError),
+}
+
+pub type IdentityResult<T> = Result<T, IdentityError>;
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        use IdentityError as E;
+        use StatusCode as S;
+        match e {
+            E::InvalidEmailOrPassword => {
+                Self::new(S::UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password")
+            }
+            E::InvalidEmail => Self::bad_request("INVALID_EMAIL", "Invalid email"),
+            E::UserAlreadyExists => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+                "User already exists. Use another email.",
+            ),
+            E::PasswordTooShort => Self::bad_request("PASSWORD_TOO_SHORT", "Password too short"),
+            E::PasswordTooLong => Self::bad_request("PASSWORD_TOO_LONG", "Password too long"),
+            E::InvalidPassword => Self::bad_request("INVALID_PASSWORD", "Invalid password"),
+            E::EmailNotVerified => Self::forbidden("EMAIL_NOT_VERIFIED", "Email not verified"),
+            E::EmailCannotBeUpdated => Self::bad_request("EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated"),
+            E::NoFieldsToUpdate => Self::message_only(S::BAD_REQUEST, "No fields to update"),
+            E::FieldNotAllowed(field) => Self::bad_request("FIELD_NOT_ALLOWED", format!("{field} is not allowed to be set")),
+            E::CredentialAccountNotFound => {
+                Self::bad_request("CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found")
+            }
+            E::PasswordAlreadySet => Self::bad_request("PASSWORD_ALREADY_SET", "User already has a password set"),
+            E::InvalidResetToken => Self::bad_request("INVALID_TOKEN", "Invalid token"),
+            E::InvalidVerificationToken => Self::new(S::UNAUTHORIZED, "INVALID_TOKEN", "Invalid token"),
+            E::VerificationTokenExpired => Self::new(S::UNAUTHORIZED, "TOKEN_EXPIRED", "Token expired"),
+            E::InvalidDeletionToken => Self::new(S::NOT_FOUND, "INVALID_TOKEN", "Invalid token"),
+            E::UserNotFound => Self::new(S::UNAUTHORIZED, "USER_NOT_FOUND", "User not found"),
+            E::EmailMismatch => Self::bad_request("EMAIL_MISMATCH", "Email mismatch"),
+            E::EmailAlreadyVerified => Self::bad_request("EMAIL_ALREADY_VERIFIED", "Email is already verified"),
+            E::EmailIsTheSame => Self::message_only(S::BAD_REQUEST, "Email is the same"),
+            E::SessionExpired => Self::bad_request(
+                "SESSION_EXPIRED",
+                "Session expired. Re-authenticate to perform this action.",
+            ),
+            E::SessionNotFresh => Self::forbidden("SESSION_NOT_FRESH", "Session is not fresh"),
+            E::SessionGone => Self::new(S::UNAUTHORIZED, "FAILED_TO_GET_SESSION", "Failed to get session"),
+            E::Unauthorized => Self::unauthorized(),
+            E::Session(e) => e.into(),
+            E::Data(e) => e.into(),
+            E::Hashing(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl IdentityError {
+    /// The `?error=` value used when a link's failure is reported by redirecting to its callback.
+    #[must_use]
+    pub fn redirect_code(&self) -> &'static str {
+        match self {
+            Self::InvalidVerificationToken | Self::InvalidResetToken | Self::InvalidDeletionToken => "INVALID_TOKEN",
+            Self::VerificationTokenExpired => "TOKEN_EXPIRED",
+            Self::UserNotFound => "USER_NOT_FOUND",
+            Self::Unauthorized => "UNAUTHORIZED",
+            _ => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}

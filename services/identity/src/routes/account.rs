@@ -1,0 +1,110 @@
+//! Profile, linked accounts and account deletion.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use castellan_data::repo::{accounts, users::ProfileChange};
+use castellan_http::body::query_param;
+use castellan_http::respond::{self, iso};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use serde_json::json;
+
+use super::{redirect, validated};
+use crate::domain::IdentityService;
+use crate::domain::deletion::{DeleteRequest, DeletionOutcome};
+use crate::error::IdentityError;
+
+pub async fn update_user(
+    state: web::Data<AuthState>,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let name = f.optional_string("name");
+    let image = f.nullable_string("image");
+    let has_email = f.has("email");
+    f.finish()?;
+    let auth = current.require()?;
+    if has_email {
+        return Err(IdentityError::EmailCannotBeUpdated.into());
+    }
+    if name.is_none() && image.is_none() {
+        return Err(IdentityError::NoFieldsToUpdate.into());
+    }
+    IdentityService::from(state.get_ref()).update_profile(&auth, ProfileChange { name, image }).await?;
+    // Better Auth re-issues the session cookie with a fresh Max-Age.
+    let cookies = respond::session_cookies(&state, &auth.session.token, false);
+    Ok(respond::with_cookies(respond::json(&json!({ "status": true })), &cookies))
+}
+
+pub async fn list_accounts(state: web::Data<AuthState>, current: MaybeSession) -> Result<HttpResponse, ApiError> {
+    let auth = current.require()?;
+    let rows = accounts::list_for_user(&state.db, &auth.user.id).await?;
+    let list: Vec<_> = rows
+        .iter()
+        .map(|a| {
+            let scopes: Vec<&str> = a.scope.as_deref().map(|s| s.split(',').filter(|x| !x.is_empty()).collect()).unwrap_or_default();
+            json!({
+                "id": a.id,
+                "providerId": a.provider_id,
+                "createdAt": iso(&a.created_at),
+                "updatedAt": iso(&a.updated_at),
+                "accountId": a.account_id,
+                "userId": a.user_id,
+                "scopes": scopes,
+            })
+        })
+        .collect();
+    Ok(respond::json(&list))
+}
+
+pub async fn delete_user(
+    state: web::Data<AuthState>,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::optional_body(body.get())?;
+    let callback_url = f.optional_string("callbackURL");
+    let password = f.optional_string("password");
+    let token = f.optional_string("token");
+    f.finish()?;
+    let auth = current.require()?;
+    let outcome = IdentityService::from(state.get_ref())
+        .delete_user(
+            &auth,
+            DeleteRequest { password: password.as_deref(), token: token.as_deref(), callback_url: callback_url.as_deref() },
+        )
+        .await?;
+    Ok(match outcome {
+        DeletionOutcome::Deleted => respond::with_cookies(
+            respond::json(&json!({ "success": true, "message": "User deleted" })),
+            &respond::cleared_session_cookies(&state),
+        ),
+        DeletionOutcome::VerificationSent => {
+            respond::json(&json!({ "success": true, "message": "Verification email sent" }))
+        }
+    })
+}
+
+/// The mailed deletion link. It needs the user's session, so a leaked link alone deletes nothing.
+pub async fn delete_user_callback(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = castellan_http::body::query_object(&req);
+    let mut f = Fields::query(&query);
+    let token = f.string("token");
+    let callback_url = f.optional_string("callbackURL");
+    f.finish()?;
+    if let Some(cb) = &callback_url {
+        state.origins.check_callback(cb, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
+    }
+    let auth = current
+        .session
+        .ok_or_else(|| ApiError::new(actix_web::http::StatusCode::NOT_FOUND, "FAILED_TO_GET_USER_INFO", "Failed to get user info"))?;
+    IdentityService::from(state.get_ref()).confirm_deletion(&auth, &validated(token)?).await?;
+    let cleared = respond::cleared_session_cookies(&state);
+    Ok(match query_param(&req, "callbackURL") {
+        Some(cb) if !cb.is_empty() => respond::with_cookies(redirect(&cb), &cleared),
+        _ => respond::with_cookies(respond::json(&json!({ "success": true, "message": "User deleted" })), &cleared),
+    })
+}

@@ -1,0 +1,139 @@
+//! Sign-up, sign-in, sign-out and password endpoints.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use castellan_http::body::CredentialForm;
+use castellan_http::client::client_info;
+use castellan_http::respond::{self, UserView};
+use castellan_http::session::presented_token;
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use serde_json::json;
+
+use super::validated;
+use crate::domain::IdentityService;
+use crate::domain::accounts::SignUp;
+use crate::error::IdentityError;
+
+/// User fields only the server may set (Better Auth's `input: false`).
+const SERVER_ONLY_USER_FIELDS: [&str; 6] =
+    ["emailVerified", "role", "banned", "banReason", "banExpires", "twoFactorEnabled"];
+
+fn truthy(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => false,
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        serde_json::Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+pub async fn sign_up(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body<CredentialForm>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let name = f.string("name");
+    let email = f.email("email");
+    let password = f.non_empty_string("password");
+    let image = f.optional_string("image");
+    let callback_url = f.optional_string("callbackURL");
+    let remember = f.optional_bool("rememberMe").unwrap_or(true);
+    if let Some(field) = SERVER_ONLY_USER_FIELDS.iter().find(|k| f.raw(k).is_some_and(truthy)) {
+        return Err(IdentityError::FieldNotAllowed((*field).to_owned()).into());
+    }
+    f.finish()?;
+    let request = SignUp {
+        name: validated(name)?,
+        email: validated(email)?,
+        password: validated(password)?,
+        image,
+        remember,
+        callback_url,
+    };
+    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let done = IdentityService::from(state.get_ref()).sign_up(request, &client).await?;
+    let token = done.session.as_ref().map(|s| s.session.token.as_str());
+    let res = respond::json(&json!({ "token": token, "user": UserView::from(&done.user) }));
+    Ok(match &done.session {
+        Some(s) => respond::with_cookies(res, &respond::session_cookies(&state, &s.session.token, !remember)),
+        None => res,
+    })
+}
+
+pub async fn sign_in(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body<CredentialForm>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let email = f.string("email");
+    let password = f.string("password");
+    let callback_url = f.optional_string("callbackURL");
+    let remember = f.optional_bool("rememberMe").unwrap_or(true);
+    f.finish()?;
+    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let auth = IdentityService::from(state.get_ref())
+        .sign_in(&validated(email)?, &validated(password)?, remember, &client)
+        .await?;
+    let mut body = json!({
+        "redirect": callback_url.is_some(),
+        "token": auth.session.token,
+        "user": UserView::from(&auth.user),
+    });
+    if let (Some(url), Some(obj)) = (&callback_url, body.as_object_mut()) {
+        obj.insert("url".to_owned(), url.clone().into());
+    }
+    let mut res = respond::json(&body);
+    if let Some(url) = &callback_url {
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(url) {
+            res.headers_mut().insert(actix_web::http::header::LOCATION, v);
+        }
+    }
+    Ok(respond::with_cookies(res, &respond::session_cookies(&state, &auth.session.token, !remember)))
+}
+
+/// Never fails for a missing session: it ends whatever session the request names.
+pub async fn sign_out(state: web::Data<AuthState>, req: HttpRequest, _body: Body) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = presented_token(&req, &state) {
+        state.sessions.revoke(&token).await?;
+    }
+    Ok(respond::with_cookies(respond::json(&json!({ "success": true })), &respond::cleared_session_cookies(&state)))
+}
+
+pub async fn change_password(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let new_password = f.string("newPassword");
+    let current_password = f.string("currentPassword");
+    let revoke_others = f.optional_bool("revokeOtherSessions").unwrap_or(false);
+    f.finish()?;
+    let auth = current.require()?;
+    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let replaced = IdentityService::from(state.get_ref())
+        .change_password(&auth, &validated(current_password)?, &validated(new_password)?, revoke_others, &client)
+        .await?;
+    let token = replaced.as_ref().map(|s| s.session.token.as_str());
+    let res = respond::json(&json!({ "token": token, "user": UserView::from(&auth.user) }));
+    Ok(match &replaced {
+        Some(s) => respond::with_cookies(res, &respond::session_cookies(&state, &s.session.token, false)),
+        None => res,
+    })
+}
+
+pub async fn verify_password(
+    state: web::Data<AuthState>,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let password = f.string("password");
+    f.finish()?;
+    let auth = current.require()?;
+    IdentityService::from(state.get_ref()).verify_password(&auth.user.id, &validated(password)?).await?;
+    Ok(respond::json(&json!({ "status": true })))
+}

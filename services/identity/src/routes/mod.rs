@@ -1,0 +1,76 @@
+//! Route table. Paths are relative to the base path (`/api/auth`) and are Better Auth's.
+
+mod account;
+mod credentials;
+mod email;
+mod misc;
+mod password_reset;
+mod sessions;
+
+use actix_web::web;
+use castellan_http::ApiError;
+
+pub const SIGN_UP_EMAIL: &str = "/sign-up/email";
+pub const SIGN_IN_EMAIL: &str = "/sign-in/email";
+pub const SIGN_OUT: &str = "/sign-out";
+pub const GET_SESSION: &str = "/get-session";
+pub const LIST_SESSIONS: &str = "/list-sessions";
+pub const REVOKE_SESSION: &str = "/revoke-session";
+pub const REVOKE_SESSIONS: &str = "/revoke-sessions";
+pub const REVOKE_OTHER_SESSIONS: &str = "/revoke-other-sessions";
+pub const UPDATE_USER: &str = "/update-user";
+pub const CHANGE_PASSWORD: &str = "/change-password";
+pub const VERIFY_PASSWORD: &str = "/verify-password";
+pub const CHANGE_EMAIL: &str = "/change-email";
+pub const DELETE_USER: &str = "/delete-user";
+pub const DELETE_USER_CALLBACK: &str = "/delete-user/callback";
+pub const LIST_ACCOUNTS: &str = "/list-accounts";
+pub const REQUEST_PASSWORD_RESET: &str = "/request-password-reset";
+pub const RESET_PASSWORD: &str = "/reset-password";
+pub const RESET_PASSWORD_CALLBACK: &str = "/reset-password/{token}";
+pub const SEND_VERIFICATION_EMAIL: &str = "/send-verification-email";
+pub const VERIFY_EMAIL: &str = "/verify-email";
+pub const OK: &str = "/ok";
+pub const ERROR: &str = "/error";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(SIGN_UP_EMAIL, web::post().to(credentials::sign_up))
+        .route(SIGN_IN_EMAIL, web::post().to(credentials::sign_in))
+        .route(SIGN_OUT, web::post().to(credentials::sign_out))
+        .route(GET_SESSION, web::get().to(sessions::get_session))
+        .route(GET_SESSION, web::post().to(sessions::post_get_session))
+        .route(LIST_SESSIONS, web::get().to(sessions::list_sessions))
+        .route(REVOKE_SESSION, web::post().to(sessions::revoke_session))
+        .route(REVOKE_SESSIONS, web::post().to(sessions::revoke_sessions))
+        .route(REVOKE_OTHER_SESSIONS, web::post().to(sessions::revoke_other_sessions))
+        .route(UPDATE_USER, web::post().to(account::update_user))
+        .route(CHANGE_PASSWORD, web::post().to(credentials::change_password))
+        .route(VERIFY_PASSWORD, web::post().to(credentials::verify_password))
+        .route(CHANGE_EMAIL, web::post().to(email::change_email))
+        .route(DELETE_USER, web::post().to(account::delete_user))
+        .route(DELETE_USER_CALLBACK, web::get().to(account::delete_user_callback))
+        .route(LIST_ACCOUNTS, web::get().to(account::list_accounts))
+        .route(REQUEST_PASSWORD_RESET, web::post().to(password_reset::request))
+        .route(RESET_PASSWORD, web::post().to(password_reset::reset))
+        .route(RESET_PASSWORD_CALLBACK, web::get().to(password_reset::landing))
+        .route(SEND_VERIFICATION_EMAIL, web::post().to(email::send_verification_email))
+        .route(VERIFY_EMAIL, web::get().to(email::verify_email))
+        .route(OK, web::get().to(misc::ok))
+        .route(ERROR, web::get().to(misc::error_page));
+}
+
+/// A field the validator already vouched for. `None` here means the validator and the handler
+/// disagree, which is a bug, reported as a 500 rather than a panic.
+fn validated<T>(value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::internal(&"a validated field was missing"))
+}
+
+/// `url` with `?error=CODE` (or `&error=CODE`) appended: how link endpoints report failure.
+fn with_error(url: &str, code: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}error={code}")
+}
+
+fn redirect(location: &str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Found().insert_header((actix_web::http::header::LOCATION, location)).finish()
+}

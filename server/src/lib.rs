@@ -14,6 +14,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     Application::build(settings, MOUNTS).await
 }
 
+/// Serves on an already bound listener (tests bind port 0 first, so `BASE_URL` can name the port).
+///
+/// # Errors
+/// See [`castellan_http::platform::bootstrap`].
+pub async fn build_on(listener: std::net::TcpListener, settings: Settings) -> anyhow::Result<Application> {
+    let state = castellan_http::platform::bootstrap(settings).await?;
+    Application::serve(listener, state, MOUNTS)
+}
+
 /// Applies pending migrations and returns (`castellan migrate`).
 ///
 /// # Errors

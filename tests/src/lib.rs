@@ -1,1 +1,337 @@
-//! placeholder
+//! The end-to-end harness: starts the real server on port 0 with a fresh database (an SQLite
+//! file, or a new Postgres database plus a fresh Redis key prefix) and drives it over HTTP like
+//! a browser would. Postgres and Redis tests are skipped when those servers are not reachable,
+//! unless `CI=true`, where they are required.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test harness")]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use castellan_config::Settings;
+use reqwest::cookie::{CookieStore as _, Jar};
+use serde_json::Value;
+
+pub const PASSWORD: &str = "Correct-Horse-7-battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    PostgresRedis,
+}
+
+fn admin_pg_url() -> String {
+    std::env::var("CASTELLAN_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn redis_url() -> String {
+    std::env::var("CASTELLAN_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn required_services() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+pub fn unique(tag: &str) -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    format!("{tag}{}", hex::encode(b))
+}
+
+/// A fresh, uniquely named Postgres database, dropped when the guard goes.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Option<Self> {
+        use sea_orm::ConnectionTrait as _;
+        let admin = match tokio::time::timeout(Duration::from_secs(5), sea_orm::Database::connect(admin_pg_url())).await {
+            Ok(Ok(db)) => db,
+            other => {
+                if required_services() {
+                    panic!("CI=true but Postgres is unreachable at {}: {other:?}", admin_pg_url());
+                }
+                eprintln!("skipping: Postgres unreachable at {}", admin_pg_url());
+                return None;
+            }
+        };
+        let name = unique("castellan_t_");
+        admin.execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#)).await.unwrap();
+        let mut url = url::Url::parse(&admin_pg_url()).unwrap();
+        url.set_path(&name);
+        Some(Self { url: url.to_string(), name })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                use sea_orm::ConnectionTrait as _;
+                if let Ok(admin) = sea_orm::Database::connect(admin_pg_url()).await {
+                    let _ = admin.execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn redis_reachable() -> bool {
+    let Ok(client) = redis::Client::open(redis_url()) else { return false };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), client.get_multiplexed_async_connection()).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Where a test's server keeps its data.
+pub struct Storage {
+    pub backend: Backend,
+    pub database_url: String,
+    pub redis_prefix: String,
+    pub dir: PathBuf,
+    _pg: Option<Arc<PgDatabase>>,
+}
+
+impl Storage {
+    /// A fresh store for `backend`, or `None` when Postgres/Redis are unavailable outside CI.
+    pub async fn fresh(backend: Backend) -> Option<Self> {
+        let dir = std::env::temp_dir().join(unique("castellan-e2e-"));
+        std::fs::create_dir_all(&dir).unwrap();
+        match backend {
+            Backend::Sqlite => Some(Self {
+                backend,
+                database_url: format!("sqlite://{}?mode=rwc", dir.join("castellan.db").display()),
+                redis_prefix: String::new(),
+                dir,
+                _pg: None,
+            }),
+            Backend::PostgresRedis => {
+                let pg = PgDatabase::create().await?;
+                if !redis_reachable().await {
+                    if required_services() {
+                        panic!("CI=true but Redis is unreachable at {}", redis_url());
+                    }
+                    eprintln!("skipping: Redis unreachable at {}", redis_url());
+                    return None;
+                }
+                Some(Self {
+                    backend,
+                    database_url: pg.url.clone(),
+                    redis_prefix: format!("{}:", unique("t")),
+                    dir,
+                    _pg: Some(Arc::new(pg)),
+                })
+            }
+        }
+    }
+
+    /// Another handle on the same store, for a second replica.
+    #[must_use]
+    pub fn share(&self) -> Self {
+        Self {
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            dir: self.dir.clone(),
+            _pg: self._pg.clone(),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub port: u16,
+    pub origin: String,
+    pub auth_url: String,
+    pub mail_log: PathBuf,
+    pub secret: String,
+    pub storage: Storage,
+}
+
+impl TestApp {
+    /// A server on a fresh store; `None` when the backend is unavailable outside CI.
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Self> {
+        let storage = Storage::fresh(backend).await?;
+        Some(Self::spawn_on(storage, extra).await)
+    }
+
+    /// A server (replica) on an existing store.
+    pub async fn spawn_on(storage: Storage, extra: &[(&str, &str)]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let origin = format!("http://127.0.0.1:{port}");
+        let mail_log = storage.dir.join(format!("mail-{port}.jsonl"));
+        let secret = "e2e-secret-0123456789abcdef0123456789".to_owned();
+        let mut vars: HashMap<String, String> = [
+            ("HOST", "127.0.0.1".to_owned()),
+            ("PORT", port.to_string()),
+            ("BASE_URL", origin.clone()),
+            ("CASTELLAN_SECRET", secret.clone()),
+            ("DATABASE_URL", storage.database_url.clone()),
+            ("MAIL_LOG", mail_log.display().to_string()),
+            // Each simulated browser has its own X-Forwarded-For address, so only tests about
+            // rate limiting share a bucket.
+            ("RATE_LIMIT", "1".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if storage.backend == Backend::PostgresRedis {
+            vars.insert("REDIS_URL".into(), redis_url());
+            vars.insert("REDIS_PREFIX".into(), storage.redis_prefix.clone());
+        }
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let settings = Settings::from_vars(vars).unwrap();
+        let app = castellan::build_on(listener, settings).await.unwrap();
+        tokio::spawn(app.run_until_stopped());
+        Self { port, auth_url: format!("{origin}/api/auth"), origin, mail_log, secret, storage }
+    }
+
+    /// A new browser with its own cookie jar and client address.
+    #[must_use]
+    pub fn browser(&self) -> Browser {
+        Browser::new(self)
+    }
+
+    /// A database connection to the server's store, for assertions on rows.
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        castellan_data::connect(&self.storage.database_url).await.unwrap()
+    }
+
+    pub fn mails(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.mail_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The newest captured mail of `kind` to `to`, waiting up to five seconds for it.
+    pub async fn wait_mail(&self, kind: &str, to: &str) -> Value {
+        for _ in 0..100 {
+            if let Some(m) = self.mails().into_iter().rev().find(|m| m["kind"] == kind && m["to"] == to) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {kind} mail to {to} in {}", self.mail_log.display());
+    }
+
+    /// Signs up a fresh user in a fresh browser.
+    pub async fn new_user(&self, tag: &str) -> (Browser, String) {
+        let b = self.browser();
+        let email = format!("{}@e2e.test", unique(tag));
+        let r = b.post("/sign-up/email", &serde_json::json!({"email": email, "password": PASSWORD, "name": tag})).await;
+        assert_eq!(r.status, 200, "sign-up failed: {}", r.text);
+        (b, email)
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Response {
+    #[must_use]
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+
+    #[must_use]
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// A simulated browser: cookie jar, `Origin` of the app, its own client address.
+pub struct Browser {
+    client: reqwest::Client,
+    jar: Arc<Jar>,
+    auth_url: String,
+    origin: String,
+    pub ip: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut b = [0u8; 3];
+        getrandom::fill(&mut b).unwrap();
+        let ip = format!("198.{}.{}.{}", 18 + (b[0] & 1), b[1], b[2] % 254 + 1);
+        Self { client, jar, auth_url: app.auth_url.clone(), origin: app.origin.clone(), ip }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.auth_url))
+            .header("origin", &self.origin)
+            .header("x-forwarded-for", &self.ip)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Response {
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Response { status, headers, text, json }
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send(self.request(reqwest::Method::POST, path).json(body)).await
+    }
+
+    /// A POST with a raw body and content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.send(self.request(reqwest::Method::POST, path).header("content-type", content_type).body(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// The current value of one of this browser's cookies (still percent-encoded).
+    #[must_use]
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let url = self.origin.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header.to_str().ok()?.split("; ").find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    }
+
+    /// Sets a cookie as another tab or a stolen token would.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let url = self.origin.parse().unwrap();
+        self.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+    }
+
+    pub async fn session(&self) -> Value {
+        self.get("/get-session").await.json
+    }
+}

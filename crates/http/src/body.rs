@@ -93,7 +93,7 @@ fn parse<P: BodyPolicy>(req: &HttpRequest, bytes: &[u8]) -> Result<Value, ApiErr
         }
         _ => {
             let allowed = if P::ACCEPTS_FORM {
-                "application/json, application/x-www-form-urlencoded"
+                "application/x-www-form-urlencoded, application/json"
             } else {
                 "application/json"
             };

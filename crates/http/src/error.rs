@@ -91,7 +91,7 @@ impl ResponseError for ApiError {
         res.content_type(ContentType::json());
         match &self.body {
             ErrorBody::Coded { code, message } => {
-                res.body(serde_json::json!({ "code": code, "message": message }).to_string())
+                res.body(serde_json::json!({ "message": message, "code": code }).to_string())
             }
             ErrorBody::MessageOnly(message) => res.body(serde_json::json!({ "message": message }).to_string()),
             ErrorBody::Empty => res.finish(),

@@ -74,10 +74,12 @@ impl IdentityService {
     /// # Errors
     /// `InvalidDeletionToken`, storage failures.
     pub async fn confirm_deletion(&self, auth: &AuthSession, token: &str) -> IdentityResult<()> {
-        let row = verifications::consume(&self.db, &identifier(token), self.now())
-            .await?
-            .ok_or(IdentityError::InvalidDeletionToken)?;
-        if row.value != auth.user.id {
+        // Check the owner before consuming, so someone else holding the link cannot burn it.
+        let owner = verifications::peek(&self.db, &identifier(token), self.now()).await?.map(|r| r.value);
+        if owner.as_deref() != Some(auth.user.id.as_str()) {
+            return Err(IdentityError::InvalidDeletionToken);
+        }
+        if verifications::consume(&self.db, &identifier(token), self.now()).await?.is_none() {
             return Err(IdentityError::InvalidDeletionToken);
         }
         self.remove_user(&auth.user.id).await

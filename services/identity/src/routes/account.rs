@@ -17,12 +17,14 @@ pub async fn update_user(
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
+    // Better Auth's schema here is a record of anything: only "is it an object" is checked
+    // before the session; the field types are checked after it.
     let mut f = Fields::body(body.get())?;
+    let auth = current.require()?;
     let name = f.optional_string("name");
     let image = f.nullable_string("image");
     let has_email = f.has("email");
     f.finish()?;
-    let auth = current.require()?;
     if has_email {
         return Err(IdentityError::EmailCannotBeUpdated.into());
     }

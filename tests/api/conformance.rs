@@ -1,0 +1,71 @@
+//! The official Better Auth client (../shared/conformance) against a real Castellan, on both
+//! backends, with rate limiting expected. Skipped when Node or the suite is missing, unless
+//! `CI=true`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use castellan_e2e::{Backend, TestApp};
+
+/// The scenarios the identity service must pass.
+const SCENARIOS: &[&str] =
+    &["signup-signin-session", "update-user", "change-password", "email-verification", "password-reset", "rate-limit"];
+
+fn suite_dir() -> PathBuf {
+    std::env::var_os("CASTELLAN_CONFORMANCE_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        PathBuf::from,
+    )
+}
+
+/// A private copy of the suite under target/, so its `npm ci` never writes into shared/.
+fn prepared_suite() -> Option<PathBuf> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let src = suite_dir();
+    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !src.join("run.mjs").exists() || !node {
+        assert!(!ci, "CI=true but the conformance suite ({}) or node is missing", src.display());
+        eprintln!("skipping: conformance suite or node not available");
+        return None;
+    }
+    let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/conformance");
+    std::fs::create_dir_all(&dest).unwrap();
+    for f in ["run.mjs", "lib.mjs", "package.json", "package-lock.json", "run.sh"] {
+        std::fs::copy(src.join(f), dest.join(f)).unwrap();
+    }
+    Some(dest)
+}
+
+async fn run_suite(backend: Backend) {
+    let Some(dir) = tokio::task::spawn_blocking(prepared_suite).await.unwrap() else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let (base, mail) = (app.origin.clone(), app.mail_log.display().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .arg(dir.join("run.sh"))
+            .args(SCENARIOS)
+            .env("BASE_URL", base)
+            .env("MAIL_LOG", mail)
+            .env("EXPECT_RATE_LIMIT", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    assert_eq!(last, format!("{} passed, 0 failed", SCENARIOS.len()), "conformance on {backend:?}:\n{stdout}");
+    assert!(out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_passes_on_sqlite() {
+    run_suite(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_passes_on_postgres_and_redis() {
+    run_suite(Backend::PostgresRedis).await;
+}

@@ -1,0 +1,38 @@
+//! End-to-end tests: one binary, one module per area. Most tests run twice, on SQLite and on
+//! Postgres + Redis, each time against a fresh server and a fresh database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+
+/// Declares each test once and runs it on both backends.
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($app: castellan_e2e::TestApp) $body
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(castellan_e2e::TestApp::spawn(castellan_e2e::Backend::Sqlite).await.unwrap()).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_redis() {
+                    if let Some(app) = castellan_e2e::TestApp::spawn(castellan_e2e::Backend::PostgresRedis).await {
+                        run(app).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+mod bad_input;
+mod better_auth_database;
+mod conformance;
+mod email_verification;
+mod password_reset;
+mod profile;
+mod rate_limit;
+mod replicas;
+mod sessions;
+mod sign_in;

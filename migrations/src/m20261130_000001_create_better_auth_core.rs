@@ -18,7 +18,11 @@ fn statements(backend: DatabaseBackend) -> Vec<String> {
     let b = |t: FieldType| t.sql(backend);
     let (text, boolean, date) = (b(FieldType::String), b(FieldType::Boolean), b(FieldType::Date));
     // Better Auth gives date columns with a JS default a SQL default on Postgres only.
-    let now = if backend == DatabaseBackend::Postgres { " default CURRENT_TIMESTAMP" } else { "" };
+    let now = if backend == DatabaseBackend::Postgres {
+        " default CURRENT_TIMESTAMP"
+    } else {
+        ""
+    };
     vec![
         format!(
             r#"CREATE TABLE IF NOT EXISTS "user" ("id" {text} not null primary key, "name" {text} not null, "email" {text} not null unique, "emailVerified" {boolean} not null, "image" {text}, "createdAt" {date}{now} not null, "updatedAt" {date}{now} not null, "role" {text}, "banned" {boolean}, "banReason" {text}, "banExpires" {date}, "twoFactorEnabled" {boolean})"#
@@ -34,7 +38,8 @@ fn statements(backend: DatabaseBackend) -> Vec<String> {
         ),
         r#"CREATE INDEX IF NOT EXISTS "session_userId_idx" on "session" ("userId")"#.to_owned(),
         r#"CREATE INDEX IF NOT EXISTS "account_userId_idx" on "account" ("userId")"#.to_owned(),
-        r#"CREATE INDEX IF NOT EXISTS "verification_identifier_idx" on "verification" ("identifier")"#.to_owned(),
+        r#"CREATE INDEX IF NOT EXISTS "verification_identifier_idx" on "verification" ("identifier")"#
+            .to_owned(),
     ]
 }
 

@@ -5,7 +5,10 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 /// Column types named by Better Auth's field types (`get-migration.ts`).
 #[derive(Clone, Copy)]
-#[allow(dead_code, reason = "Number is used by the organization tables (team.memberCount)")]
+#[allow(
+    dead_code,
+    reason = "Number is used by the organization tables (team.memberCount)"
+)]
 pub enum FieldType {
     String,
     Boolean,

@@ -29,7 +29,11 @@ pub async fn build_on(listener: std::net::TcpListener, settings: Settings) -> an
 /// An unreachable database or a failing migration.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let db = castellan_data::connect(&settings.database_url).await.context("connecting to the database")?;
-    castellan_migrations::apply(&db).await.context("running migrations")?;
+    let db = castellan_data::connect(&settings.database_url)
+        .await
+        .context("connecting to the database")?;
+    castellan_migrations::apply(&db)
+        .await
+        .context("running migrations")?;
     Ok(())
 }

@@ -4,7 +4,10 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 async fn user_count(app: &castellan_e2e::TestApp) -> u64 {
-    castellan_data::entity::user::Entity::find().count(&app.db().await).await.unwrap()
+    castellan_data::entity::user::Entity::find()
+        .count(&app.db().await)
+        .await
+        .unwrap()
 }
 
 both_backends! {

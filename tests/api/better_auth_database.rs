@@ -11,7 +11,8 @@ use serde_json::json;
 /// packages: a session token signed with this secret, and a scrypt hash of `test123456`.
 const SECRET: &str = "better-auth-secret-12345678901234567890";
 const TOKEN: &str = "abcdefghijklmnopqrstuvwxyzABCDEF";
-const SIGNED_COOKIE: &str = "abcdefghijklmnopqrstuvwxyzABCDEF.QmaNojtZSUlZhDy0KckVS%2FNKGUOtxYFA44h2iQBuCz4%3D";
+const SIGNED_COOKIE: &str =
+    "abcdefghijklmnopqrstuvwxyzABCDEF.QmaNojtZSUlZhDy0KckVS%2FNKGUOtxYFA44h2iQBuCz4%3D";
 const PASSWORD: &str = "test123456";
 const SCRYPT_HASH: &str = "00112233445566778899aabbccddeeff:e0e498353e79321de2209bc13aaa1ecc177c039024c23312ad8f25cfa11a7156b77935ee0e176cc3cadc42862d901cc1cacabd229d0a0b28e198925f1fda4f32";
 
@@ -25,10 +26,21 @@ async fn seed_better_auth_database(storage: &Storage) {
     let db = castellan_data::connect(&storage.database_url).await.unwrap();
     let (schema, ts) = match storage.backend {
         Backend::Sqlite => (include_str!("../fixtures/better-auth-1.7.25-sqlite.sql"), ""),
-        Backend::PostgresRedis => (include_str!("../fixtures/better-auth-1.7.25-postgres.sql"), "::timestamptz"),
+        Backend::PostgresRedis => (
+            include_str!("../fixtures/better-auth-1.7.25-postgres.sql"),
+            "::timestamptz",
+        ),
     };
-    let without_comments: String = schema.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n");
-    for stmt in without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+    let without_comments: String = schema
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for stmt in without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         db.execute_unprepared(stmt).await.unwrap();
     }
     let now = iso(Utc::now());
@@ -68,7 +80,9 @@ async fn stored_password(app: &TestApp) -> String {
 }
 
 async fn better_auth_users_and_sessions_keep_working(backend: Backend) {
-    let Some(storage) = Storage::fresh(backend).await else { return };
+    let Some(storage) = Storage::fresh(backend).await else {
+        return;
+    };
     seed_better_auth_database(&storage).await;
     let app = TestApp::spawn_on(storage, &[("CASTELLAN_SECRET", SECRET)]).await;
 
@@ -81,19 +95,49 @@ async fn better_auth_users_and_sessions_keep_working(backend: Backend) {
     assert_eq!(s["user"]["emailVerified"], false);
 
     // The scrypt password signs in, and is re-hashed with argon2id.
-    let r = app.browser().post("/sign-in/email", &json!({"email": "legacy@better-auth.test", "password": PASSWORD})).await;
+    let r = app
+        .browser()
+        .post(
+            "/sign-in/email",
+            &json!({"email": "legacy@better-auth.test", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["user"]["id"], "baUser0000000000000000000000001");
     let upgraded = stored_password(&app).await;
-    assert!(upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{upgraded}");
-    let again = app.browser().post("/sign-in/email", &json!({"email": "legacy@better-auth.test", "password": PASSWORD})).await;
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{upgraded}"
+    );
+    let again = app
+        .browser()
+        .post(
+            "/sign-in/email",
+            &json!({"email": "legacy@better-auth.test", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(again.status, 200);
-    let wrong = app.browser().post("/sign-in/email", &json!({"email": "legacy@better-auth.test", "password": "test1234567"})).await;
+    let wrong = app
+        .browser()
+        .post(
+            "/sign-in/email",
+            &json!({"email": "legacy@better-auth.test", "password": "test1234567"}),
+        )
+        .await;
     assert_eq!(wrong.status, 401);
 
     // New users land in the same tables.
     let (_, email) = app.new_user("alongside").await;
-    assert_eq!(app.browser().post("/sign-in/email", &json!({"email": email, "password": castellan_e2e::PASSWORD})).await.status, 200);
+    assert_eq!(
+        app.browser()
+            .post(
+                "/sign-in/email",
+                &json!({"email": email, "password": castellan_e2e::PASSWORD})
+            )
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

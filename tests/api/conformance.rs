@@ -8,8 +8,14 @@ use std::process::Command;
 use castellan_e2e::{Backend, TestApp};
 
 /// The scenarios the identity service must pass.
-const SCENARIOS: &[&str] =
-    &["signup-signin-session", "update-user", "change-password", "email-verification", "password-reset", "rate-limit"];
+const SCENARIOS: &[&str] = &[
+    "signup-signin-session",
+    "update-user",
+    "change-password",
+    "email-verification",
+    "password-reset",
+    "rate-limit",
+];
 
 fn suite_dir() -> PathBuf {
     std::env::var_os("CASTELLAN_CONFORMANCE_DIR").map_or_else(
@@ -22,23 +28,40 @@ fn suite_dir() -> PathBuf {
 fn prepared_suite() -> Option<PathBuf> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let src = suite_dir();
-    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !src.join("run.mjs").exists() || !node {
-        assert!(!ci, "CI=true but the conformance suite ({}) or node is missing", src.display());
+        assert!(
+            !ci,
+            "CI=true but the conformance suite ({}) or node is missing",
+            src.display()
+        );
         eprintln!("skipping: conformance suite or node not available");
         return None;
     }
     let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/conformance");
     std::fs::create_dir_all(&dest).unwrap();
-    for f in ["run.mjs", "lib.mjs", "package.json", "package-lock.json", "run.sh"] {
+    for f in [
+        "run.mjs",
+        "lib.mjs",
+        "package.json",
+        "package-lock.json",
+        "run.sh",
+    ] {
         std::fs::copy(src.join(f), dest.join(f)).unwrap();
     }
     Some(dest)
 }
 
 async fn run_suite(backend: Backend) {
-    let Some(dir) = tokio::task::spawn_blocking(prepared_suite).await.unwrap() else { return };
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(dir) = tokio::task::spawn_blocking(prepared_suite).await.unwrap() else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let (base, mail) = (app.origin.clone(), app.mail_log.display().to_string());
     let out = tokio::task::spawn_blocking(move || {
         Command::new("bash")
@@ -56,7 +79,11 @@ async fn run_suite(backend: Backend) {
     println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-    assert_eq!(last, format!("{} passed, 0 failed", SCENARIOS.len()), "conformance on {backend:?}:\n{stdout}");
+    assert_eq!(
+        last,
+        format!("{} passed, 0 failed", SCENARIOS.len()),
+        "conformance on {backend:?}:\n{stdout}"
+    );
     assert!(out.status.success());
 }
 

@@ -1,7 +1,13 @@
 //! End-to-end tests: one binary, one module per area. Most tests run twice, on SQLite and on
 //! Postgres + Redis, each time against a fresh server and a fresh database.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 /// Declares each test once and runs it on both backends.
 macro_rules! both_backends {

@@ -86,10 +86,15 @@ mod deletion_by_link {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn deletion_waits_for_the_mailed_link() {
-        let app = TestApp::spawn_with(Backend::Sqlite, &[("DELETE_ACCOUNT_VERIFICATION", "1")]).await.unwrap();
+        let app = TestApp::spawn_with(Backend::Sqlite, &[("DELETE_ACCOUNT_VERIFICATION", "1")])
+            .await
+            .unwrap();
         let (a, email) = app.new_user("dellink").await;
         let r = a.post("/delete-user", &json!({})).await;
-        assert_eq!(r.json, json!({"success": true, "message": "Verification email sent"}));
+        assert_eq!(
+            r.json,
+            json!({"success": true, "message": "Verification email sent"})
+        );
         let mail = app.wait_mail("delete-account", &email).await;
         let token = mail["token"].as_str().unwrap();
         // Another user's session cannot use the link.
@@ -98,7 +103,12 @@ mod deletion_by_link {
         assert_eq!((stolen.status, stolen.code()), (404, "INVALID_TOKEN"));
         assert!(a.session().await.is_object());
         let r = a.get(&format!("/delete-user/callback?token={token}")).await;
-        assert_eq!(r.json, json!({"success": true, "message": "User deleted"}), "{}", r.text);
+        assert_eq!(
+            r.json,
+            json!({"success": true, "message": "User deleted"}),
+            "{}",
+            r.text
+        );
         assert_eq!(a.session().await, Value::Null);
     }
 }

@@ -30,12 +30,19 @@ mod shared_counters {
     /// other is refused.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replicas_share_rate_limit_counters() {
-        let Some(a) = TestApp::spawn(Backend::PostgresRedis).await else { return };
+        let Some(a) = TestApp::spawn(Backend::PostgresRedis).await else {
+            return;
+        };
         let b = TestApp::spawn_on(a.storage.share(), &[]).await;
         let (_, email) = a.new_user("rlshared").await;
         let on_a = a.browser();
         for i in 0..3 {
-            let r = on_a.post("/sign-in/email", &json!({"email": email, "password": format!("wrong-{i}-pass")})).await;
+            let r = on_a
+                .post(
+                    "/sign-in/email",
+                    &json!({"email": email, "password": format!("wrong-{i}-pass")}),
+                )
+                .await;
             assert_eq!(r.status, 401);
         }
         let on_b = b.browser();

@@ -102,10 +102,17 @@ mod refresh {
         // A new server on the same store, so no cached copy hides the change.
         let replica = TestApp::spawn_on(app.storage.share(), &[]).await;
         let b2 = replica.browser();
-        b2.set_cookie("better-auth.session_token", &b.cookie("better-auth.session_token").unwrap());
+        b2.set_cookie(
+            "better-auth.session_token",
+            &b.cookie("better-auth.session_token").unwrap(),
+        );
         let r = b2.get("/get-session").await;
-        let expires = chrono::DateTime::parse_from_rfc3339(r.json["session"]["expiresAt"].as_str().unwrap()).unwrap();
-        assert!(expires > Utc::now() + TimeDelta::days(6), "extended to now + 7 days, got {expires}");
+        let expires =
+            chrono::DateTime::parse_from_rfc3339(r.json["session"]["expiresAt"].as_str().unwrap()).unwrap();
+        assert!(
+            expires > Utc::now() + TimeDelta::days(6),
+            "extended to now + 7 days, got {expires}"
+        );
         assert!(r.set_cookies().iter().any(|c| c.contains("Max-Age=604800")));
     }
 }

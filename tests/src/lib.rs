@@ -3,7 +3,12 @@
 //! a browser would. Postgres and Redis tests are skipped when those servers are not reachable,
 //! unless `CI=true`, where they are required.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test harness")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test harness"
+)]
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -24,7 +29,8 @@ pub enum Backend {
 }
 
 fn admin_pg_url() -> String {
-    std::env::var("CASTELLAN_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    std::env::var("CASTELLAN_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 fn redis_url() -> String {
@@ -50,21 +56,33 @@ pub struct PgDatabase {
 impl PgDatabase {
     async fn create() -> Option<Self> {
         use sea_orm::ConnectionTrait as _;
-        let admin = match tokio::time::timeout(Duration::from_secs(5), sea_orm::Database::connect(admin_pg_url())).await {
-            Ok(Ok(db)) => db,
-            other => {
-                if required_services() {
-                    panic!("CI=true but Postgres is unreachable at {}: {other:?}", admin_pg_url());
+        let admin =
+            match tokio::time::timeout(Duration::from_secs(5), sea_orm::Database::connect(admin_pg_url()))
+                .await
+            {
+                Ok(Ok(db)) => db,
+                other => {
+                    if required_services() {
+                        panic!(
+                            "CI=true but Postgres is unreachable at {}: {other:?}",
+                            admin_pg_url()
+                        );
+                    }
+                    eprintln!("skipping: Postgres unreachable at {}", admin_pg_url());
+                    return None;
                 }
-                eprintln!("skipping: Postgres unreachable at {}", admin_pg_url());
-                return None;
-            }
-        };
+            };
         let name = unique("castellan_t_");
-        admin.execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#)).await.unwrap();
+        admin
+            .execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#))
+            .await
+            .unwrap();
         let mut url = url::Url::parse(&admin_pg_url()).unwrap();
         url.set_path(&name);
-        Some(Self { url: url.to_string(), name })
+        Some(Self {
+            url: url.to_string(),
+            name,
+        })
     }
 }
 
@@ -73,11 +91,16 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs inside the test's runtime: use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 use sea_orm::ConnectionTrait as _;
                 if let Ok(admin) = sea_orm::Database::connect(admin_pg_url()).await {
-                    let _ = admin.execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).await;
+                    let _ = admin
+                        .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+                        .await;
                 }
             });
         })
@@ -86,7 +109,9 @@ impl Drop for PgDatabase {
 }
 
 async fn redis_reachable() -> bool {
-    let Ok(client) = redis::Client::open(redis_url()) else { return false };
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return false;
+    };
     matches!(
         tokio::time::timeout(Duration::from_secs(3), client.get_multiplexed_async_connection()).await,
         Ok(Ok(_))
@@ -199,7 +224,14 @@ impl TestApp {
         let settings = Settings::from_vars(vars).unwrap();
         let app = castellan::build_on(listener, settings).await.unwrap();
         tokio::spawn(app.run_until_stopped());
-        Self { port, auth_url: format!("{origin}/api/auth"), origin, mail_log, secret, storage }
+        Self {
+            port,
+            auth_url: format!("{origin}/api/auth"),
+            origin,
+            mail_log,
+            secret,
+            storage,
+        }
     }
 
     /// A new browser with its own cookie jar and client address.
@@ -224,7 +256,12 @@ impl TestApp {
     /// The newest captured mail of `kind` to `to`, waiting up to five seconds for it.
     pub async fn wait_mail(&self, kind: &str, to: &str) -> Value {
         for _ in 0..100 {
-            if let Some(m) = self.mails().into_iter().rev().find(|m| m["kind"] == kind && m["to"] == to) {
+            if let Some(m) = self
+                .mails()
+                .into_iter()
+                .rev()
+                .find(|m| m["kind"] == kind && m["to"] == to)
+            {
                 return m;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -236,7 +273,12 @@ impl TestApp {
     pub async fn new_user(&self, tag: &str) -> (Browser, String) {
         let b = self.browser();
         let email = format!("{}@e2e.test", unique(tag));
-        let r = b.post("/sign-up/email", &serde_json::json!({"email": email, "password": PASSWORD, "name": tag})).await;
+        let r = b
+            .post(
+                "/sign-up/email",
+                &serde_json::json!({"email": email, "password": PASSWORD, "name": tag}),
+            )
+            .await;
         assert_eq!(r.status, 200, "sign-up failed: {}", r.text);
         (b, email)
     }
@@ -285,7 +327,13 @@ impl Browser {
         let mut b = [0u8; 3];
         getrandom::fill(&mut b).unwrap();
         let ip = format!("198.{}.{}.{}", 18 + (b[0] & 1), b[1], b[2] % 254 + 1);
-        Self { client, jar, auth_url: app.auth_url.clone(), origin: app.origin.clone(), ip }
+        Self {
+            client,
+            jar,
+            auth_url: app.auth_url.clone(),
+            origin: app.origin.clone(),
+            ip,
+        }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -301,16 +349,27 @@ impl Browser {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Response { status, headers, text, json }
+        Response {
+            status,
+            headers,
+            text,
+            json,
+        }
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.send(self.request(reqwest::Method::POST, path).json(body)).await
+        self.send(self.request(reqwest::Method::POST, path).json(body))
+            .await
     }
 
     /// A POST with a raw body and content type.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
-        self.send(self.request(reqwest::Method::POST, path).header("content-type", content_type).body(body)).await
+        self.send(
+            self.request(reqwest::Method::POST, path)
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -322,7 +381,11 @@ impl Browser {
     pub fn cookie(&self, name: &str) -> Option<String> {
         let url = self.origin.parse().unwrap();
         let header = self.jar.cookies(&url)?;
-        header.to_str().ok()?.split("; ").find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
     }
 
     /// Sets a cookie as another tab or a stolen token would.

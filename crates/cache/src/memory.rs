@@ -15,12 +15,19 @@ pub struct MemoryStore {
 impl MemoryStore {
     #[must_use]
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, values: RwLock::default(), counters: Mutex::default() }
+        Self {
+            capacity,
+            values: RwLock::default(),
+            counters: Mutex::default(),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<String> {
         let values = self.values.read().unwrap_or_else(PoisonError::into_inner);
-        values.get(key).filter(|(expires, _)| *expires > Instant::now()).map(|(_, v)| v.clone())
+        values
+            .get(key)
+            .filter(|(expires, _)| *expires > Instant::now())
+            .map(|(_, v)| v.clone())
     }
 
     pub fn set(&self, key: &str, value: &str, ttl: Duration) {

@@ -34,7 +34,11 @@ impl RedisStore {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)));
         let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self { conn, prefix: prefix.to_owned(), hit_script: redis::Script::new(HIT_SCRIPT) })
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            hit_script: redis::Script::new(HIT_SCRIPT),
+        })
     }
 
     fn key(&self, key: &str) -> String {

@@ -52,7 +52,10 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_length: 8, max_length: 128 }
+        Self {
+            min_length: 8,
+            max_length: 128,
+        }
     }
 }
 
@@ -135,10 +138,21 @@ impl Settings {
                 None => (DEV_SECRET.to_owned(), true),
             };
         let trusted_origins = get("TRUSTED_ORIGINS")
-            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let ip_headers = get("IP_ADDRESS_HEADERS")
-            .map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_else(|| vec!["x-forwarded-for".to_owned()]);
 
         Ok(Self {
@@ -160,7 +174,10 @@ impl Settings {
             app_name: get("APP_NAME").unwrap_or_else(|| "Castellan".to_owned()),
             session: SessionSettings::default(),
             password: PasswordPolicy::default(),
-            rate_limit: RateLimitSettings { enabled: flag("RATE_LIMIT", true), ip_headers },
+            rate_limit: RateLimitSettings {
+                enabled: flag("RATE_LIMIT", true),
+                ip_headers,
+            },
             send_verification_on_sign_up: flag("EMAIL_VERIFICATION_ON_SIGN_UP", true),
             require_email_verification: flag("REQUIRE_EMAIL_VERIFICATION", false),
             auto_sign_in_after_verification: flag("AUTO_SIGN_IN_AFTER_VERIFICATION", false),
@@ -190,9 +207,15 @@ impl Settings {
 }
 
 fn parse_origin(raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw).map_err(|e| ConfigError::Invalid { name: "BASE_URL", reason: e.to_string() })?;
+    let url = Url::parse(raw).map_err(|e| ConfigError::Invalid {
+        name: "BASE_URL",
+        reason: e.to_string(),
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(ConfigError::Invalid { name: "BASE_URL", reason: "must be an http(s) URL".to_owned() });
+        return Err(ConfigError::Invalid {
+            name: "BASE_URL",
+            reason: "must be an http(s) URL".to_owned(),
+        });
     }
     Ok(url)
 }
@@ -202,7 +225,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]

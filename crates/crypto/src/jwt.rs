@@ -37,8 +37,8 @@ pub fn verify_hs256(secret: &str, token: &str, now_secs: i64) -> Result<Map<Stri
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Invalid);
     };
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|_| JwtError::Invalid)?).map_err(|_| JwtError::Invalid)?;
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|_| JwtError::Invalid)?)
+        .map_err(|_| JwtError::Invalid)?;
     if header.get("alg").and_then(Value::as_str) != Some("HS256") {
         return Err(JwtError::Invalid);
     }
@@ -47,8 +47,8 @@ pub fn verify_hs256(secret: &str, token: &str, now_secs: i64) -> Result<Map<Stri
     if !bool::from(subtle::ConstantTimeEq::ct_eq(sig.as_slice(), expected.as_slice())) {
         return Err(JwtError::Invalid);
     }
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| JwtError::Invalid)?).map_err(|_| JwtError::Invalid)?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| JwtError::Invalid)?)
+        .map_err(|_| JwtError::Invalid)?;
     let Value::Object(claims) = claims else {
         return Err(JwtError::Invalid);
     };
@@ -88,6 +88,9 @@ mod tests {
         assert_eq!(verify_hs256("k", &tampered, 1_001), Err(JwtError::Invalid));
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
         let body = t.split('.').nth(1).unwrap();
-        assert_eq!(verify_hs256("k", &format!("{none_header}.{body}."), 1_001), Err(JwtError::Invalid));
+        assert_eq!(
+            verify_hs256("k", &format!("{none_header}.{body}."), 1_001),
+            Err(JwtError::Invalid)
+        );
     }
 }

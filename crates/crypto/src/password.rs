@@ -53,8 +53,8 @@ impl std::fmt::Debug for PasswordHasherConfig {
 
 fn argon2() -> Argon2<'static> {
     // These constants are within argon2's bounds, so `new` cannot fail.
-    let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
-        .unwrap_or_else(|_| unreachable!());
+    let params =
+        Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None).unwrap_or_else(|_| unreachable!());
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -108,7 +108,11 @@ fn verify_argon2(password: &str, stored: &str) -> PasswordCheck {
         && parsed.params.get_decimal("m") == Some(ARGON2_M_COST_KIB)
         && parsed.params.get_decimal("t") == Some(ARGON2_T_COST)
         && parsed.params.get_decimal("p") == Some(ARGON2_P_COST);
-    if current { PasswordCheck::Match } else { PasswordCheck::MatchNeedsRehash }
+    if current {
+        PasswordCheck::Match
+    } else {
+        PasswordCheck::MatchNeedsRehash
+    }
 }
 
 fn verify_better_auth_scrypt(password: &str, stored: &str) -> PasswordCheck {
@@ -158,10 +162,14 @@ mod tests {
 
     #[test]
     fn weaker_argon2_parameters_ask_for_upgrade() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8, 1, 1, None).unwrap())
-            .hash_password(b"pw-12345")
-            .unwrap()
-            .to_string();
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw-12345")
+        .unwrap()
+        .to_string();
         assert_eq!(verify("pw-12345", &weak), PasswordCheck::MatchNeedsRehash);
     }
 

@@ -25,7 +25,10 @@ pub fn hmac_sha256(secret: &str, message: &[u8]) -> [u8; 32] {
 /// This is the cookie value before percent-encoding.
 #[must_use]
 pub fn sign_cookie_value(secret: &str, value: &str) -> String {
-    format!("{value}.{}", STANDARD.encode(hmac_sha256(secret, value.as_bytes())))
+    format!(
+        "{value}.{}",
+        STANDARD.encode(hmac_sha256(secret, value.as_bytes()))
+    )
 }
 
 /// Checks a `value.signature` string (already percent-decoded) and returns the value.
@@ -55,7 +58,9 @@ pub fn verify_lenient<'a>(secret: &str, signed: &'a str) -> Option<&'a str> {
             c => c,
         })
         .collect();
-    let raw = base64::engine::general_purpose::STANDARD_NO_PAD.decode(normalized).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(normalized)
+        .ok()?;
     mac(secret, value.as_bytes()).verify_slice(&raw).ok()?;
     Some(value)
 }
@@ -101,7 +106,11 @@ mod tests {
     #[test]
     fn lenient_form_accepts_url_alphabet_without_padding() {
         let signed = sign_cookie_value(SECRET, TOKEN);
-        let url_form = signed.replace('/', "_").replace('+', "-").trim_end_matches('=').to_owned();
+        let url_form = signed
+            .replace('/', "_")
+            .replace('+', "-")
+            .trim_end_matches('=')
+            .to_owned();
         assert_eq!(verify_lenient(SECRET, &url_form), Some(TOKEN));
         assert_eq!(verify_cookie_value(SECRET, &url_form), None);
     }

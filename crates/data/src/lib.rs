@@ -57,8 +57,11 @@ impl Backend {
 /// # Errors
 /// An unsupported URL or a database that cannot be reached.
 pub async fn connect(url: &str) -> DataResult<DatabaseConnection> {
-    let backend = Backend::of(url)
-        .ok_or_else(|| DataError::Db(DbErr::Custom(format!("unsupported DATABASE_URL scheme in {url:?}"))))?;
+    let backend = Backend::of(url).ok_or_else(|| {
+        DataError::Db(DbErr::Custom(format!(
+            "unsupported DATABASE_URL scheme in {url:?}"
+        )))
+    })?;
     let mut opts = sea_orm::ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
     match backend {
@@ -100,7 +103,10 @@ mod tests {
 
     #[test]
     fn sqlite_parent_directories() {
-        assert_eq!(sqlite_parent_dir("sqlite://./data/castellan.db?mode=rwc").as_deref(), Some("./data"));
+        assert_eq!(
+            sqlite_parent_dir("sqlite://./data/castellan.db?mode=rwc").as_deref(),
+            Some("./data")
+        );
         assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
         assert_eq!(sqlite_parent_dir("sqlite://x.db"), None);
     }

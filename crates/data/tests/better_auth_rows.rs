@@ -22,7 +22,10 @@ async fn sqlite_reads_better_auth_iso_dates() {
     .await
     .unwrap();
     let u = users::find_by_email(&db, "ANN@x.test").await.unwrap().unwrap();
-    assert_eq!(u.created_at, Utc.with_ymd_and_hms(2026, 11, 30, 9, 46, 22).unwrap() + chrono::TimeDelta::milliseconds(548));
+    assert_eq!(
+        u.created_at,
+        Utc.with_ymd_and_hms(2026, 11, 30, 9, 46, 22).unwrap() + chrono::TimeDelta::milliseconds(548)
+    );
     assert_eq!(u.role.as_deref(), Some("user"));
     assert!(!u.email_verified);
     let s = sessions::find_by_token(&db, "tok").await.unwrap().unwrap();

@@ -62,7 +62,8 @@ impl<P: BodyPolicy + 'static> FromRequest for Body<P> {
             let limit = state.settings.max_body_bytes;
             let mut bytes = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid request body"))?;
+                let chunk =
+                    chunk.map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid request body"))?;
                 if bytes.len() + chunk.len() > limit {
                     return Err(ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,23 +73,40 @@ impl<P: BodyPolicy + 'static> FromRequest for Body<P> {
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            let value = if bytes.is_empty() { None } else { Some(parse::<P>(&req, &bytes)?) };
+            let value = if bytes.is_empty() {
+                None
+            } else {
+                Some(parse::<P>(&req, &bytes)?)
+            };
             check_origin::<P>(&req, &state)?;
             check_callback_params(&req, &state, value.as_ref())?;
-            Ok(Self { value, policy: PhantomData })
+            Ok(Self {
+                value,
+                policy: PhantomData,
+            })
         })
     }
 }
 
 fn parse<P: BodyPolicy>(req: &HttpRequest, bytes: &[u8]) -> Result<Value, ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media.as_str() {
         "application/json" => serde_json::from_slice(bytes)
             .map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid JSON in request body")),
         "application/x-www-form-urlencoded" if P::ACCEPTS_FORM => {
-            let map: Map<String, Value> =
-                url::form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+            let map: Map<String, Value> = url::form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect();
             Ok(Value::Object(map))
         }
         _ => {
@@ -97,7 +115,11 @@ fn parse<P: BodyPolicy>(req: &HttpRequest, bytes: &[u8]) -> Result<Value, ApiErr
             } else {
                 "application/json"
             };
-            let shown = if content_type.is_empty() { "undefined" } else { content_type };
+            let shown = if content_type.is_empty() {
+                "undefined"
+            } else {
+                content_type
+            };
             Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
@@ -137,7 +159,10 @@ fn check_origin<P: BodyPolicy>(req: &HttpRequest, state: &AuthState) -> Result<(
         return Ok(());
     }
     match origin {
-        None | Some("null") => Err(ApiError::forbidden("MISSING_OR_NULL_ORIGIN", "Missing or null Origin")),
+        None | Some("null") => Err(ApiError::forbidden(
+            "MISSING_OR_NULL_ORIGIN",
+            "Missing or null Origin",
+        )),
         Some(o) if state.origins.trusts_url(o) => Ok(()),
         Some(_) => Err(ApiError::forbidden("INVALID_ORIGIN", "Invalid origin")),
     }
@@ -146,10 +171,30 @@ fn check_origin<P: BodyPolicy>(req: &HttpRequest, state: &AuthState) -> Result<(
 /// Callback-type URLs must be safe relative paths or trusted origins, even without cookies.
 fn check_callback_params(req: &HttpRequest, state: &AuthState, body: Option<&Value>) -> Result<(), ApiError> {
     const PARAMS: [(&str, &str, &str, &str); 4] = [
-        ("callbackURL", "callbackURL", "INVALID_CALLBACK_URL", "Invalid callbackURL"),
-        ("redirectTo", "redirectURL", "INVALID_REDIRECT_URL", "Invalid redirectURL"),
-        ("errorCallbackURL", "errorCallbackURL", "INVALID_ERROR_CALLBACK_URL", "Invalid errorCallbackURL"),
-        ("newUserCallbackURL", "newUserCallbackURL", "INVALID_NEW_USER_CALLBACK_URL", "Invalid newUserCallbackURL"),
+        (
+            "callbackURL",
+            "callbackURL",
+            "INVALID_CALLBACK_URL",
+            "Invalid callbackURL",
+        ),
+        (
+            "redirectTo",
+            "redirectURL",
+            "INVALID_REDIRECT_URL",
+            "Invalid redirectURL",
+        ),
+        (
+            "errorCallbackURL",
+            "errorCallbackURL",
+            "INVALID_ERROR_CALLBACK_URL",
+            "Invalid errorCallbackURL",
+        ),
+        (
+            "newUserCallbackURL",
+            "newUserCallbackURL",
+            "INVALID_NEW_USER_CALLBACK_URL",
+            "Invalid newUserCallbackURL",
+        ),
     ];
     for (key, label, code, message) in PARAMS {
         let value = match body.and_then(|b| b.get(key)) {
@@ -178,7 +223,9 @@ fn check_callback_params(req: &HttpRequest, state: &AuthState, body: Option<&Val
 /// One query parameter, percent-decoded.
 #[must_use]
 pub fn query_param(req: &HttpRequest, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Every query parameter as a JSON object of strings (repeated keys: the first wins).

@@ -13,7 +13,9 @@ use castellan_session::ClientInfo;
 #[must_use]
 pub fn client_ip(req: &HttpRequest, ip_headers: &[String]) -> Option<IpAddr> {
     for name in ip_headers {
-        let Some(value) = req.headers().get(name.as_str()).and_then(|v| v.to_str().ok()) else { continue };
+        let Some(value) = req.headers().get(name.as_str()).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
         let hop = value.rsplit(',').map(str::trim).find(|s| !s.is_empty());
         if let Some(ip) = hop.and_then(|h| h.parse::<IpAddr>().ok()) {
             return Some(ip);
@@ -40,7 +42,9 @@ pub fn rate_limit_identity(ip: IpAddr) -> String {
 #[must_use]
 pub fn client_info(req: &HttpRequest, ip_headers: &[String]) -> ClientInfo {
     ClientInfo {
-        ip_address: client_ip(req, ip_headers).map(|ip| ip.to_string()).unwrap_or_default(),
+        ip_address: client_ip(req, ip_headers)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default(),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

@@ -35,7 +35,11 @@ pub struct CookieJarConfig {
 impl CookieJarConfig {
     #[must_use]
     pub fn new(settings: &Settings) -> Self {
-        Self { prefix: "better-auth".to_owned(), secure: settings.secure_cookies(), secret: settings.secret.clone() }
+        Self {
+            prefix: "better-auth".to_owned(),
+            secure: settings.secure_cookies(),
+            secret: settings.secret.clone(),
+        }
     }
 
     /// The full cookie name: `better-auth.session_token`, or `__Secure-better-auth.session_token`.
@@ -52,7 +56,11 @@ impl CookieJarConfig {
     #[must_use]
     pub fn signed(&self, suffix: &str, value: &str, max_age: Option<u64>) -> String {
         let signed = signing::sign_cookie_value(&self.secret, value);
-        self.serialize(suffix, &utf8_percent_encode(&signed, URI_COMPONENT).to_string(), max_age)
+        self.serialize(
+            suffix,
+            &utf8_percent_encode(&signed, URI_COMPONENT).to_string(),
+            max_age,
+        )
     }
 
     /// `Set-Cookie` that deletes the cookie.
@@ -94,7 +102,9 @@ pub fn read_cookie(req: &HttpRequest, name: &str) -> Option<String> {
     for value in req.headers().get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };
         for pair in text.split(';') {
-            let Some((k, v)) = pair.split_once('=') else { continue };
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
             if k.trim() != name {
                 continue;
             }
@@ -148,15 +158,24 @@ mod tests {
     #[test]
     fn https_gets_the_secure_prefix_and_flag() {
         let c = config(true).expired(SESSION_TOKEN);
-        assert_eq!(c, "__Secure-better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax");
+        assert_eq!(
+            c,
+            "__Secure-better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"
+        );
     }
 
     #[test]
     fn reads_percent_encoded_and_quoted_cookies() {
         let req = actix_web::test::TestRequest::default()
-            .insert_header((header::COOKIE, "a=1; better-auth.session_token=\"x.y%3D\"; better-auth.session_token=second"))
+            .insert_header((
+                header::COOKIE,
+                "a=1; better-auth.session_token=\"x.y%3D\"; better-auth.session_token=second",
+            ))
             .to_http_request();
-        assert_eq!(read_cookie(&req, "better-auth.session_token").as_deref(), Some("x.y="));
+        assert_eq!(
+            read_cookie(&req, "better-auth.session_token").as_deref(),
+            Some("x.y=")
+        );
         assert_eq!(read_cookie(&req, "missing"), None);
     }
 }

@@ -22,17 +22,29 @@ pub struct ApiError {
 impl ApiError {
     #[must_use]
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody::Coded { code, message: message.into() } }
+        Self {
+            status,
+            body: ErrorBody::Coded {
+                code,
+                message: message.into(),
+            },
+        }
     }
 
     #[must_use]
     pub fn message_only(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody::MessageOnly(message.into()) }
+        Self {
+            status,
+            body: ErrorBody::MessageOnly(message.into()),
+        }
     }
 
     #[must_use]
     pub fn empty(status: StatusCode) -> Self {
-        Self { status, body: ErrorBody::Empty }
+        Self {
+            status,
+            body: ErrorBody::Empty,
+        }
     }
 
     #[must_use]
@@ -59,7 +71,11 @@ impl ApiError {
     #[must_use]
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "Internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "Internal server error",
+        )
     }
 
     #[must_use]
@@ -93,7 +109,9 @@ impl ResponseError for ApiError {
             ErrorBody::Coded { code, message } => {
                 res.body(serde_json::json!({ "message": message, "code": code }).to_string())
             }
-            ErrorBody::MessageOnly(message) => res.body(serde_json::json!({ "message": message }).to_string()),
+            ErrorBody::MessageOnly(message) => {
+                res.body(serde_json::json!({ "message": message }).to_string())
+            }
             ErrorBody::Empty => res.finish(),
         }
     }

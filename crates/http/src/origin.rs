@@ -22,7 +22,9 @@ impl TrustedOrigins {
     /// Whether an absolute URL (or bare origin) is trusted.
     #[must_use]
     pub fn trusts_url(&self, candidate: &str) -> bool {
-        let Ok(url) = Url::parse(candidate) else { return false };
+        let Ok(url) = Url::parse(candidate) else {
+            return false;
+        };
         self.patterns.iter().any(|p| matches_pattern(p, &url))
     }
 
@@ -39,8 +41,17 @@ impl TrustedOrigins {
     ///
     /// # Errors
     /// 403 with `code` when the value is neither a safe path nor a trusted URL.
-    pub fn check_callback(&self, value: &str, code: &'static str, message: &'static str) -> Result<(), ApiError> {
-        if self.trusts_callback(value) { Ok(()) } else { Err(ApiError::forbidden(code, message)) }
+    pub fn check_callback(
+        &self,
+        value: &str,
+        code: &'static str,
+        message: &'static str,
+    ) -> Result<(), ApiError> {
+        if self.trusts_callback(value) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(code, message))
+        }
     }
 }
 
@@ -90,9 +101,12 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 /// Better Auth's relative-URL rule:
 /// `^/(?!/|\\|%2f|%5c)[\w\-.+/@]*(\?[\w\-.+/=&%@]*)?$`.
 fn is_safe_relative(value: &str) -> bool {
-    let Some(rest) = value.strip_prefix('/') else { return false };
+    let Some(rest) = value.strip_prefix('/') else {
+        return false;
+    };
     let lower = rest.to_ascii_lowercase();
-    if rest.starts_with('/') || rest.starts_with('\\') || lower.starts_with("%2f") || lower.starts_with("%5c") {
+    if rest.starts_with('/') || rest.starts_with('\\') || lower.starts_with("%2f") || lower.starts_with("%5c")
+    {
         return false;
     }
     let (path, query) = match rest.split_once('?') {
@@ -111,7 +125,11 @@ mod tests {
     fn origins() -> TrustedOrigins {
         TrustedOrigins::new(
             "http://localhost:3000".into(),
-            &["https://app.example.com".into(), "*.preview.example.com".into(), "myapp://".into()],
+            &[
+                "https://app.example.com".into(),
+                "*.preview.example.com".into(),
+                "myapp://".into(),
+            ],
         )
     }
 
@@ -135,7 +153,14 @@ mod tests {
         for ok in ["/", "/dashboard", "/reset?x=1&y=%20", "/a/b-c.d"] {
             assert!(o.trusts_callback(ok), "{ok}");
         }
-        for bad in ["//evil.com", "/\\evil.com", "/%2fevil.com", "/a#frag", "/a:b", "https://evil.com/x"] {
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "/%2fevil.com",
+            "/a#frag",
+            "/a:b",
+            "https://evil.com/x",
+        ] {
             assert!(!o.trusts_callback(bad), "{bad}");
         }
     }

@@ -31,17 +31,32 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<AuthState> {
              session cookies. Set CASTELLAN_SECRET before exposing this server."
         );
     }
-    let db = castellan_data::connect(&settings.database_url).await.context("connecting to the database")?;
+    let db = castellan_data::connect(&settings.database_url)
+        .await
+        .context("connecting to the database")?;
     if settings.run_migrations {
-        castellan_migrations::apply(&db).await.context("running migrations")?;
+        castellan_migrations::apply(&db)
+            .await
+            .context("running migrations")?;
     }
     let cache = Cache::connect(settings.redis_url.as_deref(), &settings.redis_prefix)
         .await
         .context("connecting to Redis")?;
-    let mailer = castellan_mail::from_settings(settings.smtp_url.as_deref(), &settings.mail_from, &settings.mail_log)
-        .context("configuring mail")?;
+    let mailer = castellan_mail::from_settings(
+        settings.smtp_url.as_deref(),
+        &settings.mail_from,
+        &settings.mail_log,
+    )
+    .context("configuring mail")?;
     let passwords = castellan_session::Passwords::new().context("preparing password hashing")?;
-    Ok(AuthState::new(settings, db, cache, mailer, Arc::new(SystemClock), passwords))
+    Ok(AuthState::new(
+        settings,
+        db,
+        cache,
+        mailer,
+        Arc::new(SystemClock),
+        passwords,
+    ))
 }
 
 /// A bound, not yet running server.

@@ -33,13 +33,25 @@ pub fn rule_for(path: &str) -> Rule {
         "/email-otp/request-password-reset",
     ];
     if STRICT.iter().any(|p| path.starts_with(p)) {
-        Rule { window: Duration::from_secs(10), max: 3 }
+        Rule {
+            window: Duration::from_secs(10),
+            max: 3,
+        }
     } else if MAIL.iter().any(|p| path.starts_with(p)) {
-        Rule { window: Duration::from_secs(60), max: 3 }
+        Rule {
+            window: Duration::from_secs(60),
+            max: 3,
+        }
     } else if path.starts_with("/two-factor/") {
-        Rule { window: Duration::from_secs(10), max: 3 }
+        Rule {
+            window: Duration::from_secs(10),
+            max: 3,
+        }
     } else {
-        Rule { window: Duration::from_secs(10), max: 100 }
+        Rule {
+            window: Duration::from_secs(10),
+            max: 100,
+        }
     }
 }
 
@@ -55,7 +67,11 @@ pub async fn rate_limit<B: MessageBody + 'static>(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let base = state.settings.base_path.as_str();
-    let Some(path) = req.path().strip_prefix(base).filter(|_| state.settings.rate_limit.enabled) else {
+    let Some(path) = req
+        .path()
+        .strip_prefix(base)
+        .filter(|_| state.settings.rate_limit.enabled)
+    else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let rule = rule_for(path);
@@ -91,7 +107,16 @@ mod tests {
     fn better_auths_default_rules() {
         assert_eq!(rule_for("/sign-in/email").max, 3);
         assert_eq!(rule_for("/sign-up/email").window, Duration::from_secs(10));
-        assert_eq!(rule_for("/request-password-reset").window, Duration::from_secs(60));
-        assert_eq!(rule_for("/get-session"), Rule { window: Duration::from_secs(10), max: 100 });
+        assert_eq!(
+            rule_for("/request-password-reset").window,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            rule_for("/get-session"),
+            Rule {
+                window: Duration::from_secs(10),
+                max: 100
+            }
+        );
     }
 }

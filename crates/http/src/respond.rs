@@ -116,7 +116,9 @@ pub fn json<T: Serialize>(body: &T) -> HttpResponse {
 #[must_use]
 pub fn json_with_status<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     match serde_json::to_vec(body) {
-        Ok(bytes) => HttpResponse::build(status).content_type("application/json").body(bytes),
+        Ok(bytes) => HttpResponse::build(status)
+            .content_type("application/json")
+            .body(bytes),
         Err(e) => actix_web::ResponseError::error_response(&crate::ApiError::internal(&e)),
     }
 }
@@ -136,7 +138,10 @@ pub fn session_cookies(state: &AuthState, token: &str, dont_remember: bool) -> V
 /// `Set-Cookie` lines that end the session in the browser.
 #[must_use]
 pub fn cleared_session_cookies(state: &AuthState) -> Vec<String> {
-    [SESSION_TOKEN, SESSION_DATA, DONT_REMEMBER].iter().map(|c| state.cookies.expired(c)).collect()
+    [SESSION_TOKEN, SESSION_DATA, DONT_REMEMBER]
+        .iter()
+        .map(|c| state.cookies.expired(c))
+        .collect()
 }
 
 /// Adds cookies to a response.

@@ -47,7 +47,10 @@ impl FromRequest for MaybeSession {
                 Some(token) => state.sessions.find(&token).await?,
                 None => None,
             };
-            Ok(Self { session, dont_remember })
+            Ok(Self {
+                session,
+                dont_remember,
+            })
         })
     }
 }

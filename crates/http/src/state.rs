@@ -34,10 +34,24 @@ impl AuthState {
         clock: Arc<dyn Clock>,
         passwords: Passwords,
     ) -> Self {
-        let sessions =
-            Arc::new(SessionManager::new(db.clone(), cache.clone(), settings.session.clone(), clock.clone()));
+        let sessions = Arc::new(SessionManager::new(
+            db.clone(),
+            cache.clone(),
+            settings.session.clone(),
+            clock.clone(),
+        ));
         let cookies = CookieJarConfig::new(&settings);
         let origins = TrustedOrigins::new(settings.origin(), &settings.trusted_origins);
-        Self { settings: Arc::new(settings), db, cache, sessions, passwords, mailer, clock, cookies, origins }
+        Self {
+            settings: Arc::new(settings),
+            db,
+            cache,
+            sessions,
+            passwords,
+            mailer,
+            clock,
+            cookies,
+            origins,
+        }
     }
 }

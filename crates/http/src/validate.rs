@@ -36,7 +36,11 @@ impl<'a> Fields<'a> {
     /// `[body] Invalid input: expected object, received …`.
     pub fn body(body: Option<&'a Value>) -> Result<Self, ApiError> {
         match body {
-            Some(Value::Object(obj)) => Ok(Self { scope: "body", obj, issues: Vec::new() }),
+            Some(Value::Object(obj)) => Ok(Self {
+                scope: "body",
+                obj,
+                issues: Vec::new(),
+            }),
             other => Err(ApiError::validation(format!(
                 "[body] Invalid input: expected object, received {}",
                 type_name(other)
@@ -50,7 +54,11 @@ impl<'a> Fields<'a> {
     /// A body that is present but not an object.
     pub fn optional_body(body: Option<&'a Value>) -> Result<Self, ApiError> {
         match body {
-            None | Some(Value::Null) => Ok(Self { scope: "body", obj: &EMPTY, issues: Vec::new() }),
+            None | Some(Value::Null) => Ok(Self {
+                scope: "body",
+                obj: &EMPTY,
+                issues: Vec::new(),
+            }),
             other => Self::body(other),
         }
     }
@@ -58,7 +66,11 @@ impl<'a> Fields<'a> {
     /// Query parameters, already gathered into an object of strings.
     #[must_use]
     pub fn query(obj: &'a Map<String, Value>) -> Self {
-        Self { scope: "query", obj, issues: Vec::new() }
+        Self {
+            scope: "query",
+            obj,
+            issues: Vec::new(),
+        }
     }
 
     fn issue(&mut self, key: &str, message: impl std::fmt::Display) {
@@ -151,7 +163,11 @@ impl<'a> Fields<'a> {
     /// # Errors
     /// Every issue collected so far, as one `VALIDATION_ERROR`.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.issues.is_empty() { Ok(()) } else { Err(ApiError::validation(self.issues.join("; "))) }
+        if self.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.issues.join("; ")))
+        }
     }
 }
 
@@ -159,17 +175,26 @@ impl<'a> Fields<'a> {
 /// `^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$`.
 #[must_use]
 pub fn is_valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     if local.is_empty() || s.starts_with('.') || s.contains("..") {
         return false;
     }
-    let local_ok = local.bytes().all(|b| b.is_ascii_alphanumeric() || b"_'+-.".contains(&b))
-        && local.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b));
+    let local_ok = local
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_'+-.".contains(&b))
+        && local
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b));
     if !local_ok {
         return false;
     }
     let labels: Vec<&str> = domain.split('.').collect();
-    let Some((tld, hosts)) = labels.split_last() else { return false };
+    let Some((tld, hosts)) = labels.split_last() else {
+        return false;
+    };
     !hosts.is_empty()
         && hosts.iter().all(|l| {
             l.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
@@ -186,10 +211,26 @@ mod tests {
 
     #[test]
     fn emails_follow_zods_rule() {
-        for good in ["a@b.co", "first.last+tag@sub.example.com", "o'neil@x.io", "a-b@x-y.org"] {
+        for good in [
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "o'neil@x.io",
+            "a-b@x-y.org",
+        ] {
             assert!(is_valid_email(good), "{good}");
         }
-        for bad in ["", "a", "a@b", ".a@b.co", "a..b@c.co", "a.@b.co", "a@-b.co", "a@b.c", "a@b.c0", "a b@c.co"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            ".a@b.co",
+            "a..b@c.co",
+            "a.@b.co",
+            "a@-b.co",
+            "a@b.c",
+            "a@b.c0",
+            "a b@c.co",
+        ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }
@@ -214,7 +255,10 @@ mod tests {
     #[test]
     fn a_missing_body_is_reported_as_undefined() {
         let err = Fields::body(None).err().unwrap();
-        assert!(err.to_string().ends_with("[body] Invalid input: expected object, received undefined"));
+        assert!(
+            err.to_string()
+                .ends_with("[body] Invalid input: expected object, received undefined")
+        );
         assert!(Fields::body(Some(&json!([1]))).is_err());
     }
 }

@@ -48,7 +48,11 @@ pub type SharedMailer = Arc<dyn Mailer>;
 ///
 /// # Errors
 /// An SMTP URL lettre cannot parse, or a sender address that is not one.
-pub fn from_settings(smtp_url: Option<&str>, mail_from: &str, mail_log: &str) -> Result<SharedMailer, MailError> {
+pub fn from_settings(
+    smtp_url: Option<&str>,
+    mail_from: &str,
+    mail_log: &str,
+) -> Result<SharedMailer, MailError> {
     match smtp_url {
         Some(url) => Ok(Arc::new(SmtpMailer::new(url, mail_from)?)),
         None => Ok(Arc::new(DevMailbox::new(mail_log))),
@@ -64,7 +68,10 @@ pub struct DevMailbox {
 impl DevMailbox {
     #[must_use]
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), lock: tokio::sync::Mutex::new(()) }
+        Self {
+            path: path.into(),
+            lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     #[must_use]
@@ -99,7 +106,11 @@ impl Mailer for DevMailbox {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir).await?;
         }
-        let mut f = tokio::fs::OpenOptions::new().create(true).append(true).open(&self.path).await?;
+        let mut f = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await?;
         f.write_all(line.as_bytes()).await?;
         f.flush().await?;
         Ok(())
@@ -118,7 +129,9 @@ impl SmtpMailer {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| MailError::BadSmtpUrl(e.to_string()))?
             .build();
-        let from = from.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
+        let from = from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
         Ok(Self { transport, from })
     }
 }
@@ -126,8 +139,10 @@ impl SmtpMailer {
 #[async_trait::async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: Mail) -> Result<(), MailError> {
-        let to: Mailbox =
-            mail.to.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -135,7 +150,10 @@ impl Mailer for SmtpMailer {
             .header(ContentType::TEXT_PLAIN)
             .body(mail.text)
             .map_err(|e| MailError::Smtp(e.to_string()))?;
-        self.transport.send(message).await.map_err(|e| MailError::Smtp(e.to_string()))?;
+        self.transport
+            .send(message)
+            .await
+            .map_err(|e| MailError::Smtp(e.to_string()))?;
         Ok(())
     }
 }

@@ -63,8 +63,18 @@ fn cache_key(token: &str) -> String {
 
 impl SessionManager {
     #[must_use]
-    pub fn new(db: DatabaseConnection, cache: Cache, settings: SessionSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { db, cache, settings, clock }
+    pub fn new(
+        db: DatabaseConnection,
+        cache: Cache,
+        settings: SessionSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            db,
+            cache,
+            settings,
+            clock,
+        }
     }
 
     #[must_use]
@@ -81,12 +91,21 @@ impl SessionManager {
     ///
     /// # Errors
     /// [`SessionError::Banned`] for a user under an active ban; storage failures.
-    pub async fn create(&self, user: &user::Model, client: &ClientInfo, dont_remember: bool) -> SessionResult<AuthSession> {
+    pub async fn create(
+        &self,
+        user: &user::Model,
+        client: &ClientInfo,
+        dont_remember: bool,
+    ) -> SessionResult<AuthSession> {
         let now = self.now();
         if user.banned == Some(true) && user.ban_expires.is_none_or(|until| until > now) {
             return Err(SessionError::Banned);
         }
-        let lifetime = if dont_remember { self.settings.dont_remember_expires_in } else { self.settings.expires_in };
+        let lifetime = if dont_remember {
+            self.settings.dont_remember_expires_in
+        } else {
+            self.settings.expires_in
+        };
         let row = sessions::insert(
             &self.db,
             sessions::NewSession {
@@ -101,7 +120,10 @@ impl SessionManager {
             now,
         )
         .await?;
-        Ok(AuthSession { session: row, user: user.clone() })
+        Ok(AuthSession {
+            session: row,
+            user: user.clone(),
+        })
     }
 
     /// The live session for `token`, if any. Expired rows are deleted on sight.
@@ -113,10 +135,11 @@ impl SessionManager {
         let key = cache_key(token);
         match self.cache.get(&key).await {
             Ok(Some(json)) => {
-                if let Ok(auth) = serde_json::from_str::<AuthSession>(&json) {
-                    if auth.session.expires_at > now && auth.session.token == token {
-                        return Ok(Some(auth));
-                    }
+                if let Ok(auth) = serde_json::from_str::<AuthSession>(&json)
+                    && auth.session.expires_at > now
+                    && auth.session.token == token
+                {
+                    return Ok(Some(auth));
                 }
             }
             Ok(None) => {}
@@ -138,15 +161,17 @@ impl SessionManager {
     }
 
     async fn remember(&self, auth: &AuthSession) {
-        let left = (auth.session.expires_at - self.now()).to_std().unwrap_or_default();
+        let left = (auth.session.expires_at - self.now())
+            .to_std()
+            .unwrap_or_default();
         let ttl = left.min(self.settings.cache_ttl);
         if ttl.is_zero() {
             return;
         }
-        if let Ok(json) = serde_json::to_string(auth) {
-            if let Err(e) = self.cache.set(&cache_key(&auth.session.token), &json, ttl).await {
-                tracing::warn!(error = %e, "could not cache a session");
-            }
+        if let Ok(json) = serde_json::to_string(auth)
+            && let Err(e) = self.cache.set(&cache_key(&auth.session.token), &json, ttl).await
+        {
+            tracing::warn!(error = %e, "could not cache a session");
         }
     }
 
@@ -154,7 +179,8 @@ impl SessionManager {
     /// `expiresAt - expiresIn + updateAge <= now`).
     #[must_use]
     pub fn refresh_due(&self, auth: &AuthSession) -> bool {
-        auth.session.expires_at - to_delta(self.settings.expires_in) + to_delta(self.settings.update_age) <= self.now()
+        auth.session.expires_at - to_delta(self.settings.expires_in) + to_delta(self.settings.update_age)
+            <= self.now()
     }
 
     /// Extends the session to `now + expiresIn`. Returns `false` when the row vanished meanwhile
@@ -178,7 +204,8 @@ impl SessionManager {
     /// Whether the session was created within `freshAge`.
     #[must_use]
     pub fn is_fresh(&self, auth: &AuthSession) -> bool {
-        self.settings.fresh_age.is_zero() || self.now() - auth.session.created_at < to_delta(self.settings.fresh_age)
+        self.settings.fresh_age.is_zero()
+            || self.now() - auth.session.created_at < to_delta(self.settings.fresh_age)
     }
 
     /// # Errors

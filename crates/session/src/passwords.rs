@@ -25,19 +25,29 @@ impl Passwords {
     /// Only if argon2 fails while preparing the decoy hash.
     pub fn new() -> Result<Self, PasswordError> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Ok(Self { permits: Arc::new(Semaphore::new(cores)), config: Arc::new(PasswordHasherConfig::new()?) })
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(cores)),
+            config: Arc::new(PasswordHasherConfig::new()?),
+        })
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashingError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashingError> {
         let _permit = self.permits.acquire().await.map_err(|_| HashingError::Task)?;
-        tokio::task::spawn_blocking(job).await.map_err(|_| HashingError::Task)
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|_| HashingError::Task)
     }
 
     /// # Errors
     /// Hashing failures.
     pub async fn hash(&self, plain: &str) -> Result<String, HashingError> {
         let plain = plain.to_owned();
-        self.run(move || password::hash(&plain)).await?.map_err(HashingError::from)
+        self.run(move || password::hash(&plain))
+            .await?
+            .map_err(HashingError::from)
     }
 
     /// # Errors

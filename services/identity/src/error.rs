@@ -70,9 +70,11 @@ impl From<IdentityError> for ApiError {
         use IdentityError as E;
         use StatusCode as S;
         match e {
-            E::InvalidEmailOrPassword => {
-                Self::new(S::UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password")
-            }
+            E::InvalidEmailOrPassword => Self::new(
+                S::UNAUTHORIZED,
+                "INVALID_EMAIL_OR_PASSWORD",
+                "Invalid email or password",
+            ),
             E::InvalidEmail => Self::bad_request("INVALID_EMAIL", "Invalid email"),
             E::UserAlreadyExists => Self::new(
                 S::UNPROCESSABLE_ENTITY,
@@ -83,20 +85,28 @@ impl From<IdentityError> for ApiError {
             E::PasswordTooLong => Self::bad_request("PASSWORD_TOO_LONG", "Password too long"),
             E::InvalidPassword => Self::bad_request("INVALID_PASSWORD", "Invalid password"),
             E::EmailNotVerified => Self::forbidden("EMAIL_NOT_VERIFIED", "Email not verified"),
-            E::EmailCannotBeUpdated => Self::bad_request("EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated"),
+            E::EmailCannotBeUpdated => {
+                Self::bad_request("EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated")
+            }
             E::NoFieldsToUpdate => Self::message_only(S::BAD_REQUEST, "No fields to update"),
-            E::FieldNotAllowed(field) => Self::bad_request("FIELD_NOT_ALLOWED", format!("{field} is not allowed to be set")),
+            E::FieldNotAllowed(field) => {
+                Self::bad_request("FIELD_NOT_ALLOWED", format!("{field} is not allowed to be set"))
+            }
             E::CredentialAccountNotFound => {
                 Self::bad_request("CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found")
             }
-            E::PasswordAlreadySet => Self::bad_request("PASSWORD_ALREADY_SET", "User already has a password set"),
+            E::PasswordAlreadySet => {
+                Self::bad_request("PASSWORD_ALREADY_SET", "User already has a password set")
+            }
             E::InvalidResetToken => Self::bad_request("INVALID_TOKEN", "Invalid token"),
             E::InvalidVerificationToken => Self::new(S::UNAUTHORIZED, "INVALID_TOKEN", "Invalid token"),
             E::VerificationTokenExpired => Self::new(S::UNAUTHORIZED, "TOKEN_EXPIRED", "Token expired"),
             E::InvalidDeletionToken => Self::new(S::NOT_FOUND, "INVALID_TOKEN", "Invalid token"),
             E::UserNotFound => Self::new(S::UNAUTHORIZED, "USER_NOT_FOUND", "User not found"),
             E::EmailMismatch => Self::bad_request("EMAIL_MISMATCH", "Email mismatch"),
-            E::EmailAlreadyVerified => Self::bad_request("EMAIL_ALREADY_VERIFIED", "Email is already verified"),
+            E::EmailAlreadyVerified => {
+                Self::bad_request("EMAIL_ALREADY_VERIFIED", "Email is already verified")
+            }
             E::EmailIsTheSame => Self::message_only(S::BAD_REQUEST, "Email is the same"),
             E::SessionExpired => Self::bad_request(
                 "SESSION_EXPIRED",
@@ -117,7 +127,9 @@ impl IdentityError {
     #[must_use]
     pub fn redirect_code(&self) -> &'static str {
         match self {
-            Self::InvalidVerificationToken | Self::InvalidResetToken | Self::InvalidDeletionToken => "INVALID_TOKEN",
+            Self::InvalidVerificationToken | Self::InvalidResetToken | Self::InvalidDeletionToken => {
+                "INVALID_TOKEN"
+            }
             Self::VerificationTokenExpired => "TOKEN_EXPIRED",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::Unauthorized => "UNAUTHORIZED",

@@ -21,7 +21,10 @@ pub async fn find_credential(db: &impl ConnectionTrait, user_id: &str) -> DataRe
 /// # Errors
 /// Database failures.
 pub async fn list_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<Vec<Model>> {
-    Ok(Account::find().filter(account::Column::UserId.eq(user_id)).all(db).await?)
+    Ok(Account::find()
+        .filter(account::Column::UserId.eq(user_id))
+        .all(db)
+        .await?)
 }
 
 /// Creates the credential account, whose `accountId` is the user id, as Better Auth does.
@@ -70,6 +73,9 @@ pub async fn set_password(
 /// # Errors
 /// Database failures.
 pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<()> {
-    Account::delete_many().filter(account::Column::UserId.eq(user_id)).exec(db).await?;
+    Account::delete_many()
+        .filter(account::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
     Ok(())
 }

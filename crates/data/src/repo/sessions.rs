@@ -40,7 +40,10 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewSession, now: DateTime<Ut
 /// # Errors
 /// Database failures.
 pub async fn find_by_token(db: &impl ConnectionTrait, token: &str) -> DataResult<Option<Model>> {
-    Ok(Session::find().filter(session::Column::Token.eq(token)).one(db).await?)
+    Ok(Session::find()
+        .filter(session::Column::Token.eq(token))
+        .one(db)
+        .await?)
 }
 
 /// Unexpired sessions of a user, oldest first.
@@ -67,7 +70,10 @@ pub async fn list_active_for_user(
 /// # Errors
 /// Database failures.
 pub async fn tokens_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<Vec<String>> {
-    let rows = Session::find().filter(session::Column::UserId.eq(user_id)).all(db).await?;
+    let rows = Session::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .all(db)
+        .await?;
     Ok(rows.into_iter().map(|s| s.token).collect())
 }
 
@@ -83,7 +89,10 @@ pub async fn extend(
     now: DateTime<Utc>,
 ) -> DataResult<bool> {
     let res = Session::update_many()
-        .col_expr(session::Column::ExpiresAt, sea_orm::sea_query::Expr::value(expires_at))
+        .col_expr(
+            session::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::value(expires_at),
+        )
         .col_expr(session::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(session::Column::Token.eq(token))
         .exec(db)
@@ -94,20 +103,30 @@ pub async fn extend(
 /// # Errors
 /// Database failures.
 pub async fn delete_by_token(db: &impl ConnectionTrait, token: &str) -> DataResult<bool> {
-    let res = Session::delete_many().filter(session::Column::Token.eq(token)).exec(db).await?;
+    let res = Session::delete_many()
+        .filter(session::Column::Token.eq(token))
+        .exec(db)
+        .await?;
     Ok(res.rows_affected > 0)
 }
 
 /// # Errors
 /// Database failures.
 pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<()> {
-    Session::delete_many().filter(session::Column::UserId.eq(user_id)).exec(db).await?;
+    Session::delete_many()
+        .filter(session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
 /// # Errors
 /// Database failures.
-pub async fn delete_for_user_except(db: &impl ConnectionTrait, user_id: &str, keep_token: &str) -> DataResult<()> {
+pub async fn delete_for_user_except(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    keep_token: &str,
+) -> DataResult<()> {
     Session::delete_many()
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::Token.ne(keep_token))

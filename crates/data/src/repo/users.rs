@@ -24,7 +24,10 @@ pub async fn find_by_id(db: &impl ConnectionTrait, id: &str) -> DataResult<Optio
 /// # Errors
 /// Database failures.
 pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> DataResult<Option<Model>> {
-    Ok(User::find().filter(user::Column::Email.eq(email.to_lowercase())).one(db).await?)
+    Ok(User::find()
+        .filter(user::Column::Email.eq(email.to_lowercase()))
+        .one(db)
+        .await?)
 }
 
 /// # Errors

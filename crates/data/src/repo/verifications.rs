@@ -31,8 +31,16 @@ pub async fn insert(
 ///
 /// # Errors
 /// Database failures.
-pub async fn consume(db: &impl ConnectionTrait, identifier: &str, now: DateTime<Utc>) -> DataResult<Option<Model>> {
-    let Some(row) = Verification::find().filter(verification::Column::Identifier.eq(identifier)).one(db).await? else {
+pub async fn consume(
+    db: &impl ConnectionTrait,
+    identifier: &str,
+    now: DateTime<Utc>,
+) -> DataResult<Option<Model>> {
+    let Some(row) = Verification::find()
+        .filter(verification::Column::Identifier.eq(identifier))
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
     let deleted = Verification::delete_by_id(row.id.clone()).exec(db).await?;
@@ -46,7 +54,14 @@ pub async fn consume(db: &impl ConnectionTrait, identifier: &str, now: DateTime<
 ///
 /// # Errors
 /// Database failures.
-pub async fn peek(db: &impl ConnectionTrait, identifier: &str, now: DateTime<Utc>) -> DataResult<Option<Model>> {
-    let row = Verification::find().filter(verification::Column::Identifier.eq(identifier)).one(db).await?;
+pub async fn peek(
+    db: &impl ConnectionTrait,
+    identifier: &str,
+    now: DateTime<Utc>,
+) -> DataResult<Option<Model>> {
+    let row = Verification::find()
+        .filter(verification::Column::Identifier.eq(identifier))
+        .one(db)
+        .await?;
     Ok(row.filter(|r| r.expires_at > now))
 }

@@ -62,7 +62,10 @@ impl IdentityService {
             return Ok(SignedUp { user, session: None });
         }
         let session = self.sessions.create(&user, client, !req.remember).await?;
-        Ok(SignedUp { user, session: Some(session) })
+        Ok(SignedUp {
+            user,
+            session: Some(session),
+        })
     }
 
     /// Checks email and password. Unknown emails and missing credential accounts cost one
@@ -121,7 +124,10 @@ impl IdentityService {
         let account = accounts::find_credential(&self.db, &auth.user.id)
             .await?
             .ok_or(IdentityError::CredentialAccountNotFound)?;
-        let stored = account.password.clone().ok_or(IdentityError::CredentialAccountNotFound)?;
+        let stored = account
+            .password
+            .clone()
+            .ok_or(IdentityError::CredentialAccountNotFound)?;
         if !self.passwords.verify(current, &stored).await?.is_match() {
             return Err(IdentityError::InvalidPassword);
         }
@@ -157,7 +163,9 @@ impl IdentityService {
     /// # Errors
     /// `InvalidPassword` when wrong, empty, or the user has no password.
     pub async fn verify_password(&self, user_id: &str, password: &str) -> IdentityResult<()> {
-        let stored = accounts::find_credential(&self.db, user_id).await?.and_then(|a| a.password);
+        let stored = accounts::find_credential(&self.db, user_id)
+            .await?
+            .and_then(|a| a.password);
         let Some(stored) = stored.filter(|_| !password.is_empty()) else {
             self.passwords.burn(password).await?;
             return Err(IdentityError::InvalidPassword);
@@ -171,7 +179,11 @@ impl IdentityService {
 
     /// # Errors
     /// Storage failures.
-    pub async fn update_profile(&self, auth: &AuthSession, change: users::ProfileChange) -> IdentityResult<user::Model> {
+    pub async fn update_profile(
+        &self,
+        auth: &AuthSession,
+        change: users::ProfileChange,
+    ) -> IdentityResult<user::Model> {
         let user = users::update_profile(&self.db, auth.user.clone(), change, self.now()).await?;
         self.sessions.forget_user(&user.id).await?;
         Ok(user)

@@ -35,7 +35,11 @@ impl IdentityService {
     ///
     /// # Errors
     /// `InvalidPassword`, `SessionExpired`, `InvalidDeletionToken`, storage failures.
-    pub async fn delete_user(&self, auth: &AuthSession, req: DeleteRequest<'_>) -> IdentityResult<DeletionOutcome> {
+    pub async fn delete_user(
+        &self,
+        auth: &AuthSession,
+        req: DeleteRequest<'_>,
+    ) -> IdentityResult<DeletionOutcome> {
         if let Some(password) = req.password {
             self.verify_password(&auth.user.id, password).await?;
         }
@@ -46,7 +50,14 @@ impl IdentityService {
         if self.settings.delete_account_verification {
             let token = random::lower_alphanumeric(32);
             let now = self.now();
-            verifications::insert(&self.db, identifier(&token), auth.user.id.clone(), now + TOKEN_TTL, now).await?;
+            verifications::insert(
+                &self.db,
+                identifier(&token),
+                auth.user.id.clone(),
+                now + TOKEN_TTL,
+                now,
+            )
+            .await?;
             let mut url = format!("{}?token={token}", self.auth_url("/delete-user/callback"));
             if let Some(cb) = req.callback_url {
                 url.push_str(&format!("&callbackURL={}", encode_component(cb)));
@@ -75,11 +86,16 @@ impl IdentityService {
     /// `InvalidDeletionToken`, storage failures.
     pub async fn confirm_deletion(&self, auth: &AuthSession, token: &str) -> IdentityResult<()> {
         // Check the owner before consuming, so someone else holding the link cannot burn it.
-        let owner = verifications::peek(&self.db, &identifier(token), self.now()).await?.map(|r| r.value);
+        let owner = verifications::peek(&self.db, &identifier(token), self.now())
+            .await?
+            .map(|r| r.value);
         if owner.as_deref() != Some(auth.user.id.as_str()) {
             return Err(IdentityError::InvalidDeletionToken);
         }
-        if verifications::consume(&self.db, &identifier(token), self.now()).await?.is_none() {
+        if verifications::consume(&self.db, &identifier(token), self.now())
+            .await?
+            .is_none()
+        {
             return Err(IdentityError::InvalidDeletionToken);
         }
         self.remove_user(&auth.user.id).await

@@ -30,7 +30,12 @@ pub struct EmailVerified {
 
 impl IdentityService {
     /// Mails a verification link for `user`'s address, or for `change_to` when changing it.
-    pub(crate) fn send_verification_mail(&self, user: &user::Model, callback_url: Option<&str>, change_to: Option<&str>) {
+    pub(crate) fn send_verification_mail(
+        &self,
+        user: &user::Model,
+        callback_url: Option<&str>,
+        change_to: Option<&str>,
+    ) {
         let mut claims = Map::new();
         claims.insert("email".into(), user.email.to_lowercase().into());
         if let Some(new) = change_to {
@@ -38,7 +43,12 @@ impl IdentityService {
             claims.insert("requestType".into(), CHANGE_EMAIL_VERIFICATION.into());
         }
         claims.insert("userId".into(), user.id.clone().into());
-        let token = jwt::sign_hs256(&self.settings.secret, claims, self.now().timestamp(), TOKEN_TTL_SECS);
+        let token = jwt::sign_hs256(
+            &self.settings.secret,
+            claims,
+            self.now().timestamp(),
+            TOKEN_TTL_SECS,
+        );
         let url = format!(
             "{}?token={token}&callbackURL={}",
             self.auth_url("/verify-email"),
@@ -77,10 +87,10 @@ impl IdentityService {
             return Ok(());
         }
         let deadline = tokio::time::Instant::now() + ANONYMOUS_FLOOR;
-        if let Some(user) = users::find_by_email(&self.db, email).await? {
-            if !user.email_verified {
-                self.send_verification_mail(&user, callback_url, None);
-            }
+        if let Some(user) = users::find_by_email(&self.db, email).await?
+            && !user.email_verified
+        {
+            self.send_verification_mail(&user, callback_url, None);
         }
         tokio::time::sleep_until(deadline).await;
         Ok(())
@@ -90,13 +100,23 @@ impl IdentityService {
     ///
     /// # Errors
     /// Invalid or expired tokens, an unknown user, an email change without the user's session.
-    pub async fn verify_email(&self, token: &str, session: Option<&AuthSession>) -> IdentityResult<EmailVerified> {
-        let claims = jwt::verify_hs256(&self.settings.secret, token, self.now().timestamp()).map_err(|e| match e {
-            JwtError::Expired => IdentityError::VerificationTokenExpired,
-            JwtError::Invalid => IdentityError::InvalidVerificationToken,
-        })?;
-        let email = claims.get("email").and_then(Value::as_str).ok_or(IdentityError::InvalidVerificationToken)?;
-        let user = users::find_by_email(&self.db, email).await?.ok_or(IdentityError::UserNotFound)?;
+    pub async fn verify_email(
+        &self,
+        token: &str,
+        session: Option<&AuthSession>,
+    ) -> IdentityResult<EmailVerified> {
+        let claims =
+            jwt::verify_hs256(&self.settings.secret, token, self.now().timestamp()).map_err(|e| match e {
+                JwtError::Expired => IdentityError::VerificationTokenExpired,
+                JwtError::Invalid => IdentityError::InvalidVerificationToken,
+            })?;
+        let email = claims
+            .get("email")
+            .and_then(Value::as_str)
+            .ok_or(IdentityError::InvalidVerificationToken)?;
+        let user = users::find_by_email(&self.db, email)
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
         let now = self.now();
 
         if let Some(new_email) = claims.get("updateTo").and_then(Value::as_str) {
@@ -110,21 +130,34 @@ impl IdentityService {
                 other => other?,
             };
             self.sessions.forget_user(&updated.id).await?;
-            return Ok(EmailVerified { changed_user: Some(updated), new_session: None });
+            return Ok(EmailVerified {
+                changed_user: Some(updated),
+                new_session: None,
+            });
         }
 
         if user.email_verified {
-            return Ok(EmailVerified { changed_user: None, new_session: None });
+            return Ok(EmailVerified {
+                changed_user: None,
+                new_session: None,
+            });
         }
         let email = user.email.clone();
         let updated = users::set_email(&self.db, user, &email, true, now).await?;
         self.sessions.forget_user(&updated.id).await?;
         let new_session = if self.settings.auto_sign_in_after_verification && session.is_none() {
-            Some(self.sessions.create(&updated, &castellan_session::ClientInfo::default(), false).await?)
+            Some(
+                self.sessions
+                    .create(&updated, &castellan_session::ClientInfo::default(), false)
+                    .await?,
+            )
         } else {
             None
         };
-        Ok(EmailVerified { changed_user: None, new_session })
+        Ok(EmailVerified {
+            changed_user: None,
+            new_session,
+        })
     }
 
     /// `change-email`: mails a verification link to the new address; the change happens when it
@@ -132,7 +165,12 @@ impl IdentityService {
     ///
     /// # Errors
     /// `EmailIsTheSame`, storage failures.
-    pub async fn change_email(&self, auth: &AuthSession, new_email: &str, callback_url: Option<&str>) -> IdentityResult<()> {
+    pub async fn change_email(
+        &self,
+        auth: &AuthSession,
+        new_email: &str,
+        callback_url: Option<&str>,
+    ) -> IdentityResult<()> {
         let new_email = new_email.to_lowercase();
         if new_email == auth.user.email {
             return Err(IdentityError::EmailIsTheSame);

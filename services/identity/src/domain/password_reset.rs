@@ -30,7 +30,14 @@ impl IdentityService {
         if let Some(user) = users::find_by_email(&self.db, email).await? {
             let token = random::alphanumeric(24);
             let now = self.now();
-            verifications::insert(&self.db, identifier(&token), user.id.clone(), now + TOKEN_TTL, now).await?;
+            verifications::insert(
+                &self.db,
+                identifier(&token),
+                user.id.clone(),
+                now + TOKEN_TTL,
+                now,
+            )
+            .await?;
             let url = format!(
                 "{}/{token}?callbackURL={}",
                 self.auth_url("/reset-password"),
@@ -55,7 +62,9 @@ impl IdentityService {
     /// # Errors
     /// Storage failures.
     pub async fn reset_token_is_valid(&self, token: &str) -> IdentityResult<bool> {
-        Ok(verifications::peek(&self.db, &identifier(token), self.now()).await?.is_some())
+        Ok(verifications::peek(&self.db, &identifier(token), self.now())
+            .await?
+            .is_some())
     }
 
     /// Consumes the token and sets the new password. All of the user's sessions end: a reset

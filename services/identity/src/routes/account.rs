@@ -31,19 +31,31 @@ pub async fn update_user(
     if name.is_none() && image.is_none() {
         return Err(IdentityError::NoFieldsToUpdate.into());
     }
-    IdentityService::from(state.get_ref()).update_profile(&auth, ProfileChange { name, image }).await?;
+    IdentityService::from(state.get_ref())
+        .update_profile(&auth, ProfileChange { name, image })
+        .await?;
     // Better Auth re-issues the session cookie with a fresh Max-Age.
     let cookies = respond::session_cookies(&state, &auth.session.token, false);
-    Ok(respond::with_cookies(respond::json(&json!({ "status": true })), &cookies))
+    Ok(respond::with_cookies(
+        respond::json(&json!({ "status": true })),
+        &cookies,
+    ))
 }
 
-pub async fn list_accounts(state: web::Data<AuthState>, current: MaybeSession) -> Result<HttpResponse, ApiError> {
+pub async fn list_accounts(
+    state: web::Data<AuthState>,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
     let auth = current.require()?;
     let rows = accounts::list_for_user(&state.db, &auth.user.id).await?;
     let list: Vec<_> = rows
         .iter()
         .map(|a| {
-            let scopes: Vec<&str> = a.scope.as_deref().map(|s| s.split(',').filter(|x| !x.is_empty()).collect()).unwrap_or_default();
+            let scopes: Vec<&str> = a
+                .scope
+                .as_deref()
+                .map(|s| s.split(',').filter(|x| !x.is_empty()).collect())
+                .unwrap_or_default();
             json!({
                 "id": a.id,
                 "providerId": a.provider_id,
@@ -72,7 +84,11 @@ pub async fn delete_user(
     let outcome = IdentityService::from(state.get_ref())
         .delete_user(
             &auth,
-            DeleteRequest { password: password.as_deref(), token: token.as_deref(), callback_url: callback_url.as_deref() },
+            DeleteRequest {
+                password: password.as_deref(),
+                token: token.as_deref(),
+                callback_url: callback_url.as_deref(),
+            },
         )
         .await?;
     Ok(match outcome {
@@ -98,15 +114,26 @@ pub async fn delete_user_callback(
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
     if let Some(cb) = &callback_url {
-        state.origins.check_callback(cb, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
+        state
+            .origins
+            .check_callback(cb, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
     }
-    let auth = current
-        .session
-        .ok_or_else(|| ApiError::new(actix_web::http::StatusCode::NOT_FOUND, "FAILED_TO_GET_USER_INFO", "Failed to get user info"))?;
-    IdentityService::from(state.get_ref()).confirm_deletion(&auth, &validated(token)?).await?;
+    let auth = current.session.ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "FAILED_TO_GET_USER_INFO",
+            "Failed to get user info",
+        )
+    })?;
+    IdentityService::from(state.get_ref())
+        .confirm_deletion(&auth, &validated(token)?)
+        .await?;
     let cleared = respond::cleared_session_cookies(&state);
     Ok(match query_param(&req, "callbackURL") {
         Some(cb) if !cb.is_empty() => respond::with_cookies(redirect(&cb), &cleared),
-        _ => respond::with_cookies(respond::json(&json!({ "success": true, "message": "User deleted" })), &cleared),
+        _ => respond::with_cookies(
+            respond::json(&json!({ "success": true, "message": "User deleted" })),
+            &cleared,
+        ),
     })
 }

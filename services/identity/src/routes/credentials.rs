@@ -14,8 +14,14 @@ use crate::domain::accounts::SignUp;
 use crate::error::IdentityError;
 
 /// User fields only the server may set (Better Auth's `input: false`).
-const SERVER_ONLY_USER_FIELDS: [&str; 6] =
-    ["emailVerified", "role", "banned", "banReason", "banExpires", "twoFactorEnabled"];
+const SERVER_ONLY_USER_FIELDS: [&str; 6] = [
+    "emailVerified",
+    "role",
+    "banned",
+    "banReason",
+    "banExpires",
+    "twoFactorEnabled",
+];
 
 fn truthy(v: &serde_json::Value) -> bool {
     match v {
@@ -39,7 +45,10 @@ pub async fn sign_up(
     let image = f.optional_string("image");
     let callback_url = f.optional_string("callbackURL");
     let remember = f.optional_bool("rememberMe").unwrap_or(true);
-    if let Some(field) = SERVER_ONLY_USER_FIELDS.iter().find(|k| f.raw(k).is_some_and(truthy)) {
+    if let Some(field) = SERVER_ONLY_USER_FIELDS
+        .iter()
+        .find(|k| f.raw(k).is_some_and(truthy))
+    {
         return Err(IdentityError::FieldNotAllowed((*field).to_owned()).into());
     }
     f.finish()?;
@@ -52,11 +61,16 @@ pub async fn sign_up(
         callback_url,
     };
     let client = client_info(&req, &state.settings.rate_limit.ip_headers);
-    let done = IdentityService::from(state.get_ref()).sign_up(request, &client).await?;
+    let done = IdentityService::from(state.get_ref())
+        .sign_up(request, &client)
+        .await?;
     let token = done.session.as_ref().map(|s| s.session.token.as_str());
     let res = respond::json(&json!({ "token": token, "user": UserView::from(&done.user) }));
     Ok(match &done.session {
-        Some(s) => respond::with_cookies(res, &respond::session_cookies(&state, &s.session.token, !remember)),
+        Some(s) => respond::with_cookies(
+            res,
+            &respond::session_cookies(&state, &s.session.token, !remember),
+        ),
         None => res,
     })
 }
@@ -85,20 +99,30 @@ pub async fn sign_in(
         obj.insert("url".to_owned(), url.clone().into());
     }
     let mut res = respond::json(&body);
-    if let Some(url) = &callback_url {
-        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(url) {
-            res.headers_mut().insert(actix_web::http::header::LOCATION, v);
-        }
+    if let Some(url) = &callback_url
+        && let Ok(v) = actix_web::http::header::HeaderValue::from_str(url)
+    {
+        res.headers_mut().insert(actix_web::http::header::LOCATION, v);
     }
-    Ok(respond::with_cookies(res, &respond::session_cookies(&state, &auth.session.token, !remember)))
+    Ok(respond::with_cookies(
+        res,
+        &respond::session_cookies(&state, &auth.session.token, !remember),
+    ))
 }
 
 /// Never fails for a missing session: it ends whatever session the request names.
-pub async fn sign_out(state: web::Data<AuthState>, req: HttpRequest, _body: Body) -> Result<HttpResponse, ApiError> {
+pub async fn sign_out(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    _body: Body,
+) -> Result<HttpResponse, ApiError> {
     if let Some(token) = presented_token(&req, &state) {
         state.sessions.revoke(&token).await?;
     }
-    Ok(respond::with_cookies(respond::json(&json!({ "success": true })), &respond::cleared_session_cookies(&state)))
+    Ok(respond::with_cookies(
+        respond::json(&json!({ "success": true })),
+        &respond::cleared_session_cookies(&state),
+    ))
 }
 
 pub async fn change_password(
@@ -115,7 +139,13 @@ pub async fn change_password(
     let auth = current.require()?;
     let client = client_info(&req, &state.settings.rate_limit.ip_headers);
     let replaced = IdentityService::from(state.get_ref())
-        .change_password(&auth, &validated(current_password)?, &validated(new_password)?, revoke_others, &client)
+        .change_password(
+            &auth,
+            &validated(current_password)?,
+            &validated(new_password)?,
+            revoke_others,
+            &client,
+        )
         .await?;
     let token = replaced.as_ref().map(|s| s.session.token.as_str());
     let res = respond::json(&json!({ "token": token, "user": UserView::from(&auth.user) }));
@@ -134,6 +164,8 @@ pub async fn verify_password(
     let password = f.string("password");
     f.finish()?;
     let auth = current.require()?;
-    IdentityService::from(state.get_ref()).verify_password(&auth.user.id, &validated(password)?).await?;
+    IdentityService::from(state.get_ref())
+        .verify_password(&auth.user.id, &validated(password)?)
+        .await?;
     Ok(respond::json(&json!({ "status": true })))
 }

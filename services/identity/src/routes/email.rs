@@ -19,7 +19,11 @@ pub async fn send_verification_email(
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
     IdentityService::from(state.get_ref())
-        .request_verification(&validated(email)?, callback_url.as_deref(), current.session.as_ref())
+        .request_verification(
+            &validated(email)?,
+            callback_url.as_deref(),
+            current.session.as_ref(),
+        )
         .await?;
     Ok(respond::json(&json!({ "status": true })))
 }
@@ -37,7 +41,9 @@ pub async fn verify_email(
     let callback_url = f.optional_string("callbackURL").filter(|c| !c.is_empty());
     f.finish()?;
     if let Some(cb) = &callback_url {
-        state.origins.check_callback(cb, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
+        state
+            .origins
+            .check_callback(cb, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
     }
     let token = validated(token)?;
     let service = IdentityService::from(state.get_ref());
@@ -76,6 +82,8 @@ pub async fn change_email(
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
     let auth = current.require()?;
-    IdentityService::from(state.get_ref()).change_email(&auth, &validated(new_email)?, callback_url.as_deref()).await?;
+    IdentityService::from(state.get_ref())
+        .change_email(&auth, &validated(new_email)?, callback_url.as_deref())
+        .await?;
     Ok(respond::json(&json!({ "status": true })))
 }

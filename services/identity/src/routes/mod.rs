@@ -42,7 +42,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(LIST_SESSIONS, web::get().to(sessions::list_sessions))
         .route(REVOKE_SESSION, web::post().to(sessions::revoke_session))
         .route(REVOKE_SESSIONS, web::post().to(sessions::revoke_sessions))
-        .route(REVOKE_OTHER_SESSIONS, web::post().to(sessions::revoke_other_sessions))
+        .route(
+            REVOKE_OTHER_SESSIONS,
+            web::post().to(sessions::revoke_other_sessions),
+        )
         .route(UPDATE_USER, web::post().to(account::update_user))
         .route(CHANGE_PASSWORD, web::post().to(credentials::change_password))
         .route(VERIFY_PASSWORD, web::post().to(credentials::verify_password))
@@ -53,7 +56,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(REQUEST_PASSWORD_RESET, web::post().to(password_reset::request))
         .route(RESET_PASSWORD, web::post().to(password_reset::reset))
         .route(RESET_PASSWORD_CALLBACK, web::get().to(password_reset::landing))
-        .route(SEND_VERIFICATION_EMAIL, web::post().to(email::send_verification_email))
+        .route(
+            SEND_VERIFICATION_EMAIL,
+            web::post().to(email::send_verification_email),
+        )
         .route(VERIFY_EMAIL, web::get().to(email::verify_email))
         .route(OK, web::get().to(misc::ok))
         .route(ERROR, web::get().to(misc::error_page));
@@ -72,5 +78,7 @@ fn with_error(url: &str, code: &str) -> String {
 }
 
 fn redirect(location: &str) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Found().insert_header((actix_web::http::header::LOCATION, location)).finish()
+    actix_web::HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
 }

@@ -16,8 +16,12 @@ pub async fn request(state: web::Data<AuthState>, body: Body) -> Result<HttpResp
     let email = f.email("email");
     let redirect_to = f.optional_string("redirectTo");
     f.finish()?;
-    IdentityService::from(state.get_ref()).request_password_reset(&validated(email)?, redirect_to.as_deref()).await?;
-    Ok(respond::json(&json!({ "status": true, "message": RESET_REQUESTED })))
+    IdentityService::from(state.get_ref())
+        .request_password_reset(&validated(email)?, redirect_to.as_deref())
+        .await?;
+    Ok(respond::json(
+        &json!({ "status": true, "message": RESET_REQUESTED }),
+    ))
 }
 
 /// `GET /reset-password/{token}`: redirects to the app's reset page with the token, or with
@@ -32,7 +36,9 @@ pub async fn landing(
     let callback_url = f.string("callbackURL");
     f.finish()?;
     let callback_url = validated(callback_url)?;
-    state.origins.check_callback(&callback_url, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
+    state
+        .origins
+        .check_callback(&callback_url, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
     // Relative callbacks are resolved against the public origin, as Better Auth does.
     let target = if callback_url.starts_with('/') {
         format!("{}{callback_url}", state.settings.origin())
@@ -41,7 +47,9 @@ pub async fn landing(
     } else {
         callback_url
     };
-    let valid = IdentityService::from(state.get_ref()).reset_token_is_valid(&token).await?;
+    let valid = IdentityService::from(state.get_ref())
+        .reset_token_is_valid(&token)
+        .await?;
     Ok(if valid {
         let sep = if target.contains('?') { '&' } else { '?' };
         redirect(&format!("{target}{sep}token={}", token.as_str()))
@@ -50,15 +58,23 @@ pub async fn landing(
     })
 }
 
-pub async fn reset(state: web::Data<AuthState>, req: HttpRequest, body: Body) -> Result<HttpResponse, ApiError> {
+pub async fn reset(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::body(body.get())?;
     let new_password = f.string("newPassword");
     let token = f.optional_string("token");
     f.finish()?;
-    let token = token.or_else(|| query_param(&req, "token")).filter(|t| !t.is_empty());
+    let token = token
+        .or_else(|| query_param(&req, "token"))
+        .filter(|t| !t.is_empty());
     let Some(token) = token else {
         return Err(IdentityError::InvalidResetToken.into());
     };
-    IdentityService::from(state.get_ref()).reset_password(&token, &validated(new_password)?).await?;
+    IdentityService::from(state.get_ref())
+        .reset_password(&token, &validated(new_password)?)
+        .await?;
     Ok(respond::json(&json!({ "status": true })))
 }

@@ -21,8 +21,14 @@ struct SessionAndUser<'a> {
 
 fn no_store(mut res: HttpResponse) -> HttpResponse {
     let h = res.headers_mut();
-    h.insert(CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
-    h.insert(PRAGMA, actix_web::http::header::HeaderValue::from_static("no-cache"));
+    h.insert(
+        CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        PRAGMA,
+        actix_web::http::header::HeaderValue::from_static("no-cache"),
+    );
     res
 }
 
@@ -37,7 +43,10 @@ pub async fn get_session(
     let disable_refresh = query_param(&req, "disableRefresh").is_some_and(|v| !v.is_empty());
     let Some(mut auth) = current.session else {
         let res = no_store(respond::json(&serde_json::Value::Null));
-        let presented = castellan_http::cookies::read_cookie(&req, &state.cookies.name(castellan_http::cookies::SESSION_TOKEN));
+        let presented = castellan_http::cookies::read_cookie(
+            &req,
+            &state.cookies.name(castellan_http::cookies::SESSION_TOKEN),
+        );
         return Ok(if presented.is_some() {
             respond::with_cookies(res, &respond::cleared_session_cookies(&state))
         } else {
@@ -48,12 +57,21 @@ pub async fn get_session(
     if !current.dont_remember && !disable_refresh && state.sessions.refresh_due(&auth) {
         if !state.sessions.extend(&mut auth).await? {
             let err = actix_web::ResponseError::error_response(&ApiError::from(IdentityError::SessionGone));
-            return Ok(respond::with_cookies(err, &respond::cleared_session_cookies(&state)));
+            return Ok(respond::with_cookies(
+                err,
+                &respond::cleared_session_cookies(&state),
+            ));
         }
         set_cookies = respond::session_cookies(&state, &auth.session.token, false);
     }
-    let body = SessionAndUser { session: SessionView::from(&auth.session), user: UserView::from(&auth.user) };
-    Ok(respond::with_cookies(no_store(respond::json(&body)), &set_cookies))
+    let body = SessionAndUser {
+        session: SessionView::from(&auth.session),
+        user: UserView::from(&auth.user),
+    };
+    Ok(respond::with_cookies(
+        no_store(respond::json(&body)),
+        &set_cookies,
+    ))
 }
 
 /// Better Auth only accepts POST here with `deferSessionRefresh`, which Castellan does not need.
@@ -66,15 +84,21 @@ pub async fn post_get_session() -> Result<HttpResponse, ApiError> {
 }
 
 /// Needs a fresh session: the answer contains every device's token.
-pub async fn list_sessions(state: web::Data<AuthState>, current: MaybeSession) -> Result<HttpResponse, ApiError> {
+pub async fn list_sessions(
+    state: web::Data<AuthState>,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
     let auth = current.require()?;
     if !state.sessions.is_fresh(&auth) {
         return Err(IdentityError::SessionNotFresh.into());
     }
     let rows = state.sessions.list(&auth.user.id).await?;
     // Impersonation sessions are the operator's, not the user's (Better Auth's admin plugin).
-    let views: Vec<SessionView<'_>> =
-        rows.iter().filter(|s| s.impersonated_by.is_none()).map(SessionView::from).collect();
+    let views: Vec<SessionView<'_>> = rows
+        .iter()
+        .filter(|s| s.impersonated_by.is_none())
+        .map(SessionView::from)
+        .collect();
     Ok(respond::json(&views))
 }
 
@@ -89,10 +113,10 @@ pub async fn revoke_session(
     f.finish()?;
     let auth = current.require()?;
     let token = validated(token)?;
-    if let Some(target) = state.sessions.find(&token).await? {
-        if target.session.user_id == auth.user.id {
-            state.sessions.revoke(&token).await?;
-        }
+    if let Some(target) = state.sessions.find(&token).await?
+        && target.session.user_id == auth.user.id
+    {
+        state.sessions.revoke(&token).await?;
     }
     Ok(respond::json(&json!({ "status": true })))
 }

@@ -36,6 +36,7 @@ mod bad_input;
 mod better_auth_database;
 mod conformance;
 mod email_verification;
+mod mail_delivery;
 mod password_reset;
 mod profile;
 mod rate_limit;

@@ -128,3 +128,38 @@ both_backends! {
         assert_eq!(r.json["user"]["email"], email.as_str());
     }
 }
+
+mod secure_cookies {
+    use castellan_e2e::{Backend, PASSWORD, TestApp};
+    use serde_json::json;
+
+    /// An https `BASE_URL` gets Better Auth's `__Secure-` cookie names and the `Secure` flag.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn https_deployments_use_secure_prefixed_cookies() {
+        let app = TestApp::spawn_with(Backend::Sqlite, &[("BASE_URL", "https://auth.e2e.test")])
+            .await
+            .unwrap();
+        // A server-to-server call (no Origin, no cookies), so the http test origin does not matter.
+        let req = reqwest::Client::new()
+            .post(format!("{}/sign-up/email", app.auth_url))
+            .json(&json!({"email": "secure@e2e.test", "password": PASSWORD, "name": "S"}));
+        let r = app.browser().send(req).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let cookie = r.set_cookies().into_iter().next().unwrap();
+        assert!(
+            cookie.starts_with("__Secure-better-auth.session_token="),
+            "{cookie}"
+        );
+        assert!(
+            cookie.ends_with("; Max-Age=604800; Path=/; HttpOnly; Secure; SameSite=Lax"),
+            "{cookie}"
+        );
+        let mail = app.wait_mail("verification", "secure@e2e.test").await;
+        assert!(
+            mail["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://auth.e2e.test/api/auth/verify-email?token=")
+        );
+    }
+}

@@ -66,7 +66,8 @@ pub struct RateLimitSettings {
     pub ip_headers: Vec<String>,
 }
 
-#[derive(Clone, Debug)]
+/// Debug output redacts the secret and credentials in URLs (see the `Debug` impl below).
+#[derive(Clone)]
 pub struct Settings {
     pub host: String,
     pub port: u16,
@@ -206,6 +207,36 @@ impl Settings {
     }
 }
 
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("base_url", &self.base_url.as_str())
+            .field("secret", &"<redacted>")
+            .field("production", &self.production)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_log", &self.mail_log)
+            .field("trusted_origins", &self.trusted_origins)
+            .field("rate_limit", &self.rate_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with its password replaced, for logs.
+#[must_use]
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
 fn parse_origin(raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw).map_err(|e| ConfigError::Invalid {
         name: "BASE_URL",
@@ -257,6 +288,19 @@ mod tests {
     fn production_requires_a_secret() {
         let err = Settings::from_vars(vars(&[("CASTELLAN_ENV", "production")])).unwrap_err();
         assert!(matches!(err, ConfigError::MissingSecret));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = Settings::from_vars(vars(&[
+            ("CASTELLAN_SECRET", "top-secret-value"),
+            ("DATABASE_URL", "postgres://app:hunter2@db/castellan"),
+        ]))
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("top-secret-value"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:redacted@db/castellan"), "{shown}");
     }
 
     #[test]

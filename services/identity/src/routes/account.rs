@@ -20,6 +20,7 @@ pub async fn update_user(
     // Better Auth's schema here is a record of anything: only "is it an object" is checked
     // before the session; the field types are checked after it.
     let mut f = Fields::body(body.get())?;
+    let dont_remember = current.dont_remember;
     let auth = current.require()?;
     let name = f.optional_string("name");
     let image = f.nullable_string("image");
@@ -35,7 +36,7 @@ pub async fn update_user(
         .update_profile(&auth, ProfileChange { name, image })
         .await?;
     // Better Auth re-issues the session cookie with a fresh Max-Age.
-    let cookies = respond::session_cookies(&state, &auth.session.token, false);
+    let cookies = respond::session_cookies(&state, &auth.session.token, dont_remember);
     Ok(respond::with_cookies(
         respond::json(&json!({ "status": true })),
         &cookies,

@@ -118,12 +118,22 @@ async fn redis_reachable() -> bool {
     )
 }
 
+/// A scratch directory, removed when the last handle goes.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Where a test's server keeps its data.
 pub struct Storage {
     pub backend: Backend,
     pub database_url: String,
     pub redis_prefix: String,
     pub dir: PathBuf,
+    _scratch: Arc<ScratchDir>,
     _pg: Option<Arc<PgDatabase>>,
 }
 
@@ -132,12 +142,14 @@ impl Storage {
     pub async fn fresh(backend: Backend) -> Option<Self> {
         let dir = std::env::temp_dir().join(unique("castellan-e2e-"));
         std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Arc::new(ScratchDir(dir.clone()));
         match backend {
             Backend::Sqlite => Some(Self {
                 backend,
                 database_url: format!("sqlite://{}?mode=rwc", dir.join("castellan.db").display()),
                 redis_prefix: String::new(),
                 dir,
+                _scratch: scratch,
                 _pg: None,
             }),
             Backend::PostgresRedis => {
@@ -154,6 +166,7 @@ impl Storage {
                     database_url: pg.url.clone(),
                     redis_prefix: format!("{}:", unique("t")),
                     dir,
+                    _scratch: scratch,
                     _pg: Some(Arc::new(pg)),
                 })
             }
@@ -168,6 +181,7 @@ impl Storage {
             database_url: self.database_url.clone(),
             redis_prefix: self.redis_prefix.clone(),
             dir: self.dir.clone(),
+            _scratch: self._scratch.clone(),
             _pg: self._pg.clone(),
         }
     }

@@ -9,6 +9,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_create_better_auth_core;
+mod m20261130_000002_create_organizations;
 mod schema;
 
 pub struct Migrator;
@@ -16,7 +17,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261130_000001_create_better_auth_core::Migration)]
+        vec![
+            Box::new(m20261130_000001_create_better_auth_core::Migration),
+            Box::new(m20261130_000002_create_organizations::Migration),
+        ]
     }
 }
 

@@ -32,7 +32,7 @@ pub struct RateDecision {
 #[derive(Clone)]
 pub enum Cache {
     Memory(Arc<MemoryStore>),
-    Redis(RedisStore),
+    Redis(Arc<RedisStore>),
 }
 
 impl std::fmt::Debug for Cache {
@@ -48,7 +48,7 @@ impl Cache {
     /// A Redis URL that cannot be parsed or a server that does not answer.
     pub async fn connect(redis_url: Option<&str>, prefix: &str) -> CacheResult<Self> {
         match redis_url {
-            Some(url) => Ok(Self::Redis(RedisStore::connect(url, prefix).await?)),
+            Some(url) => Ok(Self::Redis(Arc::new(RedisStore::connect(url, prefix).await?))),
             None => Ok(Self::memory()),
         }
     }
@@ -111,6 +111,27 @@ impl Cache {
         match self {
             Self::Memory(m) => Ok(m.hit(key, window, max)),
             Self::Redis(r) => r.hit(key, window, max).await,
+        }
+    }
+}
+
+impl Cache {
+    /// Broadcasts `message` to every replica's subscribers of `channel` (no-op in process).
+    ///
+    /// # Errors
+    /// Redis failures.
+    pub async fn publish(&self, channel: &str, message: &str) -> CacheResult<()> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Redis(r) => r.publish(channel, message).await,
+        }
+    }
+
+    /// Messages published on `channel` by any replica, delivered to `on_message` until the
+    /// connection drops; reconnects with a pause. Returns at once for the in-process store.
+    pub async fn subscribe(&self, channel: &str, on_message: impl Fn(String) + Send + 'static) {
+        if let Self::Redis(r) = self {
+            r.subscribe(channel, on_message).await;
         }
     }
 }

@@ -18,6 +18,7 @@ return {count, ttl}
 
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
     hit_script: redis::Script,
@@ -33,8 +34,9 @@ impl RedisStore {
             .set_number_of_retries(2)
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)));
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Self {
+            client,
             conn,
             prefix: prefix.to_owned(),
             hit_script: redis::Script::new(HIT_SCRIPT),
@@ -59,6 +61,32 @@ impl RedisStore {
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
         let _: u64 = self.conn.clone().del(keys).await?;
         Ok(())
+    }
+
+    pub(crate) async fn publish(&self, channel: &str, message: &str) -> CacheResult<()> {
+        let _: i64 = self.conn.clone().publish(self.key(channel), message).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn subscribe(&self, channel: &str, on_message: impl Fn(String) + Send + 'static) {
+        use futures_util::StreamExt as _;
+        let channel = self.key(channel);
+        loop {
+            match self.client.get_async_pubsub().await {
+                Ok(mut pubsub) => {
+                    if pubsub.subscribe(&channel).await.is_ok() {
+                        let mut messages = pubsub.on_message();
+                        while let Some(msg) = messages.next().await {
+                            if let Ok(text) = msg.get_payload::<String>() {
+                                on_message(text);
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "pub/sub connection failed; retrying"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     pub(crate) async fn hit(&self, key: &str, window: Duration, max: u32) -> CacheResult<RateDecision> {

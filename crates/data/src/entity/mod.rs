@@ -1,7 +1,15 @@
-//! sea-orm entities for Better Auth's tables, column for column. Column names are Better Auth's
-//! camelCase names; Rust fields are snake_case.
+//! sea-orm entities for Better Auth's tables, column for column, and Castellan's own
+//! `castellan_*` tables. Column names are Better Auth's camelCase names; Rust fields are snake_case.
 
 pub mod account;
+pub mod audit_log;
+pub mod casbin_rule;
+pub mod invitation;
+pub mod member;
+pub mod organization;
+pub mod organization_role;
 pub mod session;
+pub mod team;
+pub mod team_member;
 pub mod user;
 pub mod verification;

@@ -1,0 +1,339 @@
+//! The decision point. Each organization gets its own small casbin enforcer (the built-in lines
+//! plus that organization's custom roles), built on first use and kept in a bounded cache;
+//! decisions are memoised per enforcer, since the set of (role, resource, action) is tiny.
+//! Changing a custom role drops the organization's enforcer here and, through Redis pub/sub, on
+//! every other replica.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use casbin::{CoreApi, DefaultModel, Enforcer, Filter, MgmtApi};
+use castellan_cache::Cache;
+use castellan_data::entity::{member, organization};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::adapter::SeaOrmAdapter;
+use crate::permissions::{Statements, split_roles};
+use crate::scope::{OrgScope, Permit};
+use crate::{BUILTIN_POLICY, MODEL};
+
+/// Redis channel that carries organization ids whose policies changed.
+pub const INVALIDATION_CHANNEL: &str = "authz:invalidate";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthzError {
+    #[error("casbin: {0}")]
+    Casbin(#[from] casbin::Error),
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("the policy files are invalid: {0}")]
+    Policy(String),
+}
+
+type Decision = (String, &'static str, &'static str);
+
+struct OrgPolicy {
+    enforcer: Enforcer,
+    decisions: RwLock<HashMap<Decision, bool>>,
+}
+
+impl OrgPolicy {
+    fn allows(
+        &self,
+        org_id: &str,
+        role: &str,
+        resource: &'static str,
+        action: &'static str,
+    ) -> Result<bool, AuthzError> {
+        let key = (role.to_owned(), resource, action);
+        if let Some(hit) = self
+            .decisions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(*hit);
+        }
+        let allowed = self.enforcer.enforce((role, org_id, resource, action))?;
+        self.decisions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, allowed);
+        Ok(allowed)
+    }
+}
+
+struct Cached {
+    policy: Arc<OrgPolicy>,
+    last_used: u64,
+}
+
+pub struct Authorizer {
+    db: DatabaseConnection,
+    builtin: Vec<Vec<String>>,
+    orgs: Mutex<(HashMap<String, Cached>, u64)>,
+    capacity: usize,
+    cache: Option<Cache>,
+}
+
+/// Policy lines from a casbin CSV (`p, sub, dom, obj, act`).
+fn parse_policy(csv: &str) -> Result<Vec<Vec<String>>, AuthzError> {
+    csv.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let fields: Vec<String> = l.split(',').map(|f| f.trim().to_owned()).collect();
+            match fields.split_first() {
+                Some((p, rest)) if p == "p" && rest.len() == 4 => Ok(rest.to_vec()),
+                _ => Err(AuthzError::Policy(format!("bad policy line {l:?}"))),
+            }
+        })
+        .collect()
+}
+
+/// Resources and actions are `'static` in decisions; map request strings onto the vocabulary.
+fn vocabulary(resource: &str, action: &str) -> Option<(&'static str, &'static str)> {
+    crate::permissions::STATEMENTS
+        .iter()
+        .find(|(r, _)| *r == resource)
+        .and_then(|(r, acts)| acts.iter().find(|a| **a == action).map(|a| (*r, *a)))
+}
+
+impl Authorizer {
+    /// # Errors
+    /// Invalid built-in policy files.
+    pub fn new(db: DatabaseConnection, cache: Option<Cache>, capacity: usize) -> Result<Self, AuthzError> {
+        Ok(Self {
+            db,
+            builtin: parse_policy(BUILTIN_POLICY)?,
+            orgs: Mutex::new((HashMap::new(), 0)),
+            capacity: capacity.max(1),
+            cache,
+        })
+    }
+
+    async fn policy(&self, org_id: &str) -> Result<Arc<OrgPolicy>, AuthzError> {
+        {
+            let mut guard = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
+            let (map, clock) = &mut *guard;
+            *clock += 1;
+            if let Some(c) = map.get_mut(org_id) {
+                c.last_used = *clock;
+                return Ok(c.policy.clone());
+            }
+        }
+        let policy = Arc::new(self.load(org_id).await?);
+        let mut guard = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
+        let (map, clock) = &mut *guard;
+        if map.len() >= self.capacity
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.insert(
+            org_id.to_owned(),
+            Cached {
+                policy: policy.clone(),
+                last_used: *clock,
+            },
+        );
+        Ok(policy)
+    }
+
+    async fn load(&self, org_id: &str) -> Result<OrgPolicy, AuthzError> {
+        let model = DefaultModel::from_str(MODEL).await?;
+        let mut enforcer = Enforcer::new(model, SeaOrmAdapter::new(self.db.clone())).await?;
+        enforcer
+            .load_filtered_policy(Filter {
+                p: vec!["", org_id],
+                g: vec![],
+            })
+            .await?;
+        // Built-in lines go into this enforcer's memory only; they live in policies/, not the DB.
+        enforcer.enable_auto_save(false);
+        enforcer.add_policies(self.builtin.clone()).await?;
+        Ok(OrgPolicy {
+            enforcer,
+            decisions: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Whether any one of `roles` is granted every (resource, action) in `wanted`: Better Auth's
+    /// rule. An empty request, or one naming unknown resources or actions, is denied.
+    ///
+    /// # Errors
+    /// Loading the organization's policies failed.
+    pub async fn allows(
+        &self,
+        org_id: &str,
+        roles: &[String],
+        wanted: &Statements,
+    ) -> Result<bool, AuthzError> {
+        let mut pairs = Vec::new();
+        for (resource, actions) in wanted {
+            if actions.is_empty() {
+                return Ok(false);
+            }
+            for action in actions {
+                let Some(pair) = vocabulary(resource, action) else {
+                    return Ok(false);
+                };
+                pairs.push(pair);
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(false);
+        }
+        let policy = self.policy(org_id).await?;
+        for role in roles {
+            let mut all = true;
+            for (resource, action) in &pairs {
+                if !policy.allows(org_id, role, resource, action)? {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The membership check: `Some(scope)` when `user_id` is a member of `org_id`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn scope(
+        &self,
+        db: &impl ConnectionTrait,
+        org_id: &str,
+        user_id: &str,
+    ) -> Result<Option<OrgScope>, AuthzError> {
+        let Some(organization) = organization::Entity::find_by_id(org_id.to_owned())
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let member = member::Entity::find()
+            .filter(member::Column::OrganizationId.eq(org_id))
+            .filter(member::Column::UserId.eq(user_id))
+            .one(db)
+            .await?;
+        Ok(member.map(|member| OrgScope {
+            roles: split_roles(&member.role),
+            organization,
+            member,
+        }))
+    }
+
+    /// Re-reads the caller's membership (after a role change of their own).
+    #[must_use]
+    pub fn rescope(&self, scope: &OrgScope, member: member::Model) -> OrgScope {
+        scope.with_member(member)
+    }
+
+    /// A casbin decision for the scope's roles; `None` when denied.
+    ///
+    /// # Errors
+    /// Loading the organization's policies failed.
+    pub async fn permit<'s>(
+        &self,
+        scope: &'s OrgScope,
+        resource: &'static str,
+        action: &'static str,
+    ) -> Result<Option<Permit<'s>>, AuthzError> {
+        let wanted: Statements = [(resource.to_owned(), vec![action.to_owned()])].into();
+        Ok(self
+            .allows(scope.org_id(), scope.roles(), &wanted)
+            .await?
+            .then_some(Permit {
+                scope,
+                resource,
+                action,
+            }))
+    }
+
+    /// Stores a custom role's grants as casbin lines and reloads the organization everywhere.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn set_custom_role(
+        &self,
+        org_id: &str,
+        role: &str,
+        grant: &Statements,
+    ) -> Result<(), AuthzError> {
+        use casbin::Adapter as _;
+        let mut adapter = SeaOrmAdapter::new(self.db.clone());
+        adapter
+            .remove_filtered_policy("p", "p", 0, vec![role.to_owned(), org_id.to_owned()])
+            .await?;
+        let lines: Vec<Vec<String>> = grant
+            .iter()
+            .flat_map(|(res, acts)| {
+                acts.iter()
+                    .map(move |a| vec![role.to_owned(), org_id.to_owned(), res.clone(), a.clone()])
+            })
+            .collect();
+        adapter.add_policies("p", "p", lines).await?;
+        self.invalidate(org_id).await;
+        Ok(())
+    }
+
+    /// Removes a custom role's casbin lines.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn remove_custom_role(&self, org_id: &str, role: &str) -> Result<(), AuthzError> {
+        use casbin::Adapter as _;
+        let mut adapter = SeaOrmAdapter::new(self.db.clone());
+        adapter
+            .remove_filtered_policy("p", "p", 0, vec![role.to_owned(), org_id.to_owned()])
+            .await?;
+        self.invalidate(org_id).await;
+        Ok(())
+    }
+
+    /// Drops the organization's enforcer here and tells the other replicas to do the same.
+    pub async fn invalidate(&self, org_id: &str) {
+        self.forget(org_id);
+        if let Some(cache) = &self.cache
+            && let Err(e) = cache.publish(INVALIDATION_CHANNEL, org_id).await
+        {
+            tracing::error!(error = %e, "could not broadcast a policy change");
+        }
+    }
+
+    /// Drops the organization's enforcer from this process's cache.
+    pub fn forget(&self, org_id: &str) {
+        self.orgs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .remove(org_id);
+    }
+
+    /// How many organizations' enforcers are cached (for tests and metrics).
+    #[must_use]
+    pub fn cached_orgs(&self) -> usize {
+        self.orgs.lock().unwrap_or_else(PoisonError::into_inner).0.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_policy_file_parses() {
+        let lines = parse_policy(BUILTIN_POLICY).unwrap();
+        assert!(lines.iter().all(|l| l.len() == 4 && l[1] == "*"));
+        assert!(lines.contains(&vec!["member".into(), "*".into(), "ac".into(), "read".into()]));
+        assert!(parse_policy("g, a, b, c").is_err());
+    }
+}

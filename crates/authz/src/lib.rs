@@ -1,0 +1,23 @@
+//! Castellan's authorization authority for organizations: casbin, with the model and built-in
+//! roles from `policies/`, custom roles from the database through a sea-orm adapter, one small
+//! enforcer per organization loaded on demand into a bounded cache, and the org-scope guard.
+//!
+//! An [`OrgScope`] proves the caller is a member of the organization; only [`Authorizer::scope`]
+//! makes one. A [`Permit`] proves a casbin decision allowed an action; only
+//! [`Authorizer::permit`] makes one. The org-scoped repositories in [`repo`] take one or the
+//! other, so an unchecked org-scoped query cannot be written.
+
+pub mod adapter;
+mod authorizer;
+pub mod permissions;
+pub mod repo;
+mod scope;
+
+pub use authorizer::{Authorizer, AuthzError, INVALIDATION_CHANNEL};
+pub use permissions::{BUILTIN_ROLES, CREATOR_ROLE, Statements};
+pub use scope::{OrgScope, Permit};
+
+/// The casbin model (`policies/model.conf`).
+pub const MODEL: &str = include_str!("../../../policies/model.conf");
+/// The built-in roles' policy lines (`policies/roles.csv`).
+pub const BUILTIN_POLICY: &str = include_str!("../../../policies/roles.csv");

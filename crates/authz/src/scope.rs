@@ -1,0 +1,76 @@
+//! Proofs: membership ([`OrgScope`]) and an allowed decision ([`Permit`]). Their fields are
+//! private to this crate, so no other crate can make one without asking the [`crate::Authorizer`].
+
+use castellan_data::entity::{member, organization};
+
+use crate::permissions::{CREATOR_ROLE, split_roles};
+
+/// The caller is a member of this organization (checked against `member` on this request).
+#[derive(Debug, Clone)]
+pub struct OrgScope {
+    pub(crate) organization: organization::Model,
+    pub(crate) member: member::Model,
+    pub(crate) roles: Vec<String>,
+}
+
+impl OrgScope {
+    #[must_use]
+    pub fn org_id(&self) -> &str {
+        &self.organization.id
+    }
+
+    #[must_use]
+    pub fn organization(&self) -> &organization::Model {
+        &self.organization
+    }
+
+    #[must_use]
+    pub fn member(&self) -> &member::Model {
+        &self.member
+    }
+
+    #[must_use]
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    #[must_use]
+    pub fn is_creator(&self) -> bool {
+        self.roles.iter().any(|r| r == CREATOR_ROLE)
+    }
+
+    /// The same scope after the caller's own role changed.
+    #[must_use]
+    pub(crate) fn with_member(&self, member: member::Model) -> Self {
+        Self {
+            roles: split_roles(&member.role),
+            organization: self.organization.clone(),
+            member,
+        }
+    }
+}
+
+/// casbin allowed `action` on `resource` for the caller in this organization.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    pub(crate) scope: &'a OrgScope,
+    pub(crate) resource: &'static str,
+    pub(crate) action: &'static str,
+}
+
+impl Permit<'_> {
+    #[must_use]
+    pub fn scope(&self) -> &OrgScope {
+        self.scope
+    }
+
+    #[must_use]
+    pub fn org_id(&self) -> &str {
+        self.scope.org_id()
+    }
+
+    #[must_use]
+    pub fn grants(&self) -> (&'static str, &'static str) {
+        (self.resource, self.action)
+    }
+}

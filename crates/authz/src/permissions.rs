@@ -9,12 +9,15 @@ pub const CREATOR_ROLE: &str = "owner";
 pub const BUILTIN_ROLES: [&str; 3] = ["owner", "admin", "member"];
 
 /// Better Auth's default statements: every resource and the actions it knows.
-pub const STATEMENTS: [(&str, &[&str]); 5] = [
+///
+/// `audit: [read]` is Castellan's own (the organization audit log); Better Auth has no such resource.
+pub const STATEMENTS: [(&str, &[&str]); 6] = [
     ("organization", &["update", "delete"]),
     ("member", &["create", "update", "delete"]),
     ("invitation", &["create", "cancel"]),
     ("team", &["create", "update", "delete"]),
     ("ac", &["create", "read", "update", "delete"]),
+    ("audit", &["read"]),
 ];
 
 /// A permission request or grant: resource → actions.

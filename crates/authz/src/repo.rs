@@ -1,1 +1,399 @@
-pub mod members {}
+//! Organization-scoped persistence. Every function takes an [`OrgScope`] (the caller is a
+//! member) or a [`Permit`] (casbin allowed the action), and filters by that organization, so
+//! reaching another tenant's rows through these functions is impossible by construction.
+
+use castellan_data::entity::{invitation, member, organization, organization_role, team, team_member, user};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::scope::{OrgScope, Permit};
+
+/// The organization's members with their users, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn members_with_users(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<(member::Model, Option<user::Model>)>, u64), DbErr> {
+    let query = member::Entity::find().filter(member::Column::OrganizationId.eq(scope.org_id()));
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by_asc(member::Column::CreatedAt)
+        .limit(limit)
+        .offset(offset)
+        .all(db)
+        .await?;
+    let ids: Vec<String> = rows.iter().map(|m| m.user_id.clone()).collect();
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    let joined = rows
+        .into_iter()
+        .map(|m| {
+            let u = users.iter().find(|u| u.id == m.user_id).cloned();
+            (m, u)
+        })
+        .collect();
+    Ok((joined, total))
+}
+
+/// One member of the scope's organization, by member id.
+///
+/// # Errors
+/// Database failures.
+pub async fn member_by_id(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: &str,
+) -> Result<Option<member::Model>, DbErr> {
+    member::Entity::find_by_id(id.to_owned())
+        .filter(member::Column::OrganizationId.eq(scope.org_id()))
+        .one(db)
+        .await
+}
+
+/// One member of the scope's organization, by user id or by the user's email.
+///
+/// # Errors
+/// Database failures.
+pub async fn member_by_user(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user_id: Option<&str>,
+    email: Option<&str>,
+) -> Result<Option<member::Model>, DbErr> {
+    let user_id = match (user_id, email) {
+        (Some(id), _) => id.to_owned(),
+        (None, Some(email)) => {
+            match user::Entity::find()
+                .filter(user::Column::Email.eq(email.to_lowercase()))
+                .one(db)
+                .await?
+            {
+                Some(u) => u.id,
+                None => return Ok(None),
+            }
+        }
+        (None, None) => return Ok(None),
+    };
+    member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(scope.org_id()))
+        .filter(member::Column::UserId.eq(user_id))
+        .one(db)
+        .await
+}
+
+/// Members holding `role` (comma-aware).
+///
+/// # Errors
+/// Database failures.
+pub async fn members_with_role(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    role: &str,
+) -> Result<Vec<member::Model>, DbErr> {
+    let all = member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(scope.org_id()))
+        .all(db)
+        .await?;
+    Ok(all
+        .into_iter()
+        .filter(|m| crate::permissions::split_roles(&m.role).iter().any(|r| r == role))
+        .collect())
+}
+
+/// Sets a member's role string. Needs `member:update`.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_member_role(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    target: member::Model,
+    role: String,
+) -> Result<member::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("member", "update"));
+    if target.organization_id != permit.org_id() {
+        return Err(DbErr::RecordNotFound("member".into()));
+    }
+    let mut row: member::ActiveModel = target.into();
+    row.role = Set(role);
+    row.update(db).await
+}
+
+/// Deletes a member of the scope's organization and their seats in its teams. Callers check
+/// `member:delete`, or that the member is the caller leaving.
+///
+/// # Errors
+/// Database failures.
+pub async fn remove_member(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    target: &member::Model,
+) -> Result<(), DbErr> {
+    if target.organization_id != scope.org_id() {
+        return Err(DbErr::RecordNotFound("member".into()));
+    }
+    let teams: Vec<String> = team::Entity::find()
+        .filter(team::Column::OrganizationId.eq(scope.org_id()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    if !teams.is_empty() {
+        team_member::Entity::delete_many()
+            .filter(team_member::Column::TeamId.is_in(teams))
+            .filter(team_member::Column::UserId.eq(&target.user_id))
+            .exec(db)
+            .await?;
+    }
+    member::Entity::delete_by_id(target.id.clone()).exec(db).await?;
+    Ok(())
+}
+
+/// Every invitation of the organization (all statuses). Needs `invitation:create`, as in
+/// Better Auth 1.7.25.
+///
+/// # Errors
+/// Database failures.
+pub async fn invitations(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+) -> Result<Vec<invitation::Model>, DbErr> {
+    invitation::Entity::find()
+        .filter(invitation::Column::OrganizationId.eq(permit.org_id()))
+        .order_by_asc(invitation::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// A pending, unexpired invitation of `email` to the organization.
+///
+/// # Errors
+/// Database failures.
+pub async fn pending_invitation_for(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<invitation::Model>, DbErr> {
+    let rows = invitation::Entity::find()
+        .filter(invitation::Column::OrganizationId.eq(permit.org_id()))
+        .filter(invitation::Column::Email.eq(email.to_lowercase()))
+        .filter(invitation::Column::Status.eq("pending"))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().find(|i| i.expires_at > now))
+}
+
+/// How many pending, unexpired invitations the organization has.
+///
+/// # Errors
+/// Database failures.
+pub async fn pending_invitation_count(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    let rows = invitation::Entity::find()
+        .filter(invitation::Column::OrganizationId.eq(permit.org_id()))
+        .filter(invitation::Column::Status.eq("pending"))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter(|i| i.expires_at > now).count())
+}
+
+/// Creates an invitation. Needs `invitation:create`.
+///
+/// # Errors
+/// Database failures.
+pub async fn create_invitation(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    row: invitation::Model,
+) -> Result<invitation::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("invitation", "create"));
+    let row = invitation::Model {
+        organization_id: permit.org_id().to_owned(),
+        ..row
+    };
+    let active: invitation::ActiveModel = row.clone().into();
+    invitation::Entity::insert(active.reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+/// An invitation of the organization by id.
+///
+/// # Errors
+/// Database failures.
+pub async fn invitation_by_id(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: &str,
+) -> Result<Option<invitation::Model>, DbErr> {
+    invitation::Entity::find_by_id(id.to_owned())
+        .filter(invitation::Column::OrganizationId.eq(scope.org_id()))
+        .one(db)
+        .await
+}
+
+/// The organization's teams.
+///
+/// # Errors
+/// Database failures.
+pub async fn teams(db: &impl ConnectionTrait, scope: &OrgScope) -> Result<Vec<team::Model>, DbErr> {
+    team::Entity::find()
+        .filter(team::Column::OrganizationId.eq(scope.org_id()))
+        .order_by_asc(team::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// A team of the organization.
+///
+/// # Errors
+/// Database failures.
+pub async fn team_by_id(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: &str,
+) -> Result<Option<team::Model>, DbErr> {
+    team::Entity::find_by_id(id.to_owned())
+        .filter(team::Column::OrganizationId.eq(scope.org_id()))
+        .one(db)
+        .await
+}
+
+/// The organization's custom roles.
+///
+/// # Errors
+/// Database failures.
+pub async fn custom_roles(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+) -> Result<Vec<organization_role::Model>, DbErr> {
+    organization_role::Entity::find()
+        .filter(organization_role::Column::OrganizationId.eq(scope.org_id()))
+        .order_by_asc(organization_role::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// A custom role by name or id.
+///
+/// # Errors
+/// Database failures.
+pub async fn custom_role(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    name: Option<&str>,
+    id: Option<&str>,
+) -> Result<Option<organization_role::Model>, DbErr> {
+    let mut cond = Condition::all().add(organization_role::Column::OrganizationId.eq(scope.org_id()));
+    match (name, id) {
+        (Some(n), _) => cond = cond.add(organization_role::Column::Role.eq(n.to_lowercase())),
+        (None, Some(i)) => cond = cond.add(organization_role::Column::Id.eq(i)),
+        (None, None) => return Ok(None),
+    }
+    organization_role::Entity::find().filter(cond).one(db).await
+}
+
+/// The organization row itself, updated. Needs `organization:update`.
+///
+/// # Errors
+/// Database failures.
+pub async fn update_organization(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    change: organization::ActiveModel,
+) -> Result<organization::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("organization", "update"));
+    let change = organization::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(permit.org_id().to_owned()),
+        ..change
+    };
+    change.update(db).await
+}
+
+/// Deletes the organization and everything in it. Needs `organization:delete`.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_organization(db: &impl ConnectionTrait, permit: &Permit<'_>) -> Result<(), DbErr> {
+    debug_assert_eq!(permit.grants(), ("organization", "delete"));
+    let org = permit.org_id().to_owned();
+    let teams: Vec<String> = team::Entity::find()
+        .filter(team::Column::OrganizationId.eq(&org))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    if !teams.is_empty() {
+        team_member::Entity::delete_many()
+            .filter(team_member::Column::TeamId.is_in(teams))
+            .exec(db)
+            .await?;
+    }
+    team::Entity::delete_many()
+        .filter(team::Column::OrganizationId.eq(&org))
+        .exec(db)
+        .await?;
+    member::Entity::delete_many()
+        .filter(member::Column::OrganizationId.eq(&org))
+        .exec(db)
+        .await?;
+    invitation::Entity::delete_many()
+        .filter(invitation::Column::OrganizationId.eq(&org))
+        .exec(db)
+        .await?;
+    organization_role::Entity::delete_many()
+        .filter(organization_role::Column::OrganizationId.eq(&org))
+        .exec(db)
+        .await?;
+    castellan_data::entity::casbin_rule::Entity::delete_many()
+        .filter(castellan_data::entity::casbin_rule::Column::V1.eq(&org))
+        .exec(db)
+        .await?;
+    organization::Entity::delete_by_id(org).exec(db).await?;
+    Ok(())
+}
+
+/// Serialises changes to one organization's memberships: a no-op write on its row takes the
+/// row lock on Postgres and the write lock on SQLite, so invariants checked afterwards in the
+/// same transaction (at least one owner, the membership limit) cannot be raced.
+///
+/// # Errors
+/// Database failures.
+pub async fn lock_organization(db: &impl ConnectionTrait, scope: &OrgScope) -> Result<(), DbErr> {
+    lock_organization_id(db, scope.org_id()).await
+}
+
+/// [`lock_organization`] for callers that hold an invitation rather than a membership.
+///
+/// # Errors
+/// Database failures.
+pub async fn lock_organization_id(db: &impl ConnectionTrait, org_id: &str) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => r#"UPDATE "organization" SET "id" = "id" WHERE "id" = $1"#,
+        _ => r#"UPDATE "organization" SET "id" = "id" WHERE "id" = ?"#,
+    };
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [org_id.into()],
+    ))
+    .await?;
+    Ok(())
+}

@@ -50,6 +50,9 @@ async fn built_in_roles_match_better_auths_statements() {
         ("member", "ac", "read", true),
         ("member", "ac", "create", false),
         ("nobody", "ac", "read", false),
+        ("owner", "audit", "read", true),
+        ("admin", "audit", "read", true),
+        ("member", "audit", "read", false),
         ("owner", "payroll", "read", false),
         ("owner", "member", "fly", false),
     ];

@@ -8,7 +8,16 @@ use actix_web::{HttpResponse, ResponseError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorBody {
-    Coded { code: &'static str, message: String },
+    Coded {
+        code: &'static str,
+        message: String,
+    },
+    /// `{message, code, ...extra}`: Better Auth adds fields to a few errors.
+    CodedWithExtra {
+        code: &'static str,
+        message: String,
+        extra: serde_json::Value,
+    },
     MessageOnly(String),
     Empty,
 }
@@ -27,6 +36,23 @@ impl ApiError {
             body: ErrorBody::Coded {
                 code,
                 message: message.into(),
+            },
+        }
+    }
+
+    #[must_use]
+    pub fn with_extra(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        extra: serde_json::Value,
+    ) -> Self {
+        Self {
+            status,
+            body: ErrorBody::CodedWithExtra {
+                code,
+                message: message.into(),
+                extra,
             },
         }
     }
@@ -81,7 +107,7 @@ impl ApiError {
     #[must_use]
     pub fn code(&self) -> Option<&'static str> {
         match self.body {
-            ErrorBody::Coded { code, .. } => Some(code),
+            ErrorBody::Coded { code, .. } | ErrorBody::CodedWithExtra { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -90,7 +116,9 @@ impl ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.body {
-            ErrorBody::Coded { code, message } => write!(f, "{} {code}: {message}", self.status.as_u16()),
+            ErrorBody::Coded { code, message } | ErrorBody::CodedWithExtra { code, message, .. } => {
+                write!(f, "{} {code}: {message}", self.status.as_u16())
+            }
             ErrorBody::MessageOnly(m) => write!(f, "{} {m}", self.status.as_u16()),
             ErrorBody::Empty => write!(f, "{}", self.status.as_u16()),
         }
@@ -108,6 +136,13 @@ impl ResponseError for ApiError {
         match &self.body {
             ErrorBody::Coded { code, message } => {
                 res.body(serde_json::json!({ "message": message, "code": code }).to_string())
+            }
+            ErrorBody::CodedWithExtra { code, message, extra } => {
+                let mut body = serde_json::json!({ "message": message, "code": code });
+                if let (Some(obj), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+                    obj.extend(more.clone());
+                }
+                res.body(body.to_string())
             }
             ErrorBody::MessageOnly(message) => {
                 res.body(serde_json::json!({ "message": message }).to_string())

@@ -17,6 +17,9 @@ use crate::error::not_found;
 use crate::rate_limit::rate_limit;
 use crate::state::AuthState;
 
+/// Organizations whose enforcers stay in memory at once.
+const AUTHZ_CACHE_ORGS: usize = 10_000;
+
 /// A service's route registration, e.g. `castellan_identity::configure`.
 pub type Mount = fn(&mut web::ServiceConfig);
 
@@ -49,6 +52,21 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<AuthState> {
     )
     .context("configuring mail")?;
     let passwords = castellan_session::Passwords::new().context("preparing password hashing")?;
+    let shared_cache = matches!(cache, Cache::Redis(_)).then(|| cache.clone());
+    let authz = Arc::new(
+        castellan_authz::Authorizer::new(db.clone(), shared_cache, AUTHZ_CACHE_ORGS)
+            .context("loading policies")?,
+    );
+    // Other replicas announce policy changes; drop our copy of that organization's enforcer.
+    let listener = authz.clone();
+    let subscription = cache.clone();
+    tokio::spawn(async move {
+        subscription
+            .subscribe(castellan_authz::INVALIDATION_CHANNEL, move |org_id| {
+                listener.forget(&org_id)
+            })
+            .await;
+    });
     Ok(AuthState::new(
         settings,
         db,
@@ -56,6 +74,7 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<AuthState> {
         mailer,
         Arc::new(SystemClock),
         passwords,
+        authz,
     ))
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use castellan_authz::Authorizer;
 use castellan_cache::Cache;
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
@@ -18,6 +19,8 @@ pub struct AuthState {
     pub cache: Cache,
     pub sessions: Arc<SessionManager>,
     pub passwords: Passwords,
+    /// The organization authorization authority (casbin).
+    pub authz: Arc<Authorizer>,
     pub mailer: SharedMailer,
     pub clock: Arc<dyn Clock>,
     pub cookies: CookieJarConfig,
@@ -33,6 +36,7 @@ impl AuthState {
         mailer: SharedMailer,
         clock: Arc<dyn Clock>,
         passwords: Passwords,
+        authz: Arc<Authorizer>,
     ) -> Self {
         let sessions = Arc::new(SessionManager::new(
             db.clone(),
@@ -48,6 +52,7 @@ impl AuthState {
             cache,
             sessions,
             passwords,
+            authz,
             mailer,
             clock,
             cookies,

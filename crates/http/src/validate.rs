@@ -149,6 +149,98 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required string or list of strings (Better Auth's role arguments).
+    pub fn string_or_list(&mut self, key: &str) -> Option<Vec<String>> {
+        match self.obj.get(key) {
+            Some(Value::String(s)) => Some(vec![s.clone()]),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => Some(
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+            ),
+            _ => {
+                self.expected(key, "string");
+                None
+            }
+        }
+    }
+
+    /// An optional string or list of strings.
+    pub fn optional_string_or_list(&mut self, key: &str) -> Option<Vec<String>> {
+        if self.obj.contains_key(key) {
+            self.string_or_list(key)
+        } else {
+            None
+        }
+    }
+
+    /// An optional JSON object.
+    pub fn optional_object(&mut self, key: &str) -> Option<Map<String, Value>> {
+        match self.obj.get(key) {
+            None => None,
+            Some(Value::Object(o)) => Some(o.clone()),
+            Some(_) => {
+                self.expected(key, "object");
+                None
+            }
+        }
+    }
+
+    /// An optional record of string lists (`{resource: [actions]}`).
+    pub fn optional_statements(
+        &mut self,
+        key: &str,
+    ) -> Option<std::collections::BTreeMap<String, Vec<String>>> {
+        let obj = self.optional_object(key)?;
+        let mut out = std::collections::BTreeMap::new();
+        for (k, v) in obj {
+            match v {
+                Value::Array(items) if items.iter().all(Value::is_string) => {
+                    out.insert(
+                        k,
+                        items
+                            .iter()
+                            .filter_map(|i| i.as_str().map(str::to_owned))
+                            .collect(),
+                    );
+                }
+                other => {
+                    self.issues.push(format!(
+                        "[{}.{key}.{k}] Invalid input: expected array, received {}",
+                        self.scope,
+                        type_name(Some(&other))
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// A query parameter holding a non-negative integer.
+    pub fn optional_count(&mut self, key: &str) -> Option<u64> {
+        match self.obj.get(key) {
+            None => None,
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(Value::String(s)) => match s.parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    self.issue(key, "Invalid input: expected number, received NaN");
+                    None
+                }
+            },
+            Some(Value::Number(n)) => n.as_u64().or_else(|| {
+                self.issue(key, "Invalid input: expected a non-negative integer");
+                None
+            }),
+            Some(_) => {
+                self.expected(key, "number");
+                None
+            }
+        }
+    }
+
     /// A required email address, checked with zod's rule.
     pub fn email(&mut self, key: &str) -> Option<String> {
         let s = self.string(key)?;

@@ -201,6 +201,31 @@ impl SessionManager {
         Ok(true)
     }
 
+    /// Records the session's active organization (and, when given, team) in the row and the cache.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn set_active(
+        &self,
+        auth: &AuthSession,
+        organization_id: Option<String>,
+        team_id: Option<Option<String>>,
+    ) -> SessionResult<AuthSession> {
+        use sea_orm::ActiveValue::Set;
+        let mut row: session::ActiveModel = auth.session.clone().into();
+        row.active_organization_id = Set(organization_id);
+        if let Some(team) = team_id {
+            row.active_team_id = Set(team);
+        }
+        row.updated_at = Set(self.now());
+        let session = sessions::update(&self.db, row).await?;
+        self.cache.delete(&[cache_key(&session.token)]).await?;
+        Ok(AuthSession {
+            session,
+            user: auth.user.clone(),
+        })
+    }
+
     /// Whether the session was created within `freshAge`.
     #[must_use]
     pub fn is_fresh(&self, auth: &AuthSession) -> bool {

@@ -1,6 +1,8 @@
 //! Repositories: one module per aggregate.
 
 pub mod accounts;
+pub mod invitations;
+pub mod organizations;
 pub mod sessions;
 pub mod users;
 pub mod verifications;

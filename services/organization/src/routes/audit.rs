@@ -1,0 +1,53 @@
+//! The organization audit log (Castellan's own endpoints; Better Auth has none).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use castellan_http::body::query_object;
+use castellan_http::respond;
+use castellan_http::{ApiError, AuthState, Fields, MaybeSession};
+use serde_json::{Value, json};
+
+use super::actor;
+use crate::domain::OrganizationService;
+use crate::views;
+
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 500;
+
+/// `GET /organization/audit-log?organizationId=&limit=&offset=`: newest first.
+pub async fn page(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let org_id = f.optional_string("organizationId");
+    let limit = f.optional_count("limit").unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    let offset = f.optional_count("offset").unwrap_or(0);
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let (entries, total) = OrganizationService::from(state.get_ref())
+        .audit_log(&actor, org_id.as_deref(), limit, offset)
+        .await?;
+    let entries: Vec<Value> = entries.iter().map(views::audit_entry).collect();
+    Ok(respond::json(
+        &json!({ "entries": entries, "total": total, "limit": limit, "offset": offset }),
+    ))
+}
+
+/// `GET /organization/audit-log/verify?organizationId=`: recomputes the hash chain.
+pub async fn verify(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let org_id = f.optional_string("organizationId");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let report = OrganizationService::from(state.get_ref())
+        .verify_audit_log(&actor, org_id.as_deref())
+        .await?;
+    Ok(respond::json(&report))
+}

@@ -1,0 +1,173 @@
+//! Invitation endpoints.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use castellan_http::body::query_object;
+use castellan_http::respond;
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use serde_json::{Value, json};
+
+use super::{actor, validated};
+use crate::domain::OrganizationService;
+use crate::domain::invitations::Invite;
+use crate::views;
+
+pub async fn invite(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let email = f.string("email");
+    let roles = f.string_or_list("role");
+    let org_id = f.optional_string("organizationId");
+    let resend = f.optional_bool("resend").unwrap_or(false);
+    let team_ids = f.optional_string_or_list("teamId").unwrap_or_default();
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let invite = Invite {
+        email: validated(email)?,
+        roles: validated(roles)?,
+        organization_id: org_id,
+        resend,
+        team_ids,
+    };
+    let created = OrganizationService::from(state.get_ref())
+        .invite(&actor, invite)
+        .await?;
+    Ok(respond::json(&views::invitation(&created)))
+}
+
+fn invitation_id(body: &Body) -> Result<String, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let id = f.string("invitationId");
+    f.finish()?;
+    validated(id)
+}
+
+pub async fn accept(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let id = invitation_id(&body)?;
+    let actor = actor(&req, &state, current)?;
+    let (invitation, member) = OrganizationService::from(state.get_ref())
+        .accept(&actor, &id)
+        .await?;
+    Ok(respond::json(
+        &json!({ "invitation": views::invitation(&invitation), "member": views::member(&member) }),
+    ))
+}
+
+pub async fn reject(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let id = invitation_id(&body)?;
+    let actor = actor(&req, &state, current)?;
+    let invitation = OrganizationService::from(state.get_ref())
+        .reject(&actor, &id)
+        .await?;
+    Ok(respond::json(
+        &json!({ "invitation": views::invitation(&invitation), "member": null }),
+    ))
+}
+
+pub async fn cancel(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let id = invitation_id(&body)?;
+    let actor = actor(&req, &state, current)?;
+    let invitation = OrganizationService::from(state.get_ref())
+        .cancel(&actor, &id)
+        .await?;
+    Ok(respond::json(&views::invitation(&invitation)))
+}
+
+pub async fn get(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let id = f.string("id");
+    f.finish()?;
+    if current.session.is_none() {
+        return Err(ApiError::message_only(
+            StatusCode::UNAUTHORIZED,
+            "Not authenticated",
+        ));
+    }
+    let actor = actor(&req, &state, current)?;
+    let details = OrganizationService::from(state.get_ref())
+        .invitation(&actor, &validated(id)?)
+        .await?;
+    let mut body = views::invitation(&details.invitation);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert(
+            "organizationName".into(),
+            details.organization.name.clone().into(),
+        );
+        obj.insert(
+            "organizationSlug".into(),
+            details.organization.slug.clone().into(),
+        );
+        obj.insert("inviterEmail".into(), details.inviter_email.into());
+    }
+    Ok(respond::json(&body))
+}
+
+pub async fn list(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let org_id = f.optional_string("organizationId");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let list = OrganizationService::from(state.get_ref())
+        .list_invitations(&actor, org_id.as_deref())
+        .await?;
+    Ok(respond::json(
+        &list.iter().map(views::invitation).collect::<Vec<Value>>(),
+    ))
+}
+
+pub async fn list_for_user(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    if castellan_http::body::query_param(&req, "email").is_some() {
+        return Err(ApiError::message_only(
+            StatusCode::BAD_REQUEST,
+            "User email cannot be passed for client side API calls.",
+        ));
+    }
+    let actor = actor(&req, &state, current)?;
+    let list = OrganizationService::from(state.get_ref())
+        .list_user_invitations(&actor)
+        .await?;
+    let body: Vec<Value> = list
+        .iter()
+        .map(|(inv, org_name)| {
+            let mut v = views::invitation(inv);
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("organizationName".into(), org_name.clone().into());
+            }
+            v
+        })
+        .collect();
+    Ok(respond::json(&body))
+}

@@ -1,0 +1,179 @@
+//! Team endpoints.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use castellan_http::body::query_object;
+use castellan_http::respond;
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use serde_json::{Value, json};
+
+use super::{actor, validated};
+use crate::domain::OrganizationService;
+use crate::views;
+
+pub async fn create(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let name = f.string("name");
+    let org_id = f.optional_string("organizationId");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let team = OrganizationService::from(state.get_ref())
+        .create_team(&actor, org_id.as_deref(), validated(name)?)
+        .await?;
+    Ok(respond::json(&views::team(&team, false)))
+}
+
+pub async fn list(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let org_id = f.optional_string("organizationId");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let teams = OrganizationService::from(state.get_ref())
+        .list_teams(&actor, org_id.as_deref())
+        .await?;
+    Ok(respond::json(
+        &teams.iter().map(|t| views::team(t, true)).collect::<Vec<Value>>(),
+    ))
+}
+
+pub async fn update(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let team_id = f.string("teamId");
+    let data = f.optional_object("data").unwrap_or_default();
+    f.finish()?;
+    let data = Value::Object(data);
+    let mut d = Fields::body(Some(&data))?;
+    let name = d.optional_string("name");
+    let org_id = d.optional_string("organizationId");
+    d.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let team = OrganizationService::from(state.get_ref())
+        .update_team(&actor, org_id.as_deref(), &validated(team_id)?, name)
+        .await?;
+    Ok(respond::json(&views::team(&team, false)))
+}
+
+pub async fn remove(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let team_id = f.string("teamId");
+    let org_id = f.optional_string("organizationId");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    OrganizationService::from(state.get_ref())
+        .remove_team(&actor, org_id.as_deref(), &validated(team_id)?)
+        .await?;
+    Ok(respond::json(&json!({ "message": "Team removed successfully." })))
+}
+
+pub async fn set_active(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::optional_body(body.get())?;
+    let team_id = f.nullable_string("teamId");
+    f.finish()?;
+    let dont_remember = current.dont_remember;
+    let actor = actor(&req, &state, current)?;
+    let (session, team) = OrganizationService::from(state.get_ref())
+        .set_active_team(&actor, team_id.as_ref().map(|t| t.as_deref()))
+        .await?;
+    let body = team.as_ref().map_or(Value::Null, |t| views::team(t, false));
+    let cookies = respond::session_cookies(&state, &session.session.token, dont_remember);
+    Ok(respond::with_cookies(respond::json(&body), &cookies))
+}
+
+pub async fn list_for_user(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let org_id = f.optional_string("organizationId");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let teams = OrganizationService::from(state.get_ref())
+        .list_user_teams(&actor, org_id.as_deref())
+        .await?;
+    Ok(respond::json(
+        &teams.iter().map(|t| views::team(t, true)).collect::<Vec<Value>>(),
+    ))
+}
+
+fn team_and_user(body: &Body) -> Result<(String, String, Option<String>), ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let team_id = f.string("teamId");
+    let user_id = f.string("userId");
+    let org_id = f.optional_string("organizationId");
+    f.finish()?;
+    Ok((validated(team_id)?, validated(user_id)?, org_id))
+}
+
+pub async fn add_member(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let (team_id, user_id, org_id) = team_and_user(&body)?;
+    let actor = actor(&req, &state, current)?;
+    let seat = OrganizationService::from(state.get_ref())
+        .add_team_member(&actor, org_id.as_deref(), &team_id, &user_id)
+        .await?;
+    Ok(respond::json(&views::team_member(&seat)))
+}
+
+pub async fn remove_member(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let (team_id, user_id, org_id) = team_and_user(&body)?;
+    let actor = actor(&req, &state, current)?;
+    OrganizationService::from(state.get_ref())
+        .remove_team_member(&actor, org_id.as_deref(), &team_id, &user_id)
+        .await?;
+    Ok(respond::json(
+        &json!({ "message": "Team member removed successfully." }),
+    ))
+}
+
+pub async fn list_members(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let team_id = f.optional_string("teamId");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let seats = OrganizationService::from(state.get_ref())
+        .list_team_members(&actor, team_id.as_deref())
+        .await?;
+    Ok(respond::json(
+        &seats.iter().map(views::team_member).collect::<Vec<Value>>(),
+    ))
+}

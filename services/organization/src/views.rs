@@ -1,0 +1,116 @@
+//! Better Auth's JSON shapes for organization data. Dates are ISO-8601 with milliseconds.
+
+use castellan_data::entity::{audit_log, invitation, member, organization, team, team_member, user};
+use castellan_http::respond::iso;
+use serde_json::{Value, json};
+
+/// `metadata` is stored as JSON text; create and update return it parsed, reads return the text.
+#[must_use]
+pub fn organization(o: &organization::Model, parse_metadata: bool) -> Value {
+    let metadata = match (&o.metadata, parse_metadata) {
+        (Some(m), true) => serde_json::from_str(m).unwrap_or_else(|_| Value::String(m.clone())),
+        (Some(m), false) => Value::String(m.clone()),
+        (None, _) => Value::Null,
+    };
+    json!({
+        "name": o.name,
+        "slug": o.slug,
+        "logo": o.logo,
+        "createdAt": iso(&o.created_at),
+        "metadata": metadata,
+        "id": o.id,
+    })
+}
+
+#[must_use]
+pub fn member(m: &member::Model) -> Value {
+    json!({
+        "organizationId": m.organization_id,
+        "userId": m.user_id,
+        "role": m.role,
+        "createdAt": iso(&m.created_at),
+        "id": m.id,
+    })
+}
+
+#[must_use]
+pub fn member_with_user(m: &member::Model, u: Option<&user::Model>) -> Value {
+    let mut v = member(m);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "user".to_owned(),
+            match u {
+                Some(u) => json!({ "id": u.id, "name": u.name, "email": u.email, "image": u.image }),
+                None => Value::Null,
+            },
+        );
+    }
+    v
+}
+
+#[must_use]
+pub fn invitation(i: &invitation::Model) -> Value {
+    json!({
+        "organizationId": i.organization_id,
+        "email": i.email,
+        "role": i.role,
+        "teamId": i.team_id,
+        "status": i.status,
+        "expiresAt": iso(&i.expires_at),
+        "createdAt": iso(&i.created_at),
+        "inviterId": i.inviter_id,
+        "id": i.id,
+    })
+}
+
+/// `memberCount` is Better Auth's internal seat counter; create-team hides it.
+#[must_use]
+pub fn team(t: &team::Model, with_count: bool) -> Value {
+    let mut v = json!({
+        "name": t.name,
+        "organizationId": t.organization_id,
+        "createdAt": iso(&t.created_at),
+        "updatedAt": t.updated_at.as_ref().map(iso),
+        "id": t.id,
+    });
+    if let (true, Some(obj)) = (with_count, v.as_object_mut()) {
+        obj.insert("memberCount".to_owned(), t.member_count.into());
+    }
+    v
+}
+
+#[must_use]
+pub fn team_member(t: &team_member::Model) -> Value {
+    json!({ "id": t.id, "teamId": t.team_id, "userId": t.user_id, "createdAt": t.created_at.as_ref().map(iso) })
+}
+
+#[must_use]
+pub fn custom_role(r: &crate::domain::access_control::CustomRole) -> Value {
+    json!({
+        "id": r.row.id,
+        "organizationId": r.row.organization_id,
+        "role": r.row.role,
+        "permission": r.permission,
+        "createdAt": iso(&r.row.created_at),
+        "updatedAt": r.row.updated_at.as_ref().map(iso),
+    })
+}
+
+#[must_use]
+pub fn audit_entry(e: &audit_log::Model) -> Value {
+    json!({
+        "id": e.id,
+        "organizationId": e.organization_id,
+        "seq": e.seq,
+        "action": e.action,
+        "actorId": e.actor_id,
+        "targetType": e.target_type,
+        "targetId": e.target_id,
+        "details": e.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
+        "ipAddress": e.ip_address,
+        "userAgent": e.user_agent,
+        "createdAt": iso(&e.created_at),
+        "prevHash": e.prev_hash,
+        "hash": e.hash,
+    })
+}

@@ -22,6 +22,11 @@ fn statements(backend: DatabaseBackend) -> Vec<String> {
     } else {
         ""
     };
+    let big = if backend == DatabaseBackend::Postgres {
+        "bigint"
+    } else {
+        "integer"
+    };
     let serial = if backend == DatabaseBackend::Postgres {
         "bigserial primary key"
     } else {
@@ -66,7 +71,7 @@ fn statements(backend: DatabaseBackend) -> Vec<String> {
         // Append-only, hash-chained per organization: `seq` numbers an organization's entries and
         // `hash` covers the entry and the previous entry's hash.
         format!(
-            r#"CREATE TABLE IF NOT EXISTS "castellan_audit_log" ("id" {text} not null primary key, "organizationId" {text} not null, "seq" {int} not null, "action" {text} not null, "actorId" {text}, "targetType" {text}, "targetId" {text}, "details" {text}, "ipAddress" {text}, "userAgent" {text}, "createdAt" {date} not null, "prevHash" {text} not null, "hash" {text} not null)"#
+            r#"CREATE TABLE IF NOT EXISTS "castellan_audit_log" ("id" {text} not null primary key, "organizationId" {text} not null, "seq" {big} not null, "action" {text} not null, "actorId" {text}, "targetType" {text}, "targetId" {text}, "details" {text}, "ipAddress" {text}, "userAgent" {text}, "createdAt" {date} not null, "prevHash" {text} not null, "hash" {text} not null)"#
         ),
         r#"CREATE UNIQUE INDEX IF NOT EXISTS "castellan_audit_log_org_seq_uidx" on "castellan_audit_log" ("organizationId", "seq")"#.to_owned(),
     ]

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use castellan_e2e::{Backend, TestApp};
 
-/// The scenarios the identity service must pass.
+/// The scenarios the identity and organization services must pass.
 const SCENARIOS: &[&str] = &[
     "signup-signin-session",
     "update-user",

@@ -24,3 +24,56 @@ async fn sign_out_on_one_replica_is_seen_by_the_other_immediately() {
     on_a.post("/sign-out", &json!({})).await;
     assert_eq!(on_b.session().await, Value::Null);
 }
+
+/// A custom role changed on one replica applies on the other at once: the policy cache is
+/// invalidated over Redis pub/sub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_change_on_one_replica_reaches_the_others_policy_cache() {
+    use castellan_e2e::orgs;
+    let Some(a) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let b = TestApp::spawn_on(a.storage.share(), &[]).await;
+    let (owner, _) = a.new_user("pubsub").await;
+    let org = orgs::create(&owner, "pubsub").await;
+    let id = org["id"].as_str().unwrap();
+    let (member_on_a, _, row) = orgs::add_member(&a, &owner, id, "member", "pubsubm").await;
+    owner
+        .post(
+            "/organization/create-role",
+            &json!({"organizationId": id, "role": "helper", "permission": {"ac": ["read"]}}),
+        )
+        .await;
+    owner
+        .post(
+            "/organization/update-member-role",
+            &json!({"organizationId": id, "memberId": row["id"], "role": "helper"}),
+        )
+        .await;
+
+    let member_on_b = b.browser();
+    member_on_b.set_cookie(
+        "better-auth.session_token",
+        &member_on_a.cookie("better-auth.session_token").unwrap(),
+    );
+    let ask = json!({"organizationId": id, "permissions": {"invitation": ["create"]}});
+    // Replica B loads and caches the organization's policies.
+    assert_eq!(
+        member_on_b.post("/organization/has-permission", &ask).await.json["success"],
+        false
+    );
+    // Replica A widens the role.
+    let upd = owner
+        .post("/organization/update-role", &json!({"organizationId": id, "roleName": "helper", "data": {"permission": {"ac": ["read"], "invitation": ["create"]}}}))
+        .await;
+    assert_eq!(upd.status, 200, "{}", upd.text);
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..40 {
+        seen = member_on_b.post("/organization/has-permission", &ask).await.json["success"].clone();
+        if seen == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen, true, "replica B never saw the change");
+}

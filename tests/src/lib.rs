@@ -412,3 +412,50 @@ impl Browser {
         self.get("/get-session").await.json
     }
 }
+
+/// Organization helpers over the HTTP API.
+pub mod orgs {
+    use serde_json::{Value, json};
+
+    use super::{Browser, TestApp, unique};
+
+    /// Creates an organization owned by `owner`; returns the response body.
+    pub async fn create(owner: &Browser, tag: &str) -> Value {
+        let slug = unique(&format!("{tag}-"));
+        let r = owner
+            .post(
+                "/organization/create",
+                &json!({"name": format!("Org {tag}"), "slug": slug}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "create org: {}", r.text);
+        r.json
+    }
+
+    /// Invites a fresh user with `role` and has them accept; returns their browser, email and
+    /// member row.
+    pub async fn add_member(
+        app: &TestApp,
+        owner: &Browser,
+        org_id: &str,
+        role: &str,
+        tag: &str,
+    ) -> (Browser, String, Value) {
+        let (member, email) = app.new_user(tag).await;
+        let inv = owner
+            .post(
+                "/organization/invite-member",
+                &json!({"email": email, "role": role, "organizationId": org_id}),
+            )
+            .await;
+        assert_eq!(inv.status, 200, "invite: {}", inv.text);
+        let acc = member
+            .post(
+                "/organization/accept-invitation",
+                &json!({"invitationId": inv.json["id"]}),
+            )
+            .await;
+        assert_eq!(acc.status, 200, "accept: {}", acc.text);
+        (member, email, acc.json["member"].clone())
+    }
+}

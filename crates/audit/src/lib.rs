@@ -128,10 +128,11 @@ pub async fn page(
 ) -> Result<(Vec<Model>, u64), AuditError> {
     let query = AuditLog::find().filter(audit_log::Column::OrganizationId.eq(organization_id));
     let total = query.clone().count(db).await?;
+    // Bounded so user-supplied numbers stay inside SQL's signed integers.
     let rows = query
         .order_by_desc(audit_log::Column::Seq)
-        .limit(limit)
-        .offset(offset)
+        .limit(limit.min(10_000))
+        .offset(offset.min(i64::MAX as u64))
         .all(db)
         .await?;
     Ok((rows, total))

@@ -11,6 +11,11 @@ use sea_orm::{
 
 use crate::scope::{OrgScope, Permit};
 
+/// The most rows one page returns.
+pub const MAX_PAGE: u64 = 1_000;
+/// Offsets beyond this are empty anyway; the bound keeps them inside SQL's signed integers.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
 /// The organization's members with their users, oldest first.
 ///
 /// # Errors
@@ -25,8 +30,8 @@ pub async fn members_with_users(
     let total = query.clone().count(db).await?;
     let rows = query
         .order_by_asc(member::Column::CreatedAt)
-        .limit(limit)
-        .offset(offset)
+        .limit(limit.min(MAX_PAGE))
+        .offset(offset.min(MAX_OFFSET))
         .all(db)
         .await?;
     let ids: Vec<String> = rows.iter().map(|m| m.user_id.clone()).collect();

@@ -2,7 +2,7 @@
 //! transaction: in `organizationRole` (Better Auth's schema and wire shape) and as casbin lines,
 //! which is what decisions read.
 
-use castellan_authz::permissions::{is_known, split_roles};
+use castellan_authz::permissions::is_known;
 use castellan_authz::{BUILTIN_ROLES, OrgScope, Statements, repo};
 use castellan_crypto::random;
 use castellan_data::entity::organization_role;
@@ -256,10 +256,9 @@ impl OrganizationService {
         let row = repo::custom_role(&self.db, &scope, name, id)
             .await?
             .ok_or_else(|| OrgError::invalid("ROLE_NOT_FOUND"))?;
-        let (holders, _) = repo::members_with_users(&self.db, &scope, u64::MAX, 0).await?;
-        if holders
-            .iter()
-            .any(|(m, _)| split_roles(&m.role).contains(&row.role))
+        if !repo::members_with_role(&self.db, &scope, &row.role)
+            .await?
+            .is_empty()
         {
             return Err(OrgError::invalid("ROLE_IS_ASSIGNED_TO_MEMBERS"));
         }

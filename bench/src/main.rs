@@ -1,11 +1,15 @@
 //! Baselines measured in the same run as Castellan (see `bench/run.sh`):
 //! - `castellan-bench bare PORT`: a bare actix-web endpoint, the machine's HTTP ceiling;
+//! - `castellan-bench authz [DATABASE_URL]`: casbin decisions with 100k organizations and 1M
+//!   memberships in the database;
 //! - `castellan-bench argon2`: the argon2 bound on sign-ins per second: argon2id verifications
 //!   per second with every core verifying (about cores ÷ one verification's time).
 
 use std::time::Instant;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+
+mod authz;
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 
@@ -50,6 +54,13 @@ async fn main() -> std::io::Result<()> {
             argon2_bound();
             Ok(())
         }
+        Some("authz") => {
+            let url = args
+                .get(2)
+                .cloned()
+                .unwrap_or_else(|| "sqlite::memory:".to_owned());
+            authz::run(&url).await.map_err(std::io::Error::other)
+        }
         Some("bare") => {
             let port: u16 = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(3400);
             HttpServer::new(|| {
@@ -67,7 +78,9 @@ async fn main() -> std::io::Result<()> {
             .await
         }
         _ => {
-            eprintln!("usage: castellan-bench argon2 | castellan-bench bare PORT");
+            eprintln!(
+                "usage: castellan-bench argon2 | castellan-bench bare PORT | castellan-bench authz [DATABASE_URL]"
+            );
             std::process::exit(2);
         }
     }

@@ -5,7 +5,8 @@
 //! every other replica.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use casbin::{CoreApi, DefaultModel, Enforcer, Filter, MgmtApi};
 use castellan_cache::Cache;
@@ -30,48 +31,35 @@ pub enum AuthzError {
     Policy(String),
 }
 
-type Decision = (String, &'static str, &'static str);
+/// Per role: (resource, action) → allowed, as casbin decided it when the organization loaded.
+type DecisionTable = HashMap<String, HashMap<(&'static str, &'static str), bool>>;
 
 struct OrgPolicy {
-    enforcer: Enforcer,
-    decisions: RwLock<HashMap<Decision, bool>>,
+    decisions: DecisionTable,
 }
 
 impl OrgPolicy {
-    fn allows(
-        &self,
-        org_id: &str,
-        role: &str,
-        resource: &'static str,
-        action: &'static str,
-    ) -> Result<bool, AuthzError> {
-        let key = (role.to_owned(), resource, action);
-        if let Some(hit) = self
-            .decisions
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok(*hit);
-        }
-        let allowed = self.enforcer.enforce((role, org_id, resource, action))?;
+    /// A role this organization's policy does not name holds nothing: no policy line can match
+    /// it (the model has no role links), which is what casbin answered for the known ones too.
+    fn allows(&self, role: &str, resource: &'static str, action: &'static str) -> bool {
         self.decisions
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, allowed);
-        Ok(allowed)
+            .get(role)
+            .and_then(|t| t.get(&(resource, action)))
+            .copied()
+            .unwrap_or(false)
     }
 }
 
 struct Cached {
     policy: Arc<OrgPolicy>,
-    last_used: u64,
+    last_used: AtomicU64,
 }
 
 pub struct Authorizer {
     db: DatabaseConnection,
     builtin: Vec<Vec<String>>,
-    orgs: Mutex<(HashMap<String, Cached>, u64)>,
+    orgs: RwLock<HashMap<String, Cached>>,
+    clock: AtomicU64,
     capacity: usize,
     cache: Option<Cache>,
 }
@@ -106,29 +94,30 @@ impl Authorizer {
         Ok(Self {
             db,
             builtin: parse_policy(BUILTIN_POLICY)?,
-            orgs: Mutex::new((HashMap::new(), 0)),
+            orgs: RwLock::new(HashMap::new()),
+            clock: AtomicU64::new(0),
             capacity: capacity.max(1),
             cache,
         })
     }
 
     async fn policy(&self, org_id: &str) -> Result<Arc<OrgPolicy>, AuthzError> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = self
+            .orgs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(org_id)
         {
-            let mut guard = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
-            let (map, clock) = &mut *guard;
-            *clock += 1;
-            if let Some(c) = map.get_mut(org_id) {
-                c.last_used = *clock;
-                return Ok(c.policy.clone());
-            }
+            c.last_used.store(tick, Ordering::Relaxed);
+            return Ok(c.policy.clone());
         }
         let policy = Arc::new(self.load(org_id).await?);
-        let mut guard = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
-        let (map, clock) = &mut *guard;
+        let mut map = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.capacity
             && let Some(oldest) = map
                 .iter()
-                .min_by_key(|(_, c)| c.last_used)
+                .min_by_key(|(_, c)| c.last_used.load(Ordering::Relaxed))
                 .map(|(k, _)| k.clone())
         {
             map.remove(&oldest);
@@ -137,7 +126,7 @@ impl Authorizer {
             org_id.to_owned(),
             Cached {
                 policy: policy.clone(),
-                last_used: *clock,
+                last_used: AtomicU64::new(tick),
             },
         );
         Ok(policy)
@@ -155,10 +144,21 @@ impl Authorizer {
         // Built-in lines go into this enforcer's memory only; they live in policies/, not the DB.
         enforcer.enable_auto_save(false);
         enforcer.add_policies(self.builtin.clone()).await?;
-        Ok(OrgPolicy {
-            enforcer,
-            decisions: RwLock::new(HashMap::new()),
-        })
+        // Every role this organization's policy names, asked once about every action: a
+        // decision is then a table lookup. casbin remains the authority: it filled the table.
+        let mut decisions: DecisionTable = HashMap::new();
+        for role in enforcer.get_all_subjects() {
+            let table = decisions.entry(role.clone()).or_default();
+            for (resource, actions) in crate::permissions::STATEMENTS {
+                for action in actions {
+                    table.insert(
+                        (resource, *action),
+                        enforcer.enforce((role.as_str(), org_id, resource, *action))?,
+                    );
+                }
+            }
+        }
+        Ok(OrgPolicy { decisions })
     }
 
     /// Whether any one of `roles` is granted every (resource, action) in `wanted`: Better Auth's
@@ -191,7 +191,7 @@ impl Authorizer {
         for role in roles {
             let mut all = true;
             for (resource, action) in &pairs {
-                if !policy.allows(org_id, role, resource, action)? {
+                if !policy.allows(role, resource, action) {
                     all = false;
                     break;
                 }
@@ -312,16 +312,15 @@ impl Authorizer {
     /// Drops the organization's enforcer from this process's cache.
     pub fn forget(&self, org_id: &str) {
         self.orgs
-            .lock()
+            .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .0
             .remove(org_id);
     }
 
     /// How many organizations' enforcers are cached (for tests and metrics).
     #[must_use]
     pub fn cached_orgs(&self) -> usize {
-        self.orgs.lock().unwrap_or_else(PoisonError::into_inner).0.len()
+        self.orgs.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 

@@ -115,6 +115,9 @@ if [ -x "$REF_DIR/start.sh" ] && command -v node >/dev/null; then
   fi
 fi
 
+echo "authorization benchmark (100k organizations, 1M memberships)" >&2
+authz_out=$("$BIN/castellan-bench" authz "sqlite://$WORK/authz.db?mode=rwc")
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
 
@@ -137,4 +140,10 @@ echo "|---|---:|---:|"
 echo "| Castellan, SQLite | $sqlite_si_rps | $(pct "$sqlite_si_rps" "$argon_bound") |"
 [ "$pg_state" = ok ] && echo "| Castellan, Postgres + Redis | $pg_si_rps | $(pct "$pg_si_rps" "$argon_bound") |"
 [ "$ref_state" = ok ] && echo "| Better Auth (scrypt) | $ref_si_rps | |"
+echo
+echo "### Authorization (casbin, SQLite, 100k organizations and 1M memberships; working set of 5k organizations)"
+echo
+echo '```'
+echo "$authz_out"
+echo '```'
 exit 0

@@ -20,6 +20,8 @@ both_backends! {
         let list = owner.get("/organization/list").await;
         assert_eq!(list.json[0]["metadata"], "{\"tier\":\"gold\"}", "reads return the stored JSON text");
 
+        let one = owner.get(&format!("/organization/get-organization?organizationId={id}")).await;
+        assert_eq!((one.json["name"].clone(), one.json.get("members")), (json!("Renamed"), None));
         let full = owner.get(&format!("/organization/get-full-organization?organizationId={id}")).await;
         assert_eq!(full.json["members"][0]["user"]["email"], email.as_str());
 

@@ -167,6 +167,20 @@ impl OrganizationService {
 
     /// # Errors
     /// Not found, not a member, storage failures.
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        org_id: Option<&str>,
+        slug: Option<&str>,
+    ) -> OrgResult<Option<organization::Model>> {
+        Ok(self
+            .readable_scope(actor, org_id, slug)
+            .await?
+            .map(|s| s.organization().clone()))
+    }
+
+    /// # Errors
+    /// Not found, not a member, storage failures.
     pub async fn full(
         &self,
         actor: &Actor,

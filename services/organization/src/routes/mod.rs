@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/organization/check-slug", post().to(organizations::check_slug))
         .route("/organization/update", post().to(organizations::update))
         .route("/organization/delete", post().to(organizations::delete))
+        .route("/organization/get-organization", get().to(organizations::get))
         .route(
             "/organization/get-full-organization",
             get().to(organizations::get_full),

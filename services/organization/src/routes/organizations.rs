@@ -114,6 +114,27 @@ pub async fn delete(
     Ok(respond::json(&views::organization(&deleted, false)))
 }
 
+/// The organization row alone; `null` when nothing names one.
+pub async fn get(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let org_id = f.optional_string("organizationId");
+    let slug = f.optional_string("organizationSlug");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let org = OrganizationService::from(state.get_ref())
+        .get(&actor, org_id.as_deref(), slug.as_deref())
+        .await?;
+    Ok(respond::json(
+        &org.as_ref()
+            .map_or(Value::Null, |o| views::organization(o, false)),
+    ))
+}
+
 pub async fn get_full(
     state: web::Data<AuthState>,
     req: HttpRequest,

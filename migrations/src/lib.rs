@@ -10,6 +10,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_create_better_auth_core;
 mod m20261130_000002_create_organizations;
+mod m20261130_000003_create_jwks;
 mod schema;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261130_000001_create_better_auth_core::Migration),
             Box::new(m20261130_000002_create_organizations::Migration),
+            Box::new(m20261130_000003_create_jwks::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use castellan_e2e::{Backend, TestApp};
 
-/// The scenarios the identity and organization services must pass.
+/// The scenarios Castellan passes (admin and two-factor scenarios join with their features).
 const SCENARIOS: &[&str] = &[
     "signup-signin-session",
     "update-user",

@@ -45,3 +45,4 @@ mod replicas;
 mod sessions;
 mod sign_in;
 mod tenant_isolation;
+mod tokens;

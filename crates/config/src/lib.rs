@@ -95,6 +95,10 @@ pub struct Settings {
     /// Account deletion waits for a mailed confirmation link.
     pub delete_account_verification: bool,
     pub run_migrations: bool,
+    /// Lifetime of JWTs issued by `/token` and `set-auth-jwt`.
+    pub jwt_ttl: Duration,
+    /// How often the JWT signing key is replaced.
+    pub jwt_key_rotation: Duration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
 }
@@ -184,6 +188,14 @@ impl Settings {
             auto_sign_in_after_verification: flag("AUTO_SIGN_IN_AFTER_VERIFICATION", false),
             delete_account_verification: flag("DELETE_ACCOUNT_VERIFICATION", false),
             run_migrations: flag("RUN_MIGRATIONS", true),
+            jwt_ttl: Duration::from_secs(15 * 60),
+            jwt_key_rotation: Duration::from_secs(match get("JWT_KEY_ROTATION_SECONDS") {
+                None => 30 * 24 * 3600,
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                    name: "JWT_KEY_ROTATION_SECONDS",
+                    reason: format!("{v:?} is not a number of seconds"),
+                })?,
+            }),
             max_body_bytes: 64 * 1024,
         })
     }

@@ -2,9 +2,11 @@
 //! signed-cookie format, password hashing (argon2id, with Better Auth's scrypt hashes still
 //! verified), HS256 tokens and digests. Nothing here does I/O.
 
+pub mod eddsa;
 pub mod jwt;
 pub mod password;
 pub mod random;
 pub mod signing;
+pub mod symmetric;
 
 pub use password::{PasswordCheck, PasswordHasherConfig};

@@ -126,6 +126,25 @@ pub fn has_cookies(req: &HttpRequest) -> bool {
     req.headers().contains_key(header::COOKIE)
 }
 
+/// The session token a response hands out in a `Set-Cookie` (signed, percent-decoded), if any:
+/// what Better Auth's bearer plugin copies into `set-auth-token`.
+#[must_use]
+pub fn issued_session_token(headers: &header::HeaderMap, session_cookie_name: &str) -> Option<String> {
+    let prefix = format!("{session_cookie_name}=");
+    headers
+        .get_all(header::SET_COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            let rest = c.strip_prefix(&prefix)?;
+            let (value, attrs) = rest.split_once(';').unwrap_or((rest, ""));
+            let expired = attrs
+                .split(';')
+                .any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0"));
+            (!value.is_empty() && !expired)
+                .then(|| percent_decode_str(value).decode_utf8_lossy().into_owned())
+        })
+}
+
 /// Adds `Set-Cookie` headers to a response.
 pub fn append(res: &mut actix_web::HttpResponse, cookies: &[String]) {
     for c in cookies {

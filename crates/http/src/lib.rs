@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every Castellan service: the error shape, cookies, body and session
 //! extractors, origin checks, rate limiting, the shared state and the server bootstrap.
 
+pub mod bearer;
 pub mod body;
 pub mod client;
 pub mod cookies;

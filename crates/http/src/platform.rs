@@ -108,6 +108,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .wrap(from_fn(crate::bearer::set_auth_token))
                 .wrap(from_fn(rate_limit))
                 .service(web::scope(&base_path).configure(|cfg| {
                     for mount in mounts {

@@ -25,10 +25,43 @@ impl MaybeSession {
     }
 }
 
-/// The raw session token the request presents, if its signature is valid.
+/// The raw session token the request presents, if its signature is valid: a valid
+/// `Authorization: Bearer` token wins over the session cookie, as with Better Auth's bearer plugin.
 #[must_use]
 pub fn presented_token(req: &HttpRequest, state: &AuthState) -> Option<String> {
-    state.cookies.read_signed(req, SESSION_TOKEN)
+    bearer_token(req, state).or_else(|| state.cookies.read_signed(req, SESSION_TOKEN))
+}
+
+/// `Authorization: Bearer <token.signature>` (either base64 alphabet, padding optional) or a bare
+/// token. A bad signature is ignored, not an error: the request continues without it.
+fn bearer_token(req: &HttpRequest, state: &AuthState) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return None;
+    }
+    if !token.contains('.') {
+        return token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
+            .then(|| token.to_owned());
+    }
+    let decoded = if token.contains('%') {
+        percent_encoding::percent_decode_str(token)
+            .decode_utf8_lossy()
+            .into_owned()
+    } else {
+        token.to_owned()
+    };
+    castellan_crypto::signing::verify_lenient(state.cookies.secret(), &decoded).map(str::to_owned)
 }
 
 impl FromRequest for MaybeSession {

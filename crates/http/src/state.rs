@@ -7,6 +7,7 @@ use castellan_cache::Cache;
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
 use castellan_mail::SharedMailer;
+use castellan_session::jwt::JwtIssuer;
 use castellan_session::{Passwords, SessionManager};
 
 use crate::cookies::CookieJarConfig;
@@ -21,6 +22,8 @@ pub struct AuthState {
     pub passwords: Passwords,
     /// The organization authorization authority (casbin).
     pub authz: Arc<Authorizer>,
+    /// Signs JWTs for downstream backends and publishes the JWKS.
+    pub jwt: Arc<JwtIssuer>,
     pub mailer: SharedMailer,
     pub clock: Arc<dyn Clock>,
     pub cookies: CookieJarConfig,
@@ -44,6 +47,14 @@ impl AuthState {
             settings.session.clone(),
             clock.clone(),
         ));
+        let jwt = Arc::new(JwtIssuer::new(
+            db.clone(),
+            settings.secret.clone(),
+            settings.origin(),
+            settings.jwt_ttl,
+            settings.jwt_key_rotation,
+            clock.clone(),
+        ));
         let cookies = CookieJarConfig::new(&settings);
         let origins = TrustedOrigins::new(settings.origin(), &settings.trusted_origins);
         Self {
@@ -53,6 +64,7 @@ impl AuthState {
             sessions,
             passwords,
             authz,
+            jwt,
             mailer,
             clock,
             cookies,

@@ -286,5 +286,6 @@ impl SessionManager {
     }
 }
 
+pub mod jwt;
 pub mod passwords;
 pub use passwords::{HashingError, Passwords};

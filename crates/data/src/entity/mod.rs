@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit_log;
 pub mod casbin_rule;
 pub mod invitation;
+pub mod jwks;
 pub mod member;
 pub mod organization;
 pub mod organization_role;

@@ -3,6 +3,7 @@
 mod account;
 mod credentials;
 mod email;
+mod jwt;
 mod misc;
 mod password_reset;
 mod sessions;
@@ -30,6 +31,8 @@ pub const RESET_PASSWORD: &str = "/reset-password";
 pub const RESET_PASSWORD_CALLBACK: &str = "/reset-password/{token}";
 pub const SEND_VERIFICATION_EMAIL: &str = "/send-verification-email";
 pub const VERIFY_EMAIL: &str = "/verify-email";
+pub const TOKEN: &str = "/token";
+pub const JWKS: &str = "/jwks";
 pub const OK: &str = "/ok";
 pub const ERROR: &str = "/error";
 
@@ -61,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(email::send_verification_email),
         )
         .route(VERIFY_EMAIL, web::get().to(email::verify_email))
+        .route(TOKEN, web::get().to(jwt::token))
+        .route(JWKS, web::get().to(jwt::jwks))
         .route(OK, web::get().to(misc::ok))
         .route(ERROR, web::get().to(misc::error_page));
 }

@@ -68,10 +68,17 @@ pub async fn get_session(
         session: SessionView::from(&auth.session),
         user: UserView::from(&auth.user),
     };
-    Ok(respond::with_cookies(
-        no_store(respond::json(&body)),
-        &set_cookies,
-    ))
+    let mut res = respond::with_cookies(no_store(respond::json(&body)), &set_cookies);
+    // Better Auth's jwt plugin: a JWT for downstream backends rides along.
+    let jwt = super::jwt::token_for(&state, &auth).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&jwt) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("set-auth-jwt"),
+            value,
+        );
+        castellan_http::bearer::expose_header(res.headers_mut(), "set-auth-jwt");
+    }
+    Ok(res)
 }
 
 /// Better Auth only accepts POST here with `deferSessionRefresh`, which Castellan does not need.

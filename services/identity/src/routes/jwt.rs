@@ -1,0 +1,35 @@
+//! JWTs for downstream backends: `GET /token` and `GET /jwks` (Better Auth's jwt plugin).
+
+use actix_web::{HttpResponse, web};
+use castellan_http::respond::{self, UserView};
+use castellan_http::{ApiError, AuthState, MaybeSession};
+use castellan_session::AuthSession;
+use serde_json::{Map, Value, json};
+
+/// The JWT for a session's user: the user object as claims, plus the registered ones.
+///
+/// # Errors
+/// Key storage failures.
+pub async fn token_for(state: &AuthState, auth: &AuthSession) -> Result<String, ApiError> {
+    let claims = match serde_json::to_value(UserView::from(&auth.user)) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    state
+        .jwt
+        .sign(claims, &auth.user.id)
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
+pub async fn token(state: web::Data<AuthState>, current: MaybeSession) -> Result<HttpResponse, ApiError> {
+    let auth = current.require()?;
+    Ok(respond::json(
+        &json!({ "token": token_for(&state, &auth).await? }),
+    ))
+}
+
+pub async fn jwks(state: web::Data<AuthState>) -> Result<HttpResponse, ApiError> {
+    let keys = state.jwt.jwks().await.map_err(|e| ApiError::internal(&e))?;
+    Ok(respond::json(&json!({ "keys": keys })))
+}

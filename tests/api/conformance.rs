@@ -7,7 +7,7 @@ use std::process::Command;
 
 use castellan_e2e::{Backend, TestApp};
 
-/// The scenarios Castellan passes (admin and two-factor scenarios join with their features).
+/// The scenarios Castellan passes (the two-factor scenario joins with the feature).
 const SCENARIOS: &[&str] = &[
     "signup-signin-session",
     "update-user",
@@ -15,7 +15,19 @@ const SCENARIOS: &[&str] = &[
     "email-verification",
     "password-reset",
     "rate-limit",
+    "org-create-and-list",
+    "org-set-active",
+    "org-invite-accept",
+    "org-member-role-update-and-permissions",
+    "bearer-token",
+    "jwt-jwks",
+    "admin-list-ban-unban",
+    "admin-impersonate-and-stop",
 ];
+
+/// The suite's admin account: the server makes it an admin through `ADMIN_EMAILS`.
+const ADMIN_EMAIL: &str = "admin@conformance.test";
+const ADMIN_PASSWORD: &str = "Admin-password-123";
 
 fn suite_dir() -> PathBuf {
     std::env::var_os("CASTELLAN_CONFORMANCE_DIR").map_or_else(
@@ -59,7 +71,7 @@ async fn run_suite(backend: Backend) {
     let Some(dir) = tokio::task::spawn_blocking(prepared_suite).await.unwrap() else {
         return;
     };
-    let Some(app) = TestApp::spawn(backend).await else {
+    let Some(app) = TestApp::spawn_with(backend, &[("ADMIN_EMAILS", ADMIN_EMAIL)]).await else {
         return;
     };
     let (base, mail) = (app.origin.clone(), app.mail_log.display().to_string());
@@ -70,6 +82,8 @@ async fn run_suite(backend: Backend) {
             .env("BASE_URL", base)
             .env("MAIL_LOG", mail)
             .env("EXPECT_RATE_LIMIT", "1")
+            .env("ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .output()
             .unwrap()
     })

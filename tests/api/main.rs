@@ -32,6 +32,7 @@ macro_rules! both_backends {
     };
 }
 
+mod admin;
 mod bad_input;
 mod better_auth_database;
 mod conformance;

@@ -79,12 +79,17 @@ fn parse_policy(csv: &str) -> Result<Vec<Vec<String>>, AuthzError> {
         .collect()
 }
 
+fn all_statements() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    crate::permissions::STATEMENTS
+        .into_iter()
+        .chain(crate::permissions::ADMIN_STATEMENTS)
+}
+
 /// Resources and actions are `'static` in decisions; map request strings onto the vocabulary.
 fn vocabulary(resource: &str, action: &str) -> Option<(&'static str, &'static str)> {
-    crate::permissions::STATEMENTS
-        .iter()
+    all_statements()
         .find(|(r, _)| *r == resource)
-        .and_then(|(r, acts)| acts.iter().find(|a| **a == action).map(|a| (*r, *a)))
+        .and_then(|(r, acts)| acts.iter().find(|a| **a == action).map(|a| (r, *a)))
 }
 
 impl Authorizer {
@@ -149,7 +154,7 @@ impl Authorizer {
         let mut decisions: DecisionTable = HashMap::new();
         for role in enforcer.get_all_subjects() {
             let table = decisions.entry(role.clone()).or_default();
-            for (resource, actions) in crate::permissions::STATEMENTS {
+            for (resource, actions) in all_statements() {
                 for action in actions {
                     table.insert(
                         (resource, *action),
@@ -331,7 +336,11 @@ mod tests {
     #[test]
     fn the_builtin_policy_file_parses() {
         let lines = parse_policy(BUILTIN_POLICY).unwrap();
-        assert!(lines.iter().all(|l| l.len() == 4 && l[1] == "*"));
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.len() == 4 && (l[1] == "*" || l[1] == "platform"))
+        );
         assert!(lines.contains(&vec!["member".into(), "*".into(), "ac".into(), "read".into()]));
         assert!(parse_policy("g, a, b, c").is_err());
     }

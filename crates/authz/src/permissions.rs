@@ -20,6 +20,31 @@ pub const STATEMENTS: [(&str, &[&str]); 6] = [
     ("audit", &["read"]),
 ];
 
+/// The platform domain: where Better Auth's admin roles (`admin`, `user`) are decided.
+pub const PLATFORM: &str = "platform";
+
+/// Better Auth's admin-plugin statements, decided in the [`PLATFORM`] domain. Not grantable by
+/// organization custom roles.
+pub const ADMIN_STATEMENTS: [(&str, &[&str]); 2] = [
+    (
+        "user",
+        &[
+            "create",
+            "list",
+            "set-role",
+            "ban",
+            "impersonate",
+            "impersonate-admins",
+            "delete",
+            "set-password",
+            "set-email",
+            "get",
+            "update",
+        ],
+    ),
+    ("session", &["list", "revoke", "delete"]),
+];
+
 /// A permission request or grant: resource → actions.
 pub type Statements = BTreeMap<String, Vec<String>>;
 

@@ -153,3 +153,37 @@ async fn the_enforcer_cache_is_bounded() {
     }
     assert_eq!(authz.cached_orgs(), 3);
 }
+
+#[tokio::test]
+async fn platform_admins_hold_better_auths_admin_statements() {
+    let (authz, _) = authorizer().await;
+    let admin = vec!["admin".to_owned()];
+    let user = vec!["user".to_owned()];
+    for (resource, action, expected) in [
+        ("user", "list", true),
+        ("user", "ban", true),
+        ("user", "impersonate", true),
+        ("user", "impersonate-admins", false),
+        ("session", "revoke", true),
+    ] {
+        let got = authz
+            .allows("platform", &admin, &want(resource, &[action]))
+            .await
+            .unwrap();
+        assert_eq!(got, expected, "admin {resource}:{action}");
+        assert!(
+            !authz
+                .allows("platform", &user, &want(resource, &[action]))
+                .await
+                .unwrap(),
+            "user {resource}:{action}"
+        );
+    }
+    // An organization's admin is not a platform admin.
+    assert!(
+        !authz
+            .allows("org-1", &admin, &want("user", &["list"]))
+            .await
+            .unwrap()
+    );
+}

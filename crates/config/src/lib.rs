@@ -95,6 +95,10 @@ pub struct Settings {
     /// Account deletion waits for a mailed confirmation link.
     pub delete_account_verification: bool,
     pub run_migrations: bool,
+    /// Users signing up with these addresses get the admin role (`ADMIN_EMAILS`, comma-separated).
+    pub admin_emails: Vec<String>,
+    /// Impersonation must give a `reason`.
+    pub impersonation_requires_reason: bool,
     /// Lifetime of JWTs issued by `/token` and `set-auth-jwt`.
     pub jwt_ttl: Duration,
     /// How often the JWT signing key is replaced.
@@ -188,6 +192,13 @@ impl Settings {
             auto_sign_in_after_verification: flag("AUTO_SIGN_IN_AFTER_VERIFICATION", false),
             delete_account_verification: flag("DELETE_ACCOUNT_VERIFICATION", false),
             run_migrations: flag("RUN_MIGRATIONS", true),
+            admin_emails: get("ADMIN_EMAILS")
+                .into_iter()
+                .chain(get("ADMIN_EMAIL"))
+                .flat_map(|v| v.split(',').map(|e| e.trim().to_lowercase()).collect::<Vec<_>>())
+                .filter(|e| !e.is_empty())
+                .collect(),
+            impersonation_requires_reason: flag("IMPERSONATION_REQUIRE_REASON", false),
             jwt_ttl: Duration::from_secs(15 * 60),
             jwt_key_rotation: Duration::from_secs(match get("JWT_KEY_ROTATION_SECONDS") {
                 None => 30 * 24 * 3600,

@@ -126,6 +126,38 @@ impl SessionManager {
         })
     }
 
+    /// A session for `user` opened by the admin `admin_id` (`impersonatedBy`), lasting `lifetime`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn create_impersonation(
+        &self,
+        user: &user::Model,
+        admin_id: &str,
+        client: &ClientInfo,
+        lifetime: Duration,
+    ) -> SessionResult<AuthSession> {
+        let now = self.now();
+        let row = sessions::insert(
+            &self.db,
+            sessions::NewSession {
+                id: random::generate_id(),
+                token: random::generate_id(),
+                user_id: user.id.clone(),
+                expires_at: now + to_delta(lifetime),
+                ip_address: client.ip_address.clone(),
+                user_agent: client.user_agent.clone(),
+                impersonated_by: Some(admin_id.to_owned()),
+            },
+            now,
+        )
+        .await?;
+        Ok(AuthSession {
+            session: row,
+            user: user.clone(),
+        })
+    }
+
     /// The live session for `token`, if any. Expired rows are deleted on sight.
     ///
     /// # Errors

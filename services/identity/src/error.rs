@@ -55,6 +55,25 @@ pub enum IdentityError {
     SessionGone,
     #[error("not signed in")]
     Unauthorized,
+    /// The admin plugin's answer to a missing session: 401 with an empty body.
+    #[error("admin endpoint without a session")]
+    AdminUnauthenticated,
+    #[error("admin action refused: {0}")]
+    AdminDenied(&'static str),
+    #[error("admin request invalid: {0}")]
+    AdminInvalid(&'static str),
+    #[error("no such user")]
+    AdminUserNotFound,
+    #[error("not impersonating")]
+    NotImpersonating,
+    #[error("not allowed while impersonating")]
+    ImpersonationForbidden,
+    #[error("impersonation needs a reason")]
+    ReasonRequired,
+    #[error(transparent)]
+    Authz(#[from] castellan_authz::AuthzError),
+    #[error(transparent)]
+    Audit(#[from] castellan_audit::AuditError),
     #[error(transparent)]
     Session(#[from] SessionError),
     #[error(transparent)]
@@ -115,11 +134,37 @@ impl From<IdentityError> for ApiError {
             E::SessionNotFresh => Self::forbidden("SESSION_NOT_FRESH", "Session is not fresh"),
             E::SessionGone => Self::new(S::UNAUTHORIZED, "FAILED_TO_GET_SESSION", "Failed to get session"),
             E::Unauthorized => Self::unauthorized(),
+            E::AdminUnauthenticated => Self::empty(S::UNAUTHORIZED),
+            E::AdminDenied(code) => Self::forbidden(code, sentence(code)),
+            E::AdminInvalid(code) => Self::bad_request(code, sentence(code)),
+            E::AdminUserNotFound => Self::new(S::NOT_FOUND, "USER_NOT_FOUND", "User not found"),
+            E::NotImpersonating => Self::message_only(S::BAD_REQUEST, "You are not impersonating anyone"),
+            E::ImpersonationForbidden => Self::forbidden(
+                "NOT_ALLOWED_WHILE_IMPERSONATING",
+                "This action is not allowed while impersonating a user",
+            ),
+            E::ReasonRequired => Self::bad_request(
+                "IMPERSONATION_REASON_REQUIRED",
+                "A reason is required to impersonate a user",
+            ),
+            E::Authz(e) => Self::internal(&e),
+            E::Audit(e) => Self::internal(&e),
             E::Session(e) => e.into(),
             E::Data(e) => e.into(),
             E::Hashing(e) => Self::internal(&e),
         }
     }
+}
+
+/// Better Auth's admin messages are their codes as a sentence:
+/// `YOU_CANNOT_BAN_YOURSELF` → "You cannot ban yourself".
+fn sentence(code: &str) -> String {
+    let lower = code.to_lowercase().replace('_', " ");
+    let mut chars = lower.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl IdentityError {

@@ -106,3 +106,169 @@ pub async fn delete(db: &impl ConnectionTrait, id: &str) -> DataResult<()> {
     User::delete_by_id(id.to_owned()).exec(db).await?;
     Ok(())
 }
+
+/// A column admins may search, filter or sort users by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    Id,
+    Name,
+    Email,
+    EmailVerified,
+    Role,
+    Banned,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl UserField {
+    /// Better Auth's field names; `None` for anything else.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "id" => Self::Id,
+            "name" => Self::Name,
+            "email" => Self::Email,
+            "emailVerified" => Self::EmailVerified,
+            "role" => Self::Role,
+            "banned" => Self::Banned,
+            "createdAt" => Self::CreatedAt,
+            "updatedAt" => Self::UpdatedAt,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> user::Column {
+        match self {
+            Self::Id => user::Column::Id,
+            Self::Name => user::Column::Name,
+            Self::Email => user::Column::Email,
+            Self::EmailVerified => user::Column::EmailVerified,
+            Self::Role => user::Column::Role,
+            Self::Banned => user::Column::Banned,
+            Self::CreatedAt => user::Column::CreatedAt,
+            Self::UpdatedAt => user::Column::UpdatedAt,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextMatch {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    Eq(sea_orm::Value),
+    Ne(sea_orm::Value),
+    Lt(sea_orm::Value),
+    Lte(sea_orm::Value),
+    Gt(sea_orm::Value),
+    Gte(sea_orm::Value),
+    In(Vec<sea_orm::Value>),
+    NotIn(Vec<sea_orm::Value>),
+    Text(TextMatch, String),
+}
+
+/// An admin's user listing: search, filter, sort and page.
+#[derive(Debug, Default, Clone)]
+pub struct UserQuery {
+    pub search: Option<(UserField, TextMatch, String)>,
+    pub filter: Option<(UserField, Filter)>,
+    pub sort: Option<(UserField, bool)>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+fn text_condition(col: user::Column, how: TextMatch, value: &str) -> sea_orm::sea_query::SimpleExpr {
+    match how {
+        TextMatch::Contains => col.contains(value),
+        TextMatch::StartsWith => col.starts_with(value),
+        TextMatch::EndsWith => col.ends_with(value),
+    }
+}
+
+/// Every user matching the query (admin code only: users are not organization-scoped), and the
+/// total before paging.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(db: &impl ConnectionTrait, q: &UserQuery) -> DataResult<(Vec<Model>, u64)> {
+    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    let mut query = User::find();
+    if let Some((field, how, value)) = &q.search {
+        query = query.filter(text_condition(field.column(), *how, value));
+    }
+    if let Some((field, filter)) = &q.filter {
+        let col = field.column();
+        query = query.filter(match filter {
+            Filter::Eq(v) => col.eq(v.clone()),
+            Filter::Ne(v) => col.ne(v.clone()),
+            Filter::Lt(v) => col.lt(v.clone()),
+            Filter::Lte(v) => col.lte(v.clone()),
+            Filter::Gt(v) => col.gt(v.clone()),
+            Filter::Gte(v) => col.gte(v.clone()),
+            Filter::In(vs) => col.is_in(vs.clone()),
+            Filter::NotIn(vs) => col.is_not_in(vs.clone()),
+            Filter::Text(how, v) => text_condition(col, *how, v),
+        });
+    }
+    let total = query.clone().count(db).await?;
+    query = match q.sort {
+        Some((field, true)) => query.order_by_desc(field.column()),
+        Some((field, false)) => query.order_by_asc(field.column()),
+        None => query.order_by_asc(user::Column::CreatedAt),
+    };
+    // Bounded so user-supplied numbers stay inside SQL's signed integers.
+    let rows = query
+        .limit(q.limit.unwrap_or(100).min(1_000))
+        .offset(q.offset.unwrap_or(0).min(i64::MAX as u64))
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Admin changes to a user row. `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct AdminChange {
+    pub name: Option<String>,
+    pub image: Option<Option<String>>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub role: Option<String>,
+    pub ban: Option<(bool, Option<String>, Option<DateTime<Utc>>)>,
+}
+
+/// # Errors
+/// [`crate::DataError::Conflict`] for a taken email; database failures.
+pub async fn admin_update(
+    db: &impl ConnectionTrait,
+    current: Model,
+    change: AdminChange,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let mut row: ActiveModel = current.into();
+    if let Some(v) = change.name {
+        row.name = Set(v);
+    }
+    if let Some(v) = change.image {
+        row.image = Set(v);
+    }
+    if let Some(v) = change.email {
+        row.email = Set(v.to_lowercase());
+    }
+    if let Some(v) = change.email_verified {
+        row.email_verified = Set(v);
+    }
+    if let Some(v) = change.role {
+        row.role = Set(Some(v));
+    }
+    if let Some((banned, reason, expires)) = change.ban {
+        row.banned = Set(Some(banned));
+        row.ban_reason = Set(reason);
+        row.ban_expires = Set(expires);
+    }
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}

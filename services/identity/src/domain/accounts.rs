@@ -34,6 +34,7 @@ impl IdentityService {
     pub async fn sign_up(&self, req: SignUp, client: &ClientInfo) -> IdentityResult<SignedUp> {
         self.check_password_length(&req.password)?;
         let email = req.email.to_lowercase();
+        let is_admin = self.settings.admin_emails.contains(&email);
         if users::find_by_email(&self.db, &email).await?.is_some() {
             return Err(IdentityError::UserAlreadyExists);
         }
@@ -46,7 +47,7 @@ impl IdentityService {
             email,
             image: req.image,
             email_verified: false,
-            role: Some("user".to_owned()),
+            role: Some(if is_admin { "admin" } else { "user" }.to_owned()),
         };
         let user = match users::insert(&txn, new_user, now).await {
             Err(DataError::Conflict) => return Err(IdentityError::UserAlreadyExists),
@@ -120,6 +121,9 @@ impl IdentityService {
         revoke_other_sessions: bool,
         client: &ClientInfo,
     ) -> IdentityResult<Option<AuthSession>> {
+        if auth.session.impersonated_by.is_some() {
+            return Err(IdentityError::ImpersonationForbidden);
+        }
         self.check_password_length(new)?;
         let account = accounts::find_credential(&self.db, &auth.user.id)
             .await?

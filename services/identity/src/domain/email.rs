@@ -171,6 +171,9 @@ impl IdentityService {
         new_email: &str,
         callback_url: Option<&str>,
     ) -> IdentityResult<()> {
+        if auth.session.impersonated_by.is_some() {
+            return Err(IdentityError::ImpersonationForbidden);
+        }
         let new_email = new_email.to_lowercase();
         if new_email == auth.user.email {
             return Err(IdentityError::EmailIsTheSame);

@@ -2,6 +2,7 @@
 //! reset, and account deletion. Nothing here knows about HTTP; routes translate.
 
 pub mod accounts;
+pub mod admin;
 pub mod deletion;
 pub mod email;
 pub mod password_reset;
@@ -25,6 +26,7 @@ pub struct IdentityService {
     pub(crate) mailer: SharedMailer,
     pub(crate) settings: Arc<Settings>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) authz: Arc<castellan_authz::Authorizer>,
 }
 
 impl From<&AuthState> for IdentityService {
@@ -36,6 +38,7 @@ impl From<&AuthState> for IdentityService {
             mailer: s.mailer.clone(),
             settings: s.settings.clone(),
             clock: s.clock.clone(),
+            authz: s.authz.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Route table. Paths are relative to the base path (`/api/auth`) and are Better Auth's.
 
 mod account;
+mod admin;
 mod credentials;
 mod email;
 mod jwt;
@@ -66,6 +67,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(VERIFY_EMAIL, web::get().to(email::verify_email))
         .route(TOKEN, web::get().to(jwt::token))
         .route(JWKS, web::get().to(jwt::jwks))
+        .route("/admin/list-users", web::get().to(admin::list_users))
+        .route("/admin/get-user", web::get().to(admin::get_user))
+        .route("/admin/create-user", web::post().to(admin::create_user))
+        .route("/admin/update-user", web::post().to(admin::update_user))
+        .route("/admin/set-role", web::post().to(admin::set_role))
+        .route(
+            "/admin/set-user-password",
+            web::post().to(admin::set_user_password),
+        )
+        .route("/admin/ban-user", web::post().to(admin::ban_user))
+        .route("/admin/unban-user", web::post().to(admin::unban_user))
+        .route(
+            "/admin/list-user-sessions",
+            web::post().to(admin::list_user_sessions),
+        )
+        .route(
+            "/admin/revoke-user-session",
+            web::post().to(admin::revoke_user_session),
+        )
+        .route(
+            "/admin/revoke-user-sessions",
+            web::post().to(admin::revoke_user_sessions),
+        )
+        .route("/admin/remove-user", web::post().to(admin::remove_user))
+        .route("/admin/impersonate-user", web::post().to(admin::impersonate_user))
+        .route(
+            "/admin/stop-impersonating",
+            web::post().to(admin::stop_impersonating),
+        )
+        .route("/admin/has-permission", web::post().to(admin::has_permission))
         .route(OK, web::get().to(misc::ok))
         .route(ERROR, web::get().to(misc::error_page));
 }

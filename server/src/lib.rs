@@ -37,3 +37,32 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         .context("running migrations")?;
     Ok(())
 }
+
+/// `castellan admin create --email E --password P [--name N]`: creates the user as an admin, or
+/// promotes an existing one (setting the password only if they have none).
+///
+/// # Errors
+/// Bad arguments, a bad password, an unreachable database.
+pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let arg = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let email = arg("--email").context("--email is required")?.to_lowercase();
+    let password = arg("--password").context("--password is required")?;
+    let name = arg("--name").unwrap_or_else(|| "Administrator".to_owned());
+    anyhow::ensure!(
+        castellan_http::validate::is_valid_email(&email),
+        "{email:?} is not an email address"
+    );
+    let state = castellan_http::platform::bootstrap(settings).await?;
+    let identity = castellan_identity::IdentityService::from(&state);
+    let user = identity
+        .ensure_admin(&email, &name, &password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(user.id)
+}

@@ -1,14 +1,10 @@
-//! `castellan` (serve, the default) and `castellan migrate`.
+//! `castellan` (serve, the default), `castellan migrate` and `castellan admin create`.
 
 use anyhow::Context as _;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    castellan_http::platform::init_tracing();
     let settings = castellan_config::Settings::from_env().context("reading settings")?;
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => {
@@ -21,6 +17,16 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Some(other) => anyhow::bail!("unknown command {other:?}; expected `serve` or `migrate`"),
+        Some("admin") if std::env::args().nth(2).as_deref() == Some("create") => {
+            let args: Vec<String> = std::env::args().skip(3).collect();
+            let id = castellan::create_admin(settings, &args).await?;
+            println!("admin ready: user {id}");
+            Ok(())
+        }
+        Some(other) => {
+            anyhow::bail!(
+                "unknown command {other:?}; expected `serve`, `migrate` or `admin create --email E --password P`"
+            )
+        }
     }
 }

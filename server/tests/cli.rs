@@ -88,3 +88,46 @@ fn unknown_commands_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command"));
 }
+
+#[tokio::test]
+async fn admin_create_makes_a_first_admin_who_can_sign_in() {
+    let dir = scratch("admin");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("castellan.db").display());
+    let out = castellan()
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "Boss@Example.test",
+            "--password",
+            "Boss-password-1",
+        ])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("admin ready: user "));
+    let db = castellan_data::connect(&url).await.unwrap();
+    let user = castellan_data::repo::users::find_by_email(&db, "boss@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.role.as_deref(), Some("admin"));
+    let stored = castellan_data::repo::accounts::find_credential(&db, &user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password
+        .unwrap();
+    assert_eq!(
+        castellan_crypto::password::verify("Boss-password-1", &stored),
+        castellan_crypto::PasswordCheck::Match
+    );
+    let bad = castellan()
+        .args(["admin", "create", "--email", "x@y.test", "--password", "short"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -138,3 +138,25 @@ impl Application {
         self.server.await
     }
 }
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+}
+
+/// The body of a service's own binary: settings from the environment, then serve `mounts`.
+///
+/// # Errors
+/// Bad settings, or any start-up or serving failure.
+pub async fn run_service(name: &str, mounts: &'static [Mount]) -> anyhow::Result<()> {
+    init_tracing();
+    let settings = Settings::from_env().context("reading settings")?;
+    let app = Application::build(settings, mounts).await?;
+    tracing::info!(port = app.port(), "{name} listening");
+    app.run_until_stopped().await.context("serving")
+}

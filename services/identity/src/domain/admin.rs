@@ -479,3 +479,49 @@ impl IdentityService {
         Ok(self.authz.allows(PLATFORM, &roles, wanted).await?)
     }
 }
+
+impl IdentityService {
+    /// For the `castellan admin create` command: the first admin, without an admin to ask.
+    /// Creates the user with the admin role, or gives an existing user the role (and the
+    /// password, if they have none).
+    ///
+    /// # Errors
+    /// A bad password; storage failures.
+    pub async fn ensure_admin(&self, email: &str, name: &str, password: &str) -> IdentityResult<user::Model> {
+        self.check_password_length(password)?;
+        let now = self.now();
+        let user = match users::find_by_email(&self.db, email).await? {
+            Some(existing) => {
+                let mut roles = split_roles(existing.role.as_deref().unwrap_or("user"));
+                if !roles.iter().any(|r| r == "admin") {
+                    roles.push("admin".to_owned());
+                }
+                let change = users::AdminChange {
+                    role: Some(roles.join(",")),
+                    ..Default::default()
+                };
+                users::admin_update(&self.db, existing, change, now).await?
+            }
+            None => {
+                let new = users::NewUser {
+                    id: random::generate_id(),
+                    name: name.to_owned(),
+                    email: email.to_owned(),
+                    image: None,
+                    email_verified: true,
+                    role: Some("admin".to_owned()),
+                };
+                users::insert(&self.db, new, now).await?
+            }
+        };
+        if accounts::find_credential(&self.db, &user.id)
+            .await?
+            .and_then(|a| a.password)
+            .is_none()
+        {
+            self.set_password(&user.id, password).await?;
+        }
+        self.sessions.forget_user(&user.id).await?;
+        Ok(user)
+    }
+}

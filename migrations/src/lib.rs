@@ -11,6 +11,7 @@ use sea_orm_migration::prelude::*;
 mod m20261130_000001_create_better_auth_core;
 mod m20261130_000002_create_organizations;
 mod m20261130_000003_create_jwks;
+mod m20261130_000004_create_two_factor;
 mod schema;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_create_better_auth_core::Migration),
             Box::new(m20261130_000002_create_organizations::Migration),
             Box::new(m20261130_000003_create_jwks::Migration),
+            Box::new(m20261130_000004_create_two_factor::Migration),
         ]
     }
 }

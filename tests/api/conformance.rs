@@ -7,7 +7,7 @@ use std::process::Command;
 
 use castellan_e2e::{Backend, TestApp};
 
-/// The scenarios Castellan passes (the two-factor scenario joins with the feature).
+/// Every scenario of the suite.
 const SCENARIOS: &[&str] = &[
     "signup-signin-session",
     "update-user",
@@ -23,6 +23,7 @@ const SCENARIOS: &[&str] = &[
     "jwt-jwks",
     "admin-list-ban-unban",
     "admin-impersonate-and-stop",
+    "two-factor-enable-verify-signin",
 ];
 
 /// The suite's admin account: the server makes it an admin through `ADMIN_EMAILS`.

@@ -47,3 +47,4 @@ mod sessions;
 mod sign_in;
 mod tenant_isolation;
 mod tokens;
+mod two_factor;

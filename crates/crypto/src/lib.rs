@@ -8,5 +8,6 @@ pub mod password;
 pub mod random;
 pub mod signing;
 pub mod symmetric;
+pub mod totp;
 
 pub use password::{PasswordCheck, PasswordHasherConfig};

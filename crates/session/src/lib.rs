@@ -97,10 +97,10 @@ impl SessionManager {
         client: &ClientInfo,
         dont_remember: bool,
     ) -> SessionResult<AuthSession> {
-        let now = self.now();
-        if user.banned == Some(true) && user.ban_expires.is_none_or(|until| until > now) {
+        if self.is_banned(user) {
             return Err(SessionError::Banned);
         }
+        let now = self.now();
         let lifetime = if dont_remember {
             self.settings.dont_remember_expires_in
         } else {
@@ -156,6 +156,12 @@ impl SessionManager {
             session: row,
             user: user.clone(),
         })
+    }
+
+    /// Under a ban that has not expired.
+    #[must_use]
+    pub fn is_banned(&self, user: &user::Model) -> bool {
+        user.banned == Some(true) && user.ban_expires.is_none_or(|until| until > self.now())
     }
 
     /// The live session for `token`, if any. Expired rows are deleted on sight.

@@ -70,6 +70,20 @@ pub enum IdentityError {
     ImpersonationForbidden,
     #[error("impersonation needs a reason")]
     ReasonRequired,
+    #[error("two-factor is not enabled")]
+    TwoFactorNotEnabled,
+    #[error("no TOTP enrolment")]
+    TotpNotEnabled,
+    #[error("wrong code")]
+    InvalidCode,
+    #[error("wrong backup code")]
+    InvalidBackupCode,
+    #[error("no valid two-factor challenge")]
+    InvalidTwoFactorCookie,
+    #[error("too many attempts on this challenge")]
+    TooManyAttempts,
+    #[error("the one-time code expired")]
+    OtpExpired,
     #[error(transparent)]
     Authz(#[from] castellan_authz::AuthzError),
     #[error(transparent)]
@@ -147,6 +161,20 @@ impl From<IdentityError> for ApiError {
                 "IMPERSONATION_REASON_REQUIRED",
                 "A reason is required to impersonate a user",
             ),
+            E::TwoFactorNotEnabled => Self::bad_request("TWO_FACTOR_NOT_ENABLED", "Two factor isn't enabled"),
+            E::TotpNotEnabled => Self::bad_request("TOTP_NOT_ENABLED", "TOTP not enabled"),
+            E::InvalidCode => Self::new(S::UNAUTHORIZED, "INVALID_CODE", "Invalid code"),
+            E::InvalidBackupCode => Self::new(S::UNAUTHORIZED, "INVALID_BACKUP_CODE", "Invalid backup code"),
+            E::InvalidTwoFactorCookie => Self::new(
+                S::UNAUTHORIZED,
+                "INVALID_TWO_FACTOR_COOKIE",
+                "Invalid two factor cookie",
+            ),
+            E::TooManyAttempts => Self::bad_request(
+                "TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE",
+                "Too many attempts. Please request a new code.",
+            ),
+            E::OtpExpired => Self::bad_request("OTP_HAS_EXPIRED", "OTP has expired"),
             E::Authz(e) => Self::internal(&e),
             E::Audit(e) => Self::internal(&e),
             E::Session(e) => e.into(),

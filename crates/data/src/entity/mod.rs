@@ -12,5 +12,6 @@ pub mod organization_role;
 pub mod session;
 pub mod team;
 pub mod team_member;
+pub mod two_factor;
 pub mod user;
 pub mod verification;

@@ -272,3 +272,19 @@ pub async fn admin_update(
     row.updated_at = Set(now);
     Ok(row.update(db).await?)
 }
+
+/// Turns the two-factor flag on or off.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_two_factor(
+    db: &impl ConnectionTrait,
+    current: Model,
+    enabled: bool,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let mut row: ActiveModel = current.into();
+    row.two_factor_enabled = Set(Some(enabled));
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}

@@ -19,6 +19,17 @@ pub struct SignUp {
     pub callback_url: Option<String>,
 }
 
+/// What a correct password leads to.
+pub enum SignInOutcome {
+    /// Signed in; a rotated trusted-device cookie value when one vouched for the device.
+    Session {
+        auth: Box<AuthSession>,
+        trust_cookie: Option<String>,
+    },
+    /// Two-factor is on: the challenge id to set in the `two_factor` cookie.
+    SecondFactor { challenge: String },
+}
+
 /// A new or returning user, with a session unless sign-in must wait for email verification.
 pub struct SignedUp {
     pub user: user::Model,
@@ -79,8 +90,9 @@ impl IdentityService {
         email: &str,
         password: &str,
         remember: bool,
+        trust_cookie: Option<&str>,
         client: &ClientInfo,
-    ) -> IdentityResult<AuthSession> {
+    ) -> IdentityResult<SignInOutcome> {
         if !castellan_http::validate::is_valid_email(email) {
             return Err(IdentityError::InvalidEmail);
         }
@@ -105,7 +117,30 @@ impl IdentityService {
         if self.settings.require_email_verification && !user.email_verified {
             return Err(IdentityError::EmailNotVerified);
         }
-        Ok(self.sessions.create(&user, client, !remember).await?)
+        if user.two_factor_enabled == Some(true) {
+            if self.sessions.is_banned(&user) {
+                return Err(castellan_session::SessionError::Banned.into());
+            }
+            let trusted = match trust_cookie {
+                Some(cookie) => self.trusted_device(&user.id, cookie).await?,
+                None => None,
+            };
+            if trusted.is_none() {
+                return Ok(SignInOutcome::SecondFactor {
+                    challenge: self.start_challenge(&user).await?,
+                });
+            }
+            let auth = self.sessions.create(&user, client, !remember).await?;
+            return Ok(SignInOutcome::Session {
+                auth: Box::new(auth),
+                trust_cookie: trusted,
+            });
+        }
+        let auth = self.sessions.create(&user, client, !remember).await?;
+        Ok(SignInOutcome::Session {
+            auth: Box::new(auth),
+            trust_cookie: None,
+        })
     }
 
     /// Verifies the current password, stores the new one, and optionally ends every other

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod deletion;
 pub mod email;
 pub mod password_reset;
+pub mod two_factor;
 
 use std::sync::Arc;
 

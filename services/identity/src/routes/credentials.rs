@@ -10,8 +10,9 @@ use serde_json::json;
 
 use super::validated;
 use crate::domain::IdentityService;
-use crate::domain::accounts::SignUp;
+use crate::domain::accounts::{SignInOutcome, SignUp};
 use crate::error::IdentityError;
+use crate::routes::two_factor::{TRUST_DEVICE, TRUST_DEVICE_MAX_AGE, TWO_FACTOR, TWO_FACTOR_MAX_AGE};
 
 /// User fields only the server may set (Better Auth's `input: false`).
 const SERVER_ONLY_USER_FIELDS: [&str; 6] = [
@@ -87,9 +88,37 @@ pub async fn sign_in(
     let remember = f.optional_bool("rememberMe").unwrap_or(true);
     f.finish()?;
     let client = client_info(&req, &state.settings.rate_limit.ip_headers);
-    let auth = IdentityService::from(state.get_ref())
-        .sign_in(&validated(email)?, &validated(password)?, remember, &client)
+    let trust = state.cookies.read_signed(&req, TRUST_DEVICE);
+    let outcome = IdentityService::from(state.get_ref())
+        .sign_in(
+            &validated(email)?,
+            &validated(password)?,
+            remember,
+            trust.as_deref(),
+            &client,
+        )
         .await?;
+    let (auth, trust_cookie) = match outcome {
+        SignInOutcome::Session { auth, trust_cookie } => (auth, trust_cookie),
+        SignInOutcome::SecondFactor { challenge } => {
+            // Better Auth's two-factor hook: no session yet, a signed challenge cookie instead.
+            let mut cookies = vec![
+                state
+                    .cookies
+                    .signed(TWO_FACTOR, &challenge, Some(TWO_FACTOR_MAX_AGE)),
+            ];
+            cookies.push(state.cookies.expired(castellan_http::cookies::SESSION_TOKEN));
+            if !remember {
+                cookies.push(
+                    state
+                        .cookies
+                        .signed(castellan_http::cookies::DONT_REMEMBER, "true", None),
+                );
+            }
+            let body = json!({ "twoFactorRedirect": true, "twoFactorMethods": ["totp", "otp"] });
+            return Ok(respond::with_cookies(respond::json(&body), &cookies));
+        }
+    };
     let mut body = json!({
         "redirect": callback_url.is_some(),
         "token": auth.session.token,
@@ -104,10 +133,15 @@ pub async fn sign_in(
     {
         res.headers_mut().insert(actix_web::http::header::LOCATION, v);
     }
-    Ok(respond::with_cookies(
-        res,
-        &respond::session_cookies(&state, &auth.session.token, !remember),
-    ))
+    let mut cookies = respond::session_cookies(&state, &auth.session.token, !remember);
+    if let Some(value) = trust_cookie {
+        cookies.push(
+            state
+                .cookies
+                .signed(TRUST_DEVICE, &value, Some(TRUST_DEVICE_MAX_AGE)),
+        );
+    }
+    Ok(respond::with_cookies(res, &cookies))
 }
 
 /// Never fails for a missing session: it ends whatever session the request names.

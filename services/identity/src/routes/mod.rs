@@ -8,6 +8,7 @@ mod jwt;
 mod misc;
 mod password_reset;
 mod sessions;
+pub(crate) mod two_factor;
 
 use actix_web::web;
 use castellan_http::ApiError;
@@ -67,6 +68,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(VERIFY_EMAIL, web::get().to(email::verify_email))
         .route(TOKEN, web::get().to(jwt::token))
         .route(JWKS, web::get().to(jwt::jwks))
+        .route("/two-factor/enable", web::post().to(two_factor::enable))
+        .route("/two-factor/disable", web::post().to(two_factor::disable))
+        .route(
+            "/two-factor/get-totp-uri",
+            web::post().to(two_factor::get_totp_uri),
+        )
+        .route(
+            "/two-factor/generate-backup-codes",
+            web::post().to(two_factor::generate_backup_codes),
+        )
+        .route("/two-factor/verify-totp", web::post().to(two_factor::verify_totp))
+        .route(
+            "/two-factor/verify-backup-code",
+            web::post().to(two_factor::verify_backup_code),
+        )
+        .route("/two-factor/send-otp", web::post().to(two_factor::send_otp))
+        .route("/two-factor/verify-otp", web::post().to(two_factor::verify_otp))
         .route("/admin/list-users", web::get().to(admin::list_users))
         .route("/admin/get-user", web::get().to(admin::get_user))
         .route("/admin/create-user", web::post().to(admin::create_user))

@@ -12,6 +12,7 @@ mod m20261130_000001_create_better_auth_core;
 mod m20261130_000002_create_organizations;
 mod m20261130_000003_create_jwks;
 mod m20261130_000004_create_two_factor;
+mod m20261130_000005_create_api_keys;
 mod schema;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_create_organizations::Migration),
             Box::new(m20261130_000003_create_jwks::Migration),
             Box::new(m20261130_000004_create_two_factor::Migration),
+            Box::new(m20261130_000005_create_api_keys::Migration),
         ]
     }
 }

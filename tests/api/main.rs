@@ -33,6 +33,7 @@ macro_rules! both_backends {
 }
 
 mod admin;
+mod api_keys;
 mod bad_input;
 mod better_auth_database;
 mod conformance;

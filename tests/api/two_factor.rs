@@ -128,6 +128,17 @@ both_backends! {
         assert_eq!(b.session().await["user"]["email"], email.as_str());
     }
 
+    async fn ten_wrong_codes_lock_two_factor(app: TestApp) {
+        let Some((b, _, uri, _)) = enrolled(&app, "lock").await else { return };
+        use sea_orm::ConnectionTrait as _;
+        // Nine failures already on record (the two-factor endpoints allow 3 requests per 10 s).
+        app.db().await.execute_unprepared(r#"UPDATE "twoFactor" SET "failedVerificationCount" = 9"#).await.unwrap();
+        let r = b.post("/two-factor/verify-totp", &json!({"code": "000000"})).await;
+        assert_eq!(r.code(), "INVALID_CODE");
+        let r = b.post("/two-factor/verify-totp", &json!({"code": oathtool(&uri).unwrap()})).await;
+        assert_eq!((r.status, r.code()), (429, "ACCOUNT_TEMPORARILY_LOCKED"), "even the right code waits");
+    }
+
     async fn disabling_needs_the_password(app: TestApp) {
         let Some((b, email, _, _)) = enrolled(&app, "off").await else { return };
         assert_eq!(b.post("/two-factor/disable", &json!({"password": "wrong-password"})).await.code(), "INVALID_PASSWORD");

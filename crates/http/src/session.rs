@@ -78,12 +78,50 @@ impl FromRequest for MaybeSession {
             let dont_remember = state.cookies.read_signed(&req, DONT_REMEMBER).is_some();
             let session = match presented_token(&req, state) {
                 Some(token) => state.sessions.find(&token).await?,
-                None => None,
+                None => match req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
+                    Some(key) => Some(api_key_session(state, key).await?),
+                    None => None,
+                },
             };
             Ok(Self {
                 session,
                 dont_remember,
             })
         })
+    }
+}
+
+/// An `x-api-key` standing in for its owner's session; a refused key is an error, not anonymity.
+async fn api_key_session(state: &AuthState, key: &str) -> Result<castellan_session::AuthSession, ApiError> {
+    use actix_web::http::StatusCode;
+    use castellan_session::api_keys::KeyRejection;
+    match state.sessions.authenticate_api_key(key).await? {
+        Ok(auth) => Ok(auth),
+        Err(KeyRejection::Invalid) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_API_KEY",
+            "Invalid API key.",
+        )),
+        Err(KeyRejection::Disabled) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "KEY_DISABLED",
+            "API Key is disabled",
+        )),
+        Err(KeyRejection::Expired) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "KEY_EXPIRED",
+            "API Key has expired",
+        )),
+        Err(KeyRejection::UsageExceeded) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "USAGE_EXCEEDED",
+            "API Key has reached its usage limit",
+        )),
+        Err(KeyRejection::RateLimited { try_again_in_ms }) => Err(ApiError::with_extra(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Rate limit exceeded.",
+            serde_json::json!({ "details": { "tryAgainIn": try_again_in_ms } }),
+        )),
     }
 }

@@ -324,6 +324,7 @@ impl SessionManager {
     }
 }
 
+pub mod api_keys;
 pub mod jwt;
 pub mod passwords;
 pub use passwords::{HashingError, Passwords};

@@ -84,6 +84,14 @@ pub enum IdentityError {
     TooManyAttempts,
     #[error("the one-time code expired")]
     OtpExpired,
+    #[error("too many wrong codes; locked for a while")]
+    TwoFactorLocked,
+    #[error("{0} can only be set by the server")]
+    ServerOnlyProperty(&'static str),
+    #[error("api key request invalid: {0}")]
+    KeyInvalid(&'static str),
+    #[error("no such api key")]
+    KeyNotFound,
     #[error(transparent)]
     Authz(#[from] castellan_authz::AuthzError),
     #[error(transparent)]
@@ -175,6 +183,17 @@ impl From<IdentityError> for ApiError {
                 "Too many attempts. Please request a new code.",
             ),
             E::OtpExpired => Self::bad_request("OTP_HAS_EXPIRED", "OTP has expired"),
+            E::TwoFactorLocked => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "ACCOUNT_TEMPORARILY_LOCKED",
+                "Account temporarily locked due to too many failed verification attempts",
+            ),
+            E::ServerOnlyProperty(_) => Self::bad_request(
+                "SERVER_ONLY_PROPERTY",
+                "The property you're trying to set can only be set from the server auth instance only.",
+            ),
+            E::KeyInvalid(code) => Self::bad_request(code, sentence(code)),
+            E::KeyNotFound => Self::new(S::NOT_FOUND, "KEY_NOT_FOUND", "API Key not found"),
             E::Authz(e) => Self::internal(&e),
             E::Audit(e) => Self::internal(&e),
             E::Session(e) => e.into(),

@@ -2,6 +2,7 @@
 //! `castellan_*` tables. Column names are Better Auth's camelCase names; Rust fields are snake_case.
 
 pub mod account;
+pub mod api_key;
 pub mod audit_log;
 pub mod casbin_rule;
 pub mod invitation;

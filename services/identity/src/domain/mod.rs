@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod deletion;
 pub mod email;
 pub mod password_reset;

@@ -20,6 +20,9 @@ const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(10);
 const OTP_TTL: TimeDelta = TimeDelta::minutes(3);
 const TRUST_TTL: TimeDelta = TimeDelta::days(30);
 const MAX_ATTEMPTS: u32 = 5;
+/// Better Auth's account lockout: this many wrong codes in a row lock two-factor for a while.
+const LOCKOUT_AFTER: i32 = 10;
+const LOCKOUT: TimeDelta = TimeDelta::minutes(15);
 const BACKUP_CODES: usize = 10;
 
 pub struct Enrolment {
@@ -285,6 +288,31 @@ impl IdentityService {
         }
     }
 
+    /// Refuses while locked out; afterwards records the outcome of one code.
+    async fn guard_lockout(&self, row: &two_factor::Model) -> IdentityResult<()> {
+        if row.locked_until.is_some_and(|until| until > self.now()) {
+            return Err(IdentityError::TwoFactorLocked);
+        }
+        Ok(())
+    }
+
+    async fn record_attempt(&self, row: two_factor::Model, success: bool) -> IdentityResult<()> {
+        let failures = if success {
+            0
+        } else {
+            row.failed_verification_count.unwrap_or(0) + 1
+        };
+        let locked = (failures >= LOCKOUT_AFTER).then(|| self.now() + LOCKOUT);
+        let mut active: two_factor::ActiveModel = row.into();
+        active.failed_verification_count = Set(Some(if locked.is_some() { 0 } else { failures }));
+        active.locked_until = Set(locked);
+        active
+            .update(&self.db)
+            .await
+            .map_err(castellan_data::DataError::from)?;
+        Ok(())
+    }
+
     /// `verify-totp`.
     ///
     /// # Errors
@@ -301,7 +329,10 @@ impl IdentityService {
             .enrolment(&user.id)
             .await?
             .ok_or(IdentityError::TotpNotEnabled)?;
-        if !totp::verify(&self.open(&row.secret)?, code, self.now().timestamp()) {
+        self.guard_lockout(&row).await?;
+        let ok = totp::verify(&self.open(&row.secret)?, code, self.now().timestamp());
+        self.record_attempt(row, ok).await?;
+        if !ok {
             return Err(IdentityError::InvalidCode);
         }
         self.pass(proof, user, trust, client).await
@@ -323,8 +354,10 @@ impl IdentityService {
             .enrolment(&user.id)
             .await?
             .ok_or(IdentityError::TwoFactorNotEnabled)?;
+        self.guard_lockout(&row).await?;
         let mut codes: Vec<String> = serde_json::from_str(&self.open(&row.backup_codes)?).unwrap_or_default();
         let Some(pos) = codes.iter().position(|c| c == code.trim()) else {
+            self.record_attempt(row.clone(), false).await?;
             return Err(IdentityError::InvalidBackupCode);
         };
         codes.remove(pos);

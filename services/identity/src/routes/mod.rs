@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod api_keys;
 mod credentials;
 mod email;
 mod jwt;
@@ -68,6 +69,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(VERIFY_EMAIL, web::get().to(email::verify_email))
         .route(TOKEN, web::get().to(jwt::token))
         .route(JWKS, web::get().to(jwt::jwks))
+        .route("/api-key/create", web::post().to(api_keys::create))
+        .route("/api-key/get", web::get().to(api_keys::get))
+        .route("/api-key/update", web::post().to(api_keys::update))
+        .route("/api-key/delete", web::post().to(api_keys::delete))
+        .route("/api-key/list", web::get().to(api_keys::list))
         .route("/two-factor/enable", web::post().to(two_factor::enable))
         .route("/two-factor/disable", web::post().to(two_factor::disable))
         .route(

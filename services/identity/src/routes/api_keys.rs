@@ -1,0 +1,168 @@
+//! API-key endpoints (`/api-key/*`, `@better-auth/api-key` 1.7.5).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use castellan_data::entity::api_key;
+use castellan_http::body::query_object;
+use castellan_http::respond::{self, iso};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use serde_json::{Value, json};
+
+use super::validated;
+use crate::domain::IdentityService;
+use crate::domain::api_keys::{KeyChange, NewKey};
+use crate::error::IdentityError;
+
+/// Fields only a server-side call may set.
+const SERVER_ONLY: [&str; 8] = [
+    "userId",
+    "refillAmount",
+    "refillInterval",
+    "rateLimitTimeWindow",
+    "rateLimitMax",
+    "rateLimitEnabled",
+    "remaining",
+    "permissions",
+];
+
+fn parsed(text: Option<&str>) -> Value {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn view(k: &api_key::Model) -> Value {
+    json!({
+        "id": k.id,
+        "configId": k.config_id,
+        "name": k.name,
+        "start": k.start,
+        "prefix": k.prefix,
+        "referenceId": k.reference_id,
+        "refillInterval": k.refill_interval,
+        "refillAmount": k.refill_amount,
+        "lastRefillAt": k.last_refill_at.as_ref().map(iso),
+        "enabled": k.enabled,
+        "rateLimitEnabled": k.rate_limit_enabled,
+        "rateLimitTimeWindow": k.rate_limit_time_window,
+        "rateLimitMax": k.rate_limit_max,
+        "requestCount": k.request_count,
+        "remaining": k.remaining,
+        "lastRequest": k.last_request.as_ref().map(iso),
+        "expiresAt": k.expires_at.as_ref().map(iso),
+        "createdAt": iso(&k.created_at),
+        "updatedAt": iso(&k.updated_at),
+        "permissions": parsed(k.permissions.as_deref()),
+        "metadata": parsed(k.metadata.as_deref()),
+    })
+}
+
+pub async fn create(
+    state: web::Data<AuthState>,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::optional_body(body.get())?;
+    if let Some(field) = SERVER_ONLY.iter().find(|k| f.has(k)) {
+        return Err(IdentityError::ServerOnlyProperty(field).into());
+    }
+    let new = NewKey {
+        name: f.optional_string("name"),
+        prefix: f.optional_string("prefix"),
+        expires_in: f.raw("expiresIn").and_then(Value::as_i64),
+        metadata: f.optional_object("metadata").map(Value::Object),
+        config_id: f.optional_string("configId"),
+        organization_id: f.optional_string("organizationId"),
+    };
+    if f.raw("expiresIn")
+        .is_some_and(|v| !v.is_null() && v.as_i64().is_none())
+    {
+        return Err(ApiError::validation(
+            "[body.expiresIn] Invalid input: expected number",
+        ));
+    }
+    f.finish()?;
+    let auth = current.require()?;
+    let (row, key) = IdentityService::from(state.get_ref())
+        .create_api_key(&auth, new)
+        .await?;
+    let mut body = view(&row);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("key".into(), key.into());
+    }
+    Ok(respond::json(&body))
+}
+
+pub async fn get(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let id = f.string("id");
+    f.finish()?;
+    let auth = current.require()?;
+    let key = IdentityService::from(state.get_ref())
+        .get_api_key(&auth, &validated(id)?)
+        .await?;
+    Ok(respond::json(&view(&key)))
+}
+
+pub async fn update(
+    state: web::Data<AuthState>,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    if let Some(field) = SERVER_ONLY.iter().find(|k| f.has(k)) {
+        return Err(IdentityError::ServerOnlyProperty(field).into());
+    }
+    let id = f.string("keyId");
+    let change = KeyChange {
+        name: f.optional_string("name"),
+        enabled: f.optional_bool("enabled"),
+        expires_in: f.raw("expiresIn").map(Value::as_i64),
+        metadata: f.optional_object("metadata").map(Value::Object),
+    };
+    f.finish()?;
+    let auth = current.require()?;
+    let key = IdentityService::from(state.get_ref())
+        .update_api_key(&auth, &validated(id)?, change)
+        .await?;
+    Ok(respond::json(&view(&key)))
+}
+
+pub async fn delete(
+    state: web::Data<AuthState>,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let id = f.string("keyId");
+    f.finish()?;
+    let auth = current.require()?;
+    IdentityService::from(state.get_ref())
+        .delete_api_key(&auth, &validated(id)?)
+        .await?;
+    Ok(respond::json(&json!({ "success": true })))
+}
+
+pub async fn list(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let org = f.optional_string("organizationId");
+    let limit = f.optional_count("limit");
+    let offset = f.optional_count("offset");
+    f.finish()?;
+    let auth = current.require()?;
+    let (keys, total) = IdentityService::from(state.get_ref())
+        .list_api_keys(&auth, org.as_deref(), limit, offset)
+        .await?;
+    let api_keys: Vec<Value> = keys.iter().map(view).collect();
+    Ok(respond::json(
+        &json!({ "apiKeys": api_keys, "total": total, "limit": limit, "offset": offset }),
+    ))
+}

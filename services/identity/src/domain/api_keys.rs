@@ -79,15 +79,14 @@ impl IdentityService {
         if let Some(secs) = new.expires_in {
             Self::check_expires_in(secs)?;
         }
-        if let Some(p) = &new.prefix {
-            if p.is_empty()
+        if let Some(p) = &new.prefix
+            && (p.is_empty()
                 || p.len() > 32
                 || !p
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                return Err(IdentityError::KeyInvalid("INVALID_PREFIX_LENGTH"));
-            }
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        {
+            return Err(IdentityError::KeyInvalid("INVALID_PREFIX_LENGTH"));
         }
         let owner = self.key_owner(auth, new.organization_id.as_deref()).await?;
         let plaintext = format!(

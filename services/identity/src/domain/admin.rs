@@ -24,9 +24,9 @@ pub const IMPERSONATION_LIFETIME: Duration = Duration::from_secs(3600);
 const DEFAULT_BAN_REASON: &str = "No reason";
 
 /// Who acts, from where: recorded in the audit log.
-pub struct Operator<'a> {
-    pub auth: &'a AuthSession,
-    pub client: &'a ClientInfo,
+pub struct Operator {
+    pub auth: AuthSession,
+    pub client: ClientInfo,
 }
 
 pub struct NewUser {
@@ -51,7 +51,7 @@ impl IdentityService {
 
     async fn require(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         resource: &str,
         action: &str,
         denied: &'static str,
@@ -65,7 +65,7 @@ impl IdentityService {
 
     async fn platform_audit(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         action: &'static str,
         target: &str,
         details: Value,
@@ -100,7 +100,7 @@ impl IdentityService {
     /// Not allowed; storage failures.
     pub async fn admin_list_users(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         q: &users::UserQuery,
     ) -> IdentityResult<(Vec<user::Model>, u64)> {
         self.require(op, "user", "list", "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS")
@@ -110,7 +110,7 @@ impl IdentityService {
 
     /// # Errors
     /// Not allowed, unknown user.
-    pub async fn admin_get_user(&self, op: &Operator<'_>, user_id: &str) -> IdentityResult<user::Model> {
+    pub async fn admin_get_user(&self, op: &Operator, user_id: &str) -> IdentityResult<user::Model> {
         self.require(op, "user", "get", "YOU_ARE_NOT_ALLOWED_TO_GET_USER")
             .await?;
         self.target(user_id).await
@@ -118,7 +118,7 @@ impl IdentityService {
 
     /// # Errors
     /// Not allowed, a taken email, a bad password.
-    pub async fn admin_create_user(&self, op: &Operator<'_>, new: NewUser) -> IdentityResult<user::Model> {
+    pub async fn admin_create_user(&self, op: &Operator, new: NewUser) -> IdentityResult<user::Model> {
         self.require(op, "user", "create", "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS")
             .await?;
         if new.role.is_some() {
@@ -171,7 +171,7 @@ impl IdentityService {
     /// Not allowed, unknown user, a taken email.
     pub async fn admin_update_user(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         user_id: &str,
         change: users::AdminChange,
     ) -> IdentityResult<user::Model> {
@@ -211,7 +211,7 @@ impl IdentityService {
     /// Not allowed, unknown user.
     pub async fn admin_set_role(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         user_id: &str,
         roles: &[String],
     ) -> IdentityResult<user::Model> {
@@ -237,12 +237,7 @@ impl IdentityService {
 
     /// # Errors
     /// Not allowed, unknown user, a bad password.
-    pub async fn admin_set_password(
-        &self,
-        op: &Operator<'_>,
-        user_id: &str,
-        new: &str,
-    ) -> IdentityResult<()> {
+    pub async fn admin_set_password(&self, op: &Operator, user_id: &str, new: &str) -> IdentityResult<()> {
         self.require(
             op,
             "user",
@@ -272,7 +267,7 @@ impl IdentityService {
     /// Not allowed, self, unknown user.
     pub async fn admin_ban(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         user_id: &str,
         reason: Option<String>,
         expires_in: Option<i64>,
@@ -304,7 +299,7 @@ impl IdentityService {
 
     /// # Errors
     /// Not allowed, unknown user.
-    pub async fn admin_unban(&self, op: &Operator<'_>, user_id: &str) -> IdentityResult<user::Model> {
+    pub async fn admin_unban(&self, op: &Operator, user_id: &str) -> IdentityResult<user::Model> {
         self.require(op, "user", "ban", "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")
             .await?;
         let target = self.target(user_id).await?;
@@ -323,7 +318,7 @@ impl IdentityService {
     /// Not allowed.
     pub async fn admin_list_sessions(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         user_id: &str,
     ) -> IdentityResult<Vec<session::Model>> {
         self.require(
@@ -338,7 +333,7 @@ impl IdentityService {
 
     /// # Errors
     /// Not allowed.
-    pub async fn admin_revoke_session(&self, op: &Operator<'_>, token: &str) -> IdentityResult<()> {
+    pub async fn admin_revoke_session(&self, op: &Operator, token: &str) -> IdentityResult<()> {
         self.require(
             op,
             "session",
@@ -352,7 +347,7 @@ impl IdentityService {
 
     /// # Errors
     /// Not allowed.
-    pub async fn admin_revoke_sessions(&self, op: &Operator<'_>, user_id: &str) -> IdentityResult<()> {
+    pub async fn admin_revoke_sessions(&self, op: &Operator, user_id: &str) -> IdentityResult<()> {
         self.require(
             op,
             "session",
@@ -368,7 +363,7 @@ impl IdentityService {
 
     /// # Errors
     /// Not allowed, self, unknown user.
-    pub async fn admin_remove_user(&self, op: &Operator<'_>, user_id: &str) -> IdentityResult<()> {
+    pub async fn admin_remove_user(&self, op: &Operator, user_id: &str) -> IdentityResult<()> {
         self.require(op, "user", "delete", "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS")
             .await?;
         if user_id == op.auth.user.id {
@@ -389,7 +384,7 @@ impl IdentityService {
     /// Not allowed, unknown user, a missing reason when one is required.
     pub async fn impersonate(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         user_id: &str,
         reason: Option<String>,
     ) -> IdentityResult<AuthSession> {
@@ -421,7 +416,7 @@ impl IdentityService {
         }
         let session = self
             .sessions
-            .create_impersonation(&target, &op.auth.user.id, op.client, IMPERSONATION_LIFETIME)
+            .create_impersonation(&target, &op.auth.user.id, &op.client, IMPERSONATION_LIFETIME)
             .await?;
         self.platform_audit(
             op,
@@ -440,7 +435,7 @@ impl IdentityService {
     /// Not impersonating, or the admin session is gone.
     pub async fn stop_impersonating(
         &self,
-        op: &Operator<'_>,
+        op: &Operator,
         admin_token: Option<&str>,
     ) -> IdentityResult<AuthSession> {
         let Some(admin_id) = op.auth.session.impersonated_by.clone() else {
@@ -455,8 +450,8 @@ impl IdentityService {
         };
         self.sessions.revoke(&op.auth.session.token).await?;
         let event_op = Operator {
-            auth: &admin,
-            client: op.client,
+            auth: admin.clone(),
+            client: op.client.clone(),
         };
         self.platform_audit(
             &event_op,

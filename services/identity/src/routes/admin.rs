@@ -24,6 +24,14 @@ fn signed_in(current: MaybeSession) -> Result<AuthSession, ApiError> {
         .ok_or_else(|| IdentityError::AdminUnauthenticated.into())
 }
 
+/// The signed-in operator and where the request came from (for the audit log).
+fn operator(req: &HttpRequest, state: &AuthState, current: MaybeSession) -> Result<Operator, ApiError> {
+    Ok(Operator {
+        auth: signed_in(current)?,
+        client: client_info(req, &state.settings.rate_limit.ip_headers),
+    })
+}
+
 fn user_id(body: &Body) -> Result<String, ApiError> {
     let mut f = Fields::body(body.get())?;
     let id = f.string("userId");
@@ -146,12 +154,7 @@ pub async fn list_users(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let (query, limit, offset) = user_query(&req)?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
-    let op = Operator {
-        auth: &auth,
-        client: &client,
-    };
+    let op = operator(&req, &state, current)?;
     let (users, total) = IdentityService::from(state.get_ref())
         .admin_list_users(&op, &query)
         .await?;
@@ -176,16 +179,9 @@ pub async fn get_user(
     let mut f = Fields::query(&query);
     let id = f.string("id");
     f.finish()?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let u = IdentityService::from(state.get_ref())
-        .admin_get_user(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &validated(id)?,
-        )
+        .admin_get_user(&op, &validated(id)?)
         .await?;
     Ok(respond::json(&UserView::from(&u)))
 }
@@ -202,8 +198,7 @@ pub async fn create_user(
     let name = f.string("name");
     let role = f.optional_string_or_list("role");
     f.finish()?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let new = NewUser {
         email: validated(email)?,
         password,
@@ -211,13 +206,7 @@ pub async fn create_user(
         role,
     };
     let u = IdentityService::from(state.get_ref())
-        .admin_create_user(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            new,
-        )
+        .admin_create_user(&op, new)
         .await?;
     Ok(wrapped_user(&u))
 }
@@ -260,17 +249,9 @@ pub async fn update_user(
     {
         return Err(ApiError::bad_request("NO_DATA_TO_UPDATE", "No data to update"));
     }
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let u = IdentityService::from(state.get_ref())
-        .admin_update_user(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &validated(id)?,
-            change,
-        )
+        .admin_update_user(&op, &validated(id)?, change)
         .await?;
     Ok(respond::json(&UserView::from(&u)))
 }
@@ -285,17 +266,9 @@ pub async fn set_role(
     let id = f.string("userId");
     let role = f.string_or_list("role");
     f.finish()?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let u = IdentityService::from(state.get_ref())
-        .admin_set_role(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &validated(id)?,
-            &validated(role)?,
-        )
+        .admin_set_role(&op, &validated(id)?, &validated(role)?)
         .await?;
     Ok(wrapped_user(&u))
 }
@@ -310,17 +283,9 @@ pub async fn set_user_password(
     let id = f.string("userId");
     let password = f.non_empty_string("newPassword");
     f.finish()?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     IdentityService::from(state.get_ref())
-        .admin_set_password(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &validated(id)?,
-            &validated(password)?,
-        )
+        .admin_set_password(&op, &validated(id)?, &validated(password)?)
         .await?;
     Ok(respond::json(&json!({ "status": true })))
 }
@@ -336,18 +301,9 @@ pub async fn ban_user(
     let reason = f.optional_string("banReason");
     let expires_in = f.raw("banExpiresIn").and_then(Value::as_i64).filter(|s| *s > 0);
     f.finish()?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let u = IdentityService::from(state.get_ref())
-        .admin_ban(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &validated(id)?,
-            reason,
-            expires_in,
-        )
+        .admin_ban(&op, &validated(id)?, reason, expires_in)
         .await?;
     Ok(wrapped_user(&u))
 }
@@ -359,16 +315,9 @@ pub async fn unban_user(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let u = IdentityService::from(state.get_ref())
-        .admin_unban(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &id,
-        )
+        .admin_unban(&op, &id)
         .await?;
     Ok(wrapped_user(&u))
 }
@@ -380,16 +329,9 @@ pub async fn list_user_sessions(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let sessions = IdentityService::from(state.get_ref())
-        .admin_list_sessions(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &id,
-        )
+        .admin_list_sessions(&op, &id)
         .await?;
     Ok(respond::json(
         &json!({ "sessions": sessions.iter().map(SessionView::from).collect::<Vec<_>>() }),
@@ -405,16 +347,9 @@ pub async fn revoke_user_session(
     let mut f = Fields::body(body.get())?;
     let token = f.string("sessionToken");
     f.finish()?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     IdentityService::from(state.get_ref())
-        .admin_revoke_session(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &validated(token)?,
-        )
+        .admin_revoke_session(&op, &validated(token)?)
         .await?;
     Ok(respond::json(&json!({ "success": true })))
 }
@@ -426,16 +361,9 @@ pub async fn revoke_user_sessions(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     IdentityService::from(state.get_ref())
-        .admin_revoke_sessions(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &id,
-        )
+        .admin_revoke_sessions(&op, &id)
         .await?;
     Ok(respond::json(&json!({ "success": true })))
 }
@@ -447,16 +375,9 @@ pub async fn remove_user(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     IdentityService::from(state.get_ref())
-        .admin_remove_user(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &id,
-        )
+        .admin_remove_user(&op, &id)
         .await?;
     Ok(respond::json(&json!({ "success": true })))
 }
@@ -474,21 +395,13 @@ pub async fn impersonate_user(
     let reason = f.optional_string("reason");
     f.finish()?;
     let dont_remember = current.dont_remember;
-    let auth = signed_in(current)?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let op = operator(&req, &state, current)?;
     let imp = IdentityService::from(state.get_ref())
-        .impersonate(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            &validated(id)?,
-            reason,
-        )
+        .impersonate(&op, &validated(id)?, reason)
         .await?;
     let parked = format!(
         "{}:{}",
-        auth.session.token,
+        op.auth.session.token,
         if dont_remember { "true" } else { "" }
     );
     let max_age = Some(state.settings.session.expires_in.as_secs());
@@ -504,21 +417,14 @@ pub async fn stop_impersonating(
     _body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = signed_in(current)?;
+    let op = operator(&req, &state, current)?;
     let parked = state.cookies.read_signed(&req, ADMIN_SESSION);
     let (admin_token, dont_remember) = match parked.as_deref().and_then(|p| p.split_once(':')) {
         Some((t, dr)) => (Some(t.to_owned()), !dr.is_empty()),
         None => (None, false),
     };
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
     let admin = IdentityService::from(state.get_ref())
-        .stop_impersonating(
-            &Operator {
-                auth: &auth,
-                client: &client,
-            },
-            admin_token.as_deref(),
-        )
+        .stop_impersonating(&op, admin_token.as_deref())
         .await?;
     let mut cookies = respond::session_cookies(&state, &admin.session.token, dont_remember);
     cookies.push(state.cookies.expired(ADMIN_SESSION));

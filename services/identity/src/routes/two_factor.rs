@@ -136,21 +136,42 @@ fn code_and_trust(body: &Body) -> Result<(String, bool), ApiError> {
     Ok((validated(code)?, trust))
 }
 
+/// The three ways to answer a challenge (or re-verify while signed in).
+#[derive(Clone, Copy)]
+enum Factor {
+    Totp,
+    BackupCode,
+    MailedCode,
+}
+
+async fn verify(
+    state: &AuthState,
+    req: &HttpRequest,
+    body: &Body,
+    current: MaybeSession,
+    factor: Factor,
+) -> Result<HttpResponse, ApiError> {
+    let (code, trust) = code_and_trust(body)?;
+    let mut challenge = None;
+    let p = proof(req, state, &current, &mut challenge)?;
+    let from_challenge = matches!(p, Proof::Challenge { .. });
+    let client = client_info(req, &state.settings.rate_limit.ip_headers);
+    let service = IdentityService::from(state);
+    let done = match factor {
+        Factor::Totp => service.verify_totp(p, &code, trust, &client).await?,
+        Factor::BackupCode => service.verify_backup_code(p, &code, trust, &client).await?,
+        Factor::MailedCode => service.verify_otp(p, &code, trust, &client).await?,
+    };
+    Ok(passed(state, &done, from_challenge))
+}
+
 pub async fn verify_totp(
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let (code, trust) = code_and_trust(&body)?;
-    let mut challenge = None;
-    let p = proof(&req, &state, &current, &mut challenge)?;
-    let from_challenge = matches!(p, Proof::Challenge { .. });
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
-    let done = IdentityService::from(state.get_ref())
-        .verify_totp(p, &code, trust, &client)
-        .await?;
-    Ok(passed(&state, &done, from_challenge))
+    verify(&state, &req, &body, current, Factor::Totp).await
 }
 
 pub async fn verify_backup_code(
@@ -159,15 +180,16 @@ pub async fn verify_backup_code(
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let (code, trust) = code_and_trust(&body)?;
-    let mut challenge = None;
-    let p = proof(&req, &state, &current, &mut challenge)?;
-    let from_challenge = matches!(p, Proof::Challenge { .. });
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
-    let done = IdentityService::from(state.get_ref())
-        .verify_backup_code(p, &code, trust, &client)
-        .await?;
-    Ok(passed(&state, &done, from_challenge))
+    verify(&state, &req, &body, current, Factor::BackupCode).await
+}
+
+pub async fn verify_otp(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    verify(&state, &req, &body, current, Factor::MailedCode).await
 }
 
 pub async fn send_otp(
@@ -180,21 +202,4 @@ pub async fn send_otp(
     let p = proof(&req, &state, &current, &mut challenge)?;
     IdentityService::from(state.get_ref()).send_otp(p).await?;
     Ok(respond::json(&json!({ "status": true })))
-}
-
-pub async fn verify_otp(
-    state: web::Data<AuthState>,
-    req: HttpRequest,
-    body: Body,
-    current: MaybeSession,
-) -> Result<HttpResponse, ApiError> {
-    let (code, trust) = code_and_trust(&body)?;
-    let mut challenge = None;
-    let p = proof(&req, &state, &current, &mut challenge)?;
-    let from_challenge = matches!(p, Proof::Challenge { .. });
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
-    let done = IdentityService::from(state.get_ref())
-        .verify_otp(p, &code, trust, &client)
-        .await?;
-    Ok(passed(&state, &done, from_challenge))
 }

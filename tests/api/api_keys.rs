@@ -32,6 +32,9 @@ both_backends! {
 
         let s = with_key(&app, &key, "/get-session").await;
         assert_eq!(s.json["user"]["email"], email.as_str());
+        // A key that expires soon is not a session to "refresh": get-session still answers.
+        let short = b.post("/api-key/create", &json!({"expiresIn": 86_400})).await.json["key"].as_str().unwrap().to_owned();
+        assert_eq!(with_key(&app, &short, "/get-session").await.json["user"]["email"], email.as_str());
         let bad = with_key(&app, "cst_nope", "/get-session").await;
         assert_eq!((bad.status, bad.code()), (401, "INVALID_API_KEY"));
 

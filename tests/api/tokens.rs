@@ -69,6 +69,11 @@ both_backends! {
 
         let header_jwt = b.get("/get-session").await.headers["set-auth-jwt"].to_str().unwrap().to_owned();
         assert_eq!(verify_with_jwks(&app, &header_jwt).await.unwrap()["email"], email.as_str());
+        let again = b.get("/get-session").await.headers["set-auth-jwt"].to_str().unwrap().to_owned();
+        assert_eq!(again, header_jwt, "a session's JWT is reused while it is young");
+        b.post("/update-user", &json!({"name": "Renamed"})).await;
+        let renamed = b.get("/get-session").await.headers["set-auth-jwt"].to_str().unwrap().to_owned();
+        assert_eq!(verify_with_jwks(&app, &renamed).await.unwrap()["name"], "Renamed", "a profile change means a new JWT");
         let parts: Vec<&str> = token.split('.').collect();
         use base64::Engine as _;
         let forged_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","email":"admin@e2e.test"}"#);

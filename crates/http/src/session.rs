@@ -15,6 +15,8 @@ pub struct MaybeSession {
     pub session: Option<AuthSession>,
     /// The signed `dont_remember` cookie is present: the session must not be extended.
     pub dont_remember: bool,
+    /// The "session" is an API key standing in for its owner: there is no row to extend.
+    pub via_api_key: bool,
 }
 
 impl MaybeSession {
@@ -76,16 +78,17 @@ impl FromRequest for MaybeSession {
                 .app_data::<web::Data<AuthState>>()
                 .ok_or_else(|| ApiError::internal(&"AuthState is not registered"))?;
             let dont_remember = state.cookies.read_signed(&req, DONT_REMEMBER).is_some();
-            let session = match presented_token(&req, state) {
-                Some(token) => state.sessions.find(&token).await?,
+            let (session, via_api_key) = match presented_token(&req, state) {
+                Some(token) => (state.sessions.find(&token).await?, false),
                 None => match req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
-                    Some(key) => Some(api_key_session(state, key).await?),
-                    None => None,
+                    Some(key) => (Some(api_key_session(state, key).await?), true),
+                    None => (None, false),
                 },
             };
             Ok(Self {
                 session,
                 dont_remember,
+                via_api_key,
             })
         })
     }

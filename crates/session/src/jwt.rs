@@ -4,6 +4,7 @@
 //! signed has expired. The current key is cached in memory and re-read every minute, so a
 //! rotation by another replica is picked up.
 
+use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -37,7 +38,19 @@ struct SigningKey {
     loaded: Instant,
 }
 
+/// A JWT already signed for a session, reused while it has most of its life left.
+struct Issued {
+    jwt: String,
+    /// The user row's `updatedAt` it was signed from: a profile change means a new token.
+    user_version: DateTime<Utc>,
+    reuse_until: DateTime<Utc>,
+}
+
+/// Sessions whose latest JWT is kept for reuse.
+const ISSUED_CAPACITY: usize = 100_000;
+
 pub struct JwtIssuer {
+    issued: RwLock<HashMap<String, Issued>>,
     db: DatabaseConnection,
     secret: String,
     origin: String,
@@ -65,6 +78,7 @@ impl JwtIssuer {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            issued: RwLock::new(HashMap::new()),
             db,
             secret,
             origin,
@@ -90,6 +104,50 @@ impl JwtIssuer {
         claims.insert("iss".into(), self.origin.clone().into());
         claims.insert("aud".into(), self.origin.clone().into());
         eddsa::sign_jwt(&key.private_jwk, &key.kid, &claims).map_err(|_| JwtError::Key)
+    }
+
+    /// The JWT for a session (`get-session`'s `set-auth-jwt`): the one issued earlier for this
+    /// session is reused while at least two thirds of its lifetime remain and the user row has
+    /// not changed, so the hot path signs once per session every few minutes instead of per call.
+    ///
+    /// # Errors
+    /// As [`JwtIssuer::sign`].
+    pub async fn for_session(
+        &self,
+        session_token: &str,
+        user_version: DateTime<Utc>,
+        payload: impl FnOnce() -> Map<String, Value>,
+        subject: &str,
+    ) -> Result<String, JwtError> {
+        let key = castellan_crypto::signing::sha256_b64url(session_token.as_bytes());
+        let now = self.clock.now();
+        if let Some(hit) = self
+            .issued
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            && hit.user_version == user_version
+            && now < hit.reuse_until
+        {
+            return Ok(hit.jwt.clone());
+        }
+        let jwt = self.sign(payload(), subject).await?;
+        let mut issued = self.issued.write().unwrap_or_else(PoisonError::into_inner);
+        if issued.len() >= ISSUED_CAPACITY {
+            issued.retain(|_, i| i.reuse_until > now);
+            if issued.len() >= ISSUED_CAPACITY {
+                issued.clear();
+            }
+        }
+        issued.insert(
+            key,
+            Issued {
+                jwt: jwt.clone(),
+                user_version,
+                reuse_until: now + self.ttl / 3,
+            },
+        );
+        Ok(jwt)
     }
 
     /// The published keys: the current one and retired ones whose tokens may still be valid.

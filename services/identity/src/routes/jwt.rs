@@ -22,6 +22,22 @@ pub async fn token_for(state: &AuthState, auth: &AuthSession) -> Result<String, 
         .map_err(|e| ApiError::internal(&e))
 }
 
+/// The JWT `get-session` hands out in `set-auth-jwt`, reused for a while per session.
+///
+/// # Errors
+/// Key storage failures.
+pub async fn session_token_for(state: &AuthState, auth: &AuthSession) -> Result<String, ApiError> {
+    let payload = || match serde_json::to_value(UserView::from(&auth.user)) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    state
+        .jwt
+        .for_session(&auth.session.token, auth.user.updated_at, payload, &auth.user.id)
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
 pub async fn token(state: web::Data<AuthState>, current: MaybeSession) -> Result<HttpResponse, ApiError> {
     let auth = current.require()?;
     Ok(respond::json(

@@ -54,7 +54,8 @@ pub async fn get_session(
         });
     };
     let mut set_cookies = Vec::new();
-    if !current.dont_remember && !disable_refresh && state.sessions.refresh_due(&auth) {
+    if !current.dont_remember && !current.via_api_key && !disable_refresh && state.sessions.refresh_due(&auth)
+    {
         if !state.sessions.extend(&mut auth).await? {
             let err = actix_web::ResponseError::error_response(&ApiError::from(IdentityError::SessionGone));
             return Ok(respond::with_cookies(
@@ -70,7 +71,7 @@ pub async fn get_session(
     };
     let mut res = respond::with_cookies(no_store(respond::json(&body)), &set_cookies);
     // Better Auth's jwt plugin: a JWT for downstream backends rides along.
-    let jwt = super::jwt::token_for(&state, &auth).await?;
+    let jwt = super::jwt::session_token_for(&state, &auth).await?;
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&jwt) {
         res.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("set-auth-jwt"),

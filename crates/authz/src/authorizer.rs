@@ -154,7 +154,13 @@ impl Authorizer {
         let mut decisions: DecisionTable = HashMap::new();
         for role in enforcer.get_all_subjects() {
             let table = decisions.entry(role.clone()).or_default();
-            for (resource, actions) in all_statements() {
+            // The platform domain decides admin statements; organizations decide their own.
+            let statements: &[(&str, &[&str])] = if org_id == crate::permissions::PLATFORM {
+                &crate::permissions::ADMIN_STATEMENTS
+            } else {
+                &crate::permissions::STATEMENTS
+            };
+            for (resource, actions) in statements.iter().copied() {
                 for action in actions {
                     table.insert(
                         (resource, *action),

@@ -402,3 +402,240 @@ pub async fn lock_organization_id(db: &impl ConnectionTrait, org_id: &str) -> Re
     .await?;
     Ok(())
 }
+
+/// Creates a team in the permit's organization. Needs `team:create`.
+///
+/// # Errors
+/// Database failures.
+pub async fn create_team(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    row: team::Model,
+) -> Result<team::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("team", "create"));
+    let row = team::Model {
+        organization_id: permit.org_id().to_owned(),
+        ..row
+    };
+    team::Entity::insert(team::ActiveModel::from(row.clone()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+/// Renames a team of the permit's organization. Needs `team:update`.
+///
+/// # Errors
+/// Database failures; `RecordNotFound` for a team of another organization.
+pub async fn rename_team(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    team_id: &str,
+    name: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<team::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("team", "update"));
+    let existing = team_by_id(db, permit.scope(), team_id)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("team".into()))?;
+    let mut row: team::ActiveModel = existing.into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    row.updated_at = Set(Some(now));
+    row.update(db).await
+}
+
+/// Deletes a team of the permit's organization and its seats. Needs `team:delete`.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_team(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    team_id: &str,
+) -> Result<bool, DbErr> {
+    debug_assert_eq!(permit.grants(), ("team", "delete"));
+    if team_by_id(db, permit.scope(), team_id).await?.is_none() {
+        return Ok(false);
+    }
+    team_member::Entity::delete_many()
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .exec(db)
+        .await?;
+    team::Entity::delete_by_id(team_id.to_owned()).exec(db).await?;
+    Ok(true)
+}
+
+/// The seats of a team of the scope's organization.
+///
+/// # Errors
+/// Database failures.
+pub async fn team_seats(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    team_id: &str,
+) -> Result<Vec<team_member::Model>, DbErr> {
+    if team_by_id(db, scope, team_id).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    team_member::Entity::find()
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .all(db)
+        .await
+}
+
+/// Seats `seat.user_id` in `seat.team_id`, a team of the permit's organization; idempotent by
+/// membership key. Needs `member:update`.
+///
+/// # Errors
+/// Database failures; `RecordNotFound` for a team of another organization.
+pub async fn add_seat(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    seat: team_member::Model,
+) -> Result<team_member::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("member", "update"));
+    if team_by_id(db, permit.scope(), &seat.team_id).await?.is_none() {
+        return Err(DbErr::RecordNotFound("team".into()));
+    }
+    if let Some(existing) = team_member::Entity::find()
+        .filter(team_member::Column::MembershipKey.eq(seat.membership_key.clone()))
+        .one(db)
+        .await?
+    {
+        return Ok(existing);
+    }
+    team_member::Entity::insert(team_member::ActiveModel::from(seat.clone()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(seat)
+}
+
+/// Unseats a user from a team of the permit's organization. Needs `member:delete`.
+///
+/// # Errors
+/// Database failures.
+pub async fn remove_seat(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    team_id: &str,
+    user_id: &str,
+) -> Result<bool, DbErr> {
+    debug_assert_eq!(permit.grants(), ("member", "delete"));
+    if team_by_id(db, permit.scope(), team_id).await?.is_none() {
+        return Ok(false);
+    }
+    let res = team_member::Entity::delete_many()
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .filter(team_member::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Stores a custom role of the permit's organization. Needs `ac:create`.
+///
+/// # Errors
+/// Database failures.
+pub async fn create_custom_role(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    row: organization_role::Model,
+) -> Result<organization_role::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("ac", "create"));
+    let row = organization_role::Model {
+        organization_id: permit.org_id().to_owned(),
+        ..row
+    };
+    organization_role::Entity::insert(organization_role::ActiveModel::from(row.clone()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+/// Renames or re-grants a custom role of the permit's organization. Needs `ac:update`.
+///
+/// # Errors
+/// Database failures; `RecordNotFound` for a role of another organization.
+pub async fn update_custom_role(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    role_id: &str,
+    role: String,
+    permission: String,
+    now: DateTime<Utc>,
+) -> Result<organization_role::Model, DbErr> {
+    debug_assert_eq!(permit.grants(), ("ac", "update"));
+    let existing = custom_role(db, permit.scope(), None, Some(role_id))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("role".into()))?;
+    let mut row: organization_role::ActiveModel = existing.into();
+    row.role = Set(role);
+    row.permission = Set(permission);
+    row.updated_at = Set(Some(now));
+    row.update(db).await
+}
+
+/// Deletes a custom role of the permit's organization. Needs `ac:delete`.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_custom_role(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    role_id: &str,
+) -> Result<(), DbErr> {
+    debug_assert_eq!(permit.grants(), ("ac", "delete"));
+    organization_role::Entity::delete_many()
+        .filter(organization_role::Column::Id.eq(role_id))
+        .filter(organization_role::Column::OrganizationId.eq(permit.org_id()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks an invitation of the permit's organization canceled. Needs `invitation:cancel`.
+///
+/// # Errors
+/// Database failures.
+pub async fn cancel_invitation(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    invitation_id: &str,
+) -> Result<bool, DbErr> {
+    debug_assert_eq!(permit.grants(), ("invitation", "cancel"));
+    let res = invitation::Entity::update_many()
+        .col_expr(
+            invitation::Column::Status,
+            sea_orm::sea_query::Expr::value("canceled"),
+        )
+        .filter(invitation::Column::Id.eq(invitation_id))
+        .filter(invitation::Column::OrganizationId.eq(permit.org_id()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Pushes out a pending invitation's expiry (a resend). Needs `invitation:create`.
+///
+/// # Errors
+/// Database failures.
+pub async fn extend_invitation(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_>,
+    invitation_id: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    debug_assert_eq!(permit.grants(), ("invitation", "create"));
+    invitation::Entity::update_many()
+        .col_expr(
+            invitation::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::value(expires_at),
+        )
+        .filter(invitation::Column::Id.eq(invitation_id))
+        .filter(invitation::Column::OrganizationId.eq(permit.org_id()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -44,23 +44,3 @@ pub async fn transition(
     }
     Ok(update.exec(db).await?.rows_affected == 1)
 }
-
-/// Pushes out an invitation's expiry (a re-sent invitation).
-///
-/// # Errors
-/// Database failures.
-pub async fn extend(
-    db: &impl ConnectionTrait,
-    id: &str,
-    expires_at: chrono::DateTime<chrono::Utc>,
-) -> DataResult<()> {
-    Invitation::update_many()
-        .col_expr(
-            invitation::Column::ExpiresAt,
-            sea_orm::sea_query::Expr::value(expires_at),
-        )
-        .filter(invitation::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}

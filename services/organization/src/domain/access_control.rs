@@ -6,9 +6,7 @@ use castellan_authz::permissions::is_known;
 use castellan_authz::{BUILTIN_ROLES, OrgScope, Statements, repo};
 use castellan_crypto::random;
 use castellan_data::entity::organization_role;
-use castellan_data::repo::organizations;
-use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::{Actor, OrganizationService};
@@ -79,13 +77,14 @@ impl OrganizationService {
             return Err(OrgError::invalid("ROLE_NAME_IS_ALREADY_TAKEN"));
         }
         let scope = self.roles_scope(actor, org_id).await?;
-        self.require_permit(
-            &scope,
-            "ac",
-            "create",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "ac",
+                "create",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE"),
+            )
+            .await?;
         self.check_grantable(&scope, &grant).await?;
         if repo::custom_role(&self.db, &scope, Some(&name), None)
             .await?
@@ -103,7 +102,7 @@ impl OrganizationService {
             updated_at: None,
         };
         let txn = self.db.begin().await?;
-        organizations::insert(&txn, organization_role::ActiveModel::from(row.clone())).await?;
+        repo::create_custom_role(&txn, &permit, row.clone()).await?;
         self.audit(
             &txn,
             actor,
@@ -174,13 +173,14 @@ impl OrganizationService {
         new_grant: Option<Statements>,
     ) -> OrgResult<CustomRole> {
         let scope = self.roles_scope(actor, org_id).await?;
-        self.require_permit(
-            &scope,
-            "ac",
-            "update",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_A_ROLE"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "ac",
+                "update",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_A_ROLE"),
+            )
+            .await?;
         let existing = parse(
             repo::custom_role(&self.db, &scope, name, id)
                 .await?
@@ -202,15 +202,17 @@ impl OrganizationService {
         }
         let grant = new_grant.unwrap_or_else(|| existing.permission.clone());
         let role = renamed.clone().unwrap_or_else(|| existing.row.role.clone());
-        let change = organization_role::ActiveModel {
-            id: Unchanged(existing.row.id.clone()),
-            role: Set(role.clone()),
-            permission: Set(serde_json::to_string(&grant).unwrap_or_else(|_| "{}".to_owned())),
-            updated_at: Set(Some(self.now())),
-            ..Default::default()
-        };
+        let permission = serde_json::to_string(&grant).unwrap_or_else(|_| "{}".to_owned());
         let txn = self.db.begin().await?;
-        let row = change.update(&txn).await?;
+        let row = repo::update_custom_role(
+            &txn,
+            &permit,
+            &existing.row.id,
+            role.clone(),
+            permission,
+            self.now(),
+        )
+        .await?;
         self.audit(
             &txn,
             actor,
@@ -246,13 +248,14 @@ impl OrganizationService {
             return Err(OrgError::invalid("CANNOT_DELETE_A_PRE_DEFINED_ROLE"));
         }
         let scope = self.roles_scope(actor, org_id).await?;
-        self.require_permit(
-            &scope,
-            "ac",
-            "delete",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_A_ROLE"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "ac",
+                "delete",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_A_ROLE"),
+            )
+            .await?;
         let row = repo::custom_role(&self.db, &scope, name, id)
             .await?
             .ok_or_else(|| OrgError::invalid("ROLE_NOT_FOUND"))?;
@@ -263,9 +266,7 @@ impl OrganizationService {
             return Err(OrgError::invalid("ROLE_IS_ASSIGNED_TO_MEMBERS"));
         }
         let txn = self.db.begin().await?;
-        organization_role::Entity::delete_by_id(row.id.clone())
-            .exec(&txn)
-            .await?;
+        repo::delete_custom_role(&txn, &permit, &row.id).await?;
         self.audit(
             &txn,
             actor,

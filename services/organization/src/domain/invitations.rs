@@ -88,7 +88,7 @@ impl OrganizationService {
                 return Err(OrgError::invalid("USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION"));
             }
             let expires_at = now + INVITATION_TTL;
-            invitations::extend(&self.db, &existing.id, expires_at).await?;
+            repo::extend_invitation(&self.db, &permit, &existing.id, expires_at).await?;
             let resent = invitation::Model {
                 expires_at,
                 ..existing
@@ -288,15 +288,16 @@ impl OrganizationService {
         let scope = self
             .require_scope(actor, &inv.organization_id, OrgError::invalid("MEMBER_NOT_FOUND"))
             .await?;
-        self.require_permit(
-            &scope,
-            "invitation",
-            "cancel",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "invitation",
+                "cancel",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION"),
+            )
+            .await?;
         let txn = self.db.begin().await?;
-        invitations::transition(&txn, &inv.id, None, "canceled").await?;
+        repo::cancel_invitation(&txn, &permit, &inv.id).await?;
         self.audit(
             &txn,
             actor,

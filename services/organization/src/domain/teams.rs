@@ -5,8 +5,7 @@ use castellan_crypto::random;
 use castellan_data::entity::{team, team_member};
 use castellan_data::repo::organizations;
 use castellan_session::AuthSession;
-use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 
 use super::organizations::membership_key;
@@ -41,13 +40,14 @@ impl OrganizationService {
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION"),
             )
             .await?;
-        self.require_permit(
-            &scope,
-            "team",
-            "create",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "team",
+                "create",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION"),
+            )
+            .await?;
         let now = self.now();
         let row = team::Model {
             id: random::generate_id(),
@@ -58,7 +58,7 @@ impl OrganizationService {
             updated_at: Some(now),
         };
         let txn = self.db.begin().await?;
-        organizations::insert(&txn, team::ActiveModel::from(row.clone())).await?;
+        repo::create_team(&txn, &permit, row.clone()).await?;
         self.audit(
             &txn,
             actor,
@@ -96,18 +96,12 @@ impl OrganizationService {
     ) -> OrgResult<team::Model> {
         let denied = || OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM");
         let scope = self.team_scope(actor, org_id, denied()).await?;
-        self.require_permit(&scope, "team", "update", denied()).await?;
+        let permit = self.require_permit(&scope, "team", "update", denied()).await?;
         let existing = repo::team_by_id(&self.db, &scope, team_id)
             .await?
             .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
-        let row = team::ActiveModel {
-            id: Unchanged(existing.id.clone()),
-            name: name.clone().map_or(NotSet, Set),
-            updated_at: Set(Some(self.now())),
-            ..Default::default()
-        };
         let txn = self.db.begin().await?;
-        let updated = row.update(&txn).await?;
+        let updated = repo::rename_team(&txn, &permit, &existing.id, name.clone(), self.now()).await?;
         self.audit(
             &txn,
             actor,
@@ -129,13 +123,14 @@ impl OrganizationService {
         if actor.auth.session.active_team_id.as_deref() == Some(team_id) {
             return Err(denied());
         }
-        self.require_permit(
-            &scope,
-            "team",
-            "delete",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "team",
+                "delete",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION"),
+            )
+            .await?;
         let teams = repo::teams(&self.db, &scope).await?;
         if !teams.iter().any(|t| t.id == team_id) {
             return Err(OrgError::invalid("TEAM_NOT_FOUND"));
@@ -144,11 +139,7 @@ impl OrganizationService {
             return Err(OrgError::invalid("UNABLE_TO_REMOVE_LAST_TEAM"));
         }
         let txn = self.db.begin().await?;
-        team_member::Entity::delete_many()
-            .filter(team_member::Column::TeamId.eq(team_id))
-            .exec(&txn)
-            .await?;
-        team::Entity::delete_by_id(team_id.to_owned()).exec(&txn).await?;
+        repo::delete_team(&txn, &permit, team_id).await?;
         self.audit(
             &txn,
             actor,
@@ -267,13 +258,14 @@ impl OrganizationService {
                 OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"),
             )
             .await?;
-        self.require_permit(
-            &scope,
-            "member",
-            "update",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "member",
+                "update",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER"),
+            )
+            .await?;
         if repo::member_by_user(&self.db, &scope, Some(user_id), None)
             .await?
             .is_none()
@@ -284,13 +276,6 @@ impl OrganizationService {
             .await?
             .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
         let key = membership_key(&team.id, user_id);
-        if let Some(existing) = team_member::Entity::find()
-            .filter(team_member::Column::MembershipKey.eq(&key))
-            .one(&self.db)
-            .await?
-        {
-            return Ok(existing);
-        }
         let seat = team_member::Model {
             id: random::generate_id(),
             team_id: team.id.clone(),
@@ -299,7 +284,7 @@ impl OrganizationService {
             created_at: Some(self.now()),
         };
         let txn = self.db.begin().await?;
-        organizations::insert(&txn, team_member::ActiveModel::from(seat.clone())).await?;
+        let seat = repo::add_seat(&txn, &permit, seat).await?;
         self.audit(
             &txn,
             actor,
@@ -329,23 +314,19 @@ impl OrganizationService {
                 OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"),
             )
             .await?;
-        self.require_permit(
-            &scope,
-            "member",
-            "delete",
-            OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER"),
-        )
-        .await?;
+        let permit = self
+            .require_permit(
+                &scope,
+                "member",
+                "delete",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER"),
+            )
+            .await?;
         let team = repo::team_by_id(&self.db, &scope, team_id)
             .await?
             .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
         let txn = self.db.begin().await?;
-        let removed = team_member::Entity::delete_many()
-            .filter(team_member::Column::TeamId.eq(&team.id))
-            .filter(team_member::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await?;
-        if removed.rows_affected == 0 {
+        if !repo::remove_seat(&txn, &permit, &team.id, user_id).await? {
             return Err(OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_TEAM"));
         }
         self.audit(
@@ -385,12 +366,6 @@ impl OrganizationService {
         if !self.in_team(&team.id, actor.user_id()).await? {
             return Err(not_in_team());
         }
-        let team = repo::team_by_id(&self.db, &scope, &team.id)
-            .await?
-            .ok_or_else(not_in_team)?;
-        Ok(team_member::Entity::find()
-            .filter(team_member::Column::TeamId.eq(team.id))
-            .all(&self.db)
-            .await?)
+        Ok(repo::team_seats(&self.db, &scope, &team.id).await?)
     }
 }

@@ -162,6 +162,6 @@ pub async fn run(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Syn
         }
         full.push(t.elapsed());
     }
-    report("membership check (2 indexed queries) + decision", full);
+    report("membership check (one joined, indexed query) + decision", full);
     Ok(())
 }

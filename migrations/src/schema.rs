@@ -21,7 +21,6 @@ impl FieldType {
         match (self, backend) {
             (Self::String, _) => "text",
             (Self::Boolean, DatabaseBackend::Postgres) => "boolean",
-            (Self::Number, DatabaseBackend::Postgres) => "integer",
             (Self::Number | Self::Boolean, _) => "integer",
             (Self::Date, DatabaseBackend::Postgres) => "timestamptz",
             (Self::Date, _) => "date",

@@ -224,21 +224,19 @@ impl Authorizer {
         org_id: &str,
         user_id: &str,
     ) -> Result<Option<OrgScope>, AuthzError> {
-        let Some(organization) = organization::Entity::find_by_id(org_id.to_owned())
-            .one(db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let member = member::Entity::find()
+        // One indexed query: the membership row joined to its organization.
+        let found = member::Entity::find()
             .filter(member::Column::OrganizationId.eq(org_id))
             .filter(member::Column::UserId.eq(user_id))
+            .find_also_related(organization::Entity)
             .one(db)
             .await?;
-        Ok(member.map(|member| OrgScope {
-            roles: split_roles(&member.role),
-            organization,
-            member,
+        Ok(found.and_then(|(member, organization)| {
+            organization.map(|organization| OrgScope {
+                roles: split_roles(&member.role),
+                organization,
+                member,
+            })
         }))
     }
 

@@ -3,6 +3,7 @@
 //! entries breaks the chain and [`verify`] reports where. Shared by every service that changes
 //! organization data (identity and admin will write here too).
 
+use castellan_data::clock::iso;
 use castellan_data::entity::audit_log::{self, ActiveModel, Entity as AuditLog, Model};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -32,10 +33,6 @@ pub struct AuditEvent {
     pub details: Value,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
-}
-
-fn iso(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// SHA-256 over the previous hash and the entry's fields, as a JSON array (an unambiguous encoding).

@@ -240,12 +240,6 @@ impl Authorizer {
         }))
     }
 
-    /// Re-reads the caller's membership (after a role change of their own).
-    #[must_use]
-    pub fn rescope(&self, scope: &OrgScope, member: member::Model) -> OrgScope {
-        scope.with_member(member)
-    }
-
     /// A casbin decision for the scope's roles; `None` when denied.
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 
 use castellan_data::entity::{member, organization};
 
-use crate::permissions::{CREATOR_ROLE, split_roles};
+use crate::permissions::CREATOR_ROLE;
 
 /// The caller is a member of this organization (checked against `member` on this request).
 #[derive(Debug, Clone)]
@@ -37,16 +37,6 @@ impl OrgScope {
     #[must_use]
     pub fn is_creator(&self) -> bool {
         self.roles.iter().any(|r| r == CREATOR_ROLE)
-    }
-
-    /// The same scope after the caller's own role changed.
-    #[must_use]
-    pub(crate) fn with_member(&self, member: member::Model) -> Self {
-        Self {
-            roles: split_roles(&member.role),
-            organization: self.organization.clone(),
-            member,
-        }
     }
 }
 

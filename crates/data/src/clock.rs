@@ -20,3 +20,10 @@ impl Clock for SystemClock {
         now.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(now)
     }
 }
+
+/// Better Auth's wire and SQLite-text format: ISO-8601 with milliseconds and `Z`, as
+/// JavaScript's `toISOString` writes it.
+#[must_use]
+pub fn iso(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}

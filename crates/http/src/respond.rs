@@ -11,11 +11,7 @@ use castellan_data::entity::{session, user};
 use crate::cookies::{self, DONT_REMEMBER, SESSION_DATA, SESSION_TOKEN};
 use crate::state::AuthState;
 
-/// `2026-01-02T03:04:05.678Z`.
-#[must_use]
-pub fn iso(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+pub use castellan_data::clock::iso;
 
 #[allow(clippy::ref_option, reason = "serde's serialize_with passes a reference")]
 fn iso_opt<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {

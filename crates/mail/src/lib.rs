@@ -44,6 +44,18 @@ pub trait Mailer: Send + Sync + 'static {
 
 pub type SharedMailer = Arc<dyn Mailer>;
 
+/// Sends in the background: delivery time must not reveal whether an account exists, and a slow
+/// mail server must not hold requests. Failures are logged without the mail's contents.
+pub fn send_in_background(mailer: &SharedMailer, mail: Mail) {
+    let mailer = mailer.clone();
+    tokio::spawn(async move {
+        let kind = mail.kind;
+        if let Err(e) = mailer.send(mail).await {
+            tracing::error!(kind, error = %e, "mail delivery failed");
+        }
+    });
+}
+
 /// SMTP if configured, else the dev mailbox at `mail_log`.
 ///
 /// # Errors

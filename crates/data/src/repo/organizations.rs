@@ -43,18 +43,6 @@ pub async fn for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<Ve
         .collect())
 }
 
-/// How many organizations `user_id` belongs to.
-///
-/// # Errors
-/// Database failures.
-pub async fn membership_count(db: &impl ConnectionTrait, user_id: &str) -> DataResult<u64> {
-    use sea_orm::PaginatorTrait as _;
-    Ok(member::Entity::find()
-        .filter(member::Column::UserId.eq(user_id))
-        .count(db)
-        .await?)
-}
-
 /// Inserts a full row (organizations, members, teams... all have text ids).
 ///
 /// # Errors

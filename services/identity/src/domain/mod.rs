@@ -62,16 +62,9 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Sends in the background: delivery time must not reveal whether an account exists, and a
-    /// slow mail server must not hold requests. Failures are logged without the mail's contents.
+    /// Mails without waiting for delivery (see `castellan_mail::send_in_background`).
     pub(crate) fn send_mail(&self, mail: Mail) {
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            let kind = mail.kind;
-            if let Err(e) = mailer.send(mail).await {
-                tracing::error!(kind, error = %e, "mail delivery failed");
-            }
-        });
+        castellan_mail::send_in_background(&self.mailer, mail);
     }
 
     /// `<origin>/api/auth` + `path`.

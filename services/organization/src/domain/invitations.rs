@@ -154,12 +154,7 @@ impl OrganizationService {
             token: None,
             extra,
         };
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(mail).await {
-                tracing::error!(error = %e, "invitation mail delivery failed");
-            }
-        });
+        castellan_mail::send_in_background(&self.mailer, mail);
     }
 
     /// A pending, unexpired invitation addressed to the caller.

@@ -31,6 +31,12 @@ pub struct AuthState {
 }
 
 impl AuthState {
+    /// Where a request came from: its client address (from the configured headers) and agent.
+    #[must_use]
+    pub fn client(&self, req: &actix_web::HttpRequest) -> castellan_session::ClientInfo {
+        crate::client::client_info(req, &self.settings.rate_limit.ip_headers)
+    }
+
     #[must_use]
     pub fn new(
         settings: Settings,

@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_data::repo::users::{AdminChange, Filter, TextMatch, UserField, UserQuery};
 use castellan_http::body::query_object;
-use castellan_http::client::client_info;
 use castellan_http::cookies::DONT_REMEMBER;
 use castellan_http::respond::{self, SessionView, UserView};
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
@@ -28,7 +27,7 @@ fn signed_in(current: MaybeSession) -> Result<AuthSession, ApiError> {
 fn operator(req: &HttpRequest, state: &AuthState, current: MaybeSession) -> Result<Operator, ApiError> {
     Ok(Operator {
         auth: signed_in(current)?,
-        client: client_info(req, &state.settings.rate_limit.ip_headers),
+        client: state.client(req),
     })
 }
 

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::CredentialForm;
-use castellan_http::client::client_info;
 use castellan_http::respond::{self, UserView};
 use castellan_http::session::presented_token;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
@@ -61,7 +60,7 @@ pub async fn sign_up(
         remember,
         callback_url,
     };
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let client = state.client(&req);
     let done = IdentityService::from(state.get_ref())
         .sign_up(request, &client)
         .await?;
@@ -87,7 +86,7 @@ pub async fn sign_in(
     let callback_url = f.optional_string("callbackURL");
     let remember = f.optional_bool("rememberMe").unwrap_or(true);
     f.finish()?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let client = state.client(&req);
     let trust = state.cookies.read_signed(&req, TRUST_DEVICE);
     let outcome = IdentityService::from(state.get_ref())
         .sign_in(
@@ -171,7 +170,7 @@ pub async fn change_password(
     let revoke_others = f.optional_bool("revokeOtherSessions").unwrap_or(false);
     f.finish()?;
     let auth = current.require()?;
-    let client = client_info(&req, &state.settings.rate_limit.ip_headers);
+    let client = state.client(&req);
     let replaced = IdentityService::from(state.get_ref())
         .change_password(
             &auth,

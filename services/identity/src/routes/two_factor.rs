@@ -1,7 +1,6 @@
 //! Two-factor endpoints (`/two-factor/*`, Better Auth's two-factor plugin).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use castellan_http::client::client_info;
 use castellan_http::cookies::DONT_REMEMBER;
 use castellan_http::respond::{self, UserView};
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
@@ -155,7 +154,7 @@ async fn verify(
     let mut challenge = None;
     let p = proof(req, state, &current, &mut challenge)?;
     let from_challenge = matches!(p, Proof::Challenge { .. });
-    let client = client_info(req, &state.settings.rate_limit.ip_headers);
+    let client = state.client(req);
     let service = IdentityService::from(state);
     let done = match factor {
         Factor::Totp => service.verify_totp(p, &code, trust, &client).await?,

@@ -8,7 +8,6 @@ mod organizations;
 mod teams;
 
 use actix_web::{HttpRequest, web};
-use castellan_http::client::client_info;
 use castellan_http::{ApiError, AuthState, MaybeSession};
 
 use crate::domain::Actor;
@@ -73,7 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The caller, after the handler validated its input: 401 without a session.
 fn actor(req: &HttpRequest, state: &AuthState, current: MaybeSession) -> Result<Actor, ApiError> {
     let auth = current.require()?;
-    let client = client_info(req, &state.settings.rate_limit.ip_headers);
+    let client = state.client(req);
     Ok(Actor {
         auth,
         ip_address: Some(client.ip_address).filter(|s| !s.is_empty()),

@@ -13,6 +13,7 @@ mod m20261130_000002_create_organizations;
 mod m20261130_000003_create_jwks;
 mod m20261130_000004_create_two_factor;
 mod m20261130_000005_create_api_keys;
+mod m20261130_000006_create_sso_providers;
 mod schema;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_create_jwks::Migration),
             Box::new(m20261130_000004_create_two_factor::Migration),
             Box::new(m20261130_000005_create_api_keys::Migration),
+            Box::new(m20261130_000006_create_sso_providers::Migration),
         ]
     }
 }

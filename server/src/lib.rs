@@ -3,8 +3,12 @@
 use castellan_config::Settings;
 use castellan_http::{Application, Mount};
 
-/// Every service's routes. The SSO service joins here.
-pub const MOUNTS: &[Mount] = &[castellan_identity::configure, castellan_organization::configure];
+/// Every service's routes.
+pub const MOUNTS: &[Mount] = &[
+    castellan_identity::configure,
+    castellan_organization::configure,
+    castellan_sso::configure,
+];
 
 /// Builds the whole server (used by `main` and by the end-to-end tests, on port 0).
 ///

@@ -46,6 +46,7 @@ mod rate_limit;
 mod replicas;
 mod sessions;
 mod sign_in;
+mod sso;
 mod tenant_isolation;
 mod tokens;
 mod two_factor;

@@ -413,6 +413,8 @@ impl Browser {
     }
 }
 
+pub mod peers;
+
 /// Organization helpers over the HTTP API.
 pub mod orgs {
     use serde_json::{Value, json};

@@ -10,14 +10,16 @@ pub const BUILTIN_ROLES: [&str; 3] = ["owner", "admin", "member"];
 
 /// Better Auth's default statements: every resource and the actions it knows.
 ///
-/// `audit: [read]` is Castellan's own (the organization audit log); Better Auth has no such resource.
-pub const STATEMENTS: [(&str, &[&str]); 6] = [
+/// `audit: [read]` (the organization audit log) and `sso` (the organization's SSO connections)
+/// are Castellan's own; Better Auth has no such resources.
+pub const STATEMENTS: [(&str, &[&str]); 7] = [
     ("organization", &["update", "delete"]),
     ("member", &["create", "update", "delete"]),
     ("invitation", &["create", "cancel"]),
     ("team", &["create", "update", "delete"]),
     ("ac", &["create", "read", "update", "delete"]),
     ("audit", &["read"]),
+    ("sso", &["create", "read", "update", "delete"]),
 ];
 
 /// The platform domain: where Better Auth's admin roles (`admin`, `user`) are decided.

@@ -105,6 +105,26 @@ pub struct Settings {
     pub jwt_key_rotation: Duration,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    pub sso: SsoSettings,
+}
+
+/// Enterprise SSO (`SSO_*`).
+#[derive(Debug, Clone)]
+pub struct SsoSettings {
+    /// Sign-in through a connection needs its domain proven by a DNS TXT record first
+    /// (`SSO_DOMAIN_VERIFICATION`, on by default).
+    pub domain_verification: bool,
+    /// The nameserver for TXT lookups (`SSO_DNS_SERVER`, `host:port`); `None` uses the system's.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// The TXT record is `_<prefix>-<providerId>.<domain>` (Better Auth's default prefix).
+    pub token_prefix: String,
+    /// The organization role SSO users get when a connection names none (`SSO_DEFAULT_ROLE`).
+    pub default_role: String,
+    /// Origins (patterns as in `TRUSTED_ORIGINS`) from which IdP endpoints may be fetched even
+    /// though they are not public hosts (`SSO_TRUSTED_IDP_ORIGINS`): loopback or private IdPs.
+    pub trusted_idp_origins: Vec<String>,
+    /// Tolerated clock difference with IdPs (`SSO_CLOCK_SKEW_SECONDS`, default 120).
+    pub clock_skew: Duration,
 }
 
 impl Settings {
@@ -146,15 +166,17 @@ impl Settings {
                 None if production => return Err(ConfigError::MissingSecret),
                 None => (DEV_SECRET.to_owned(), true),
             };
-        let trusted_origins = get("TRUSTED_ORIGINS")
-            .map(|v| {
+        let list = |v: Option<String>| -> Vec<String> {
+            v.map(|v| {
                 v.split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+        };
+        let trusted_origins = list(get("TRUSTED_ORIGINS"));
         let ip_headers = get("IP_ADDRESS_HEADERS")
             .map(|v| {
                 v.split(',')
@@ -208,6 +230,26 @@ impl Settings {
                 })?,
             }),
             max_body_bytes: 64 * 1024,
+            sso: SsoSettings {
+                domain_verification: flag("SSO_DOMAIN_VERIFICATION", true),
+                dns_server: match get("SSO_DNS_SERVER").filter(|v| v != "system") {
+                    None => None,
+                    Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                        name: "SSO_DNS_SERVER",
+                        reason: format!("{v:?} is not host:port (an IP address and a port)"),
+                    })?),
+                },
+                token_prefix: "better-auth-token".to_owned(),
+                default_role: get("SSO_DEFAULT_ROLE").unwrap_or_else(|| "member".to_owned()),
+                trusted_idp_origins: list(get("SSO_TRUSTED_IDP_ORIGINS")),
+                clock_skew: Duration::from_secs(match get("SSO_CLOCK_SKEW_SECONDS") {
+                    None => 120,
+                    Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                        name: "SSO_CLOCK_SKEW_SECONDS",
+                        reason: format!("{v:?} is not a number of seconds"),
+                    })?,
+                }),
+            },
         })
     }
 

@@ -79,3 +79,72 @@ pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataRe
         .await?;
     Ok(())
 }
+
+/// The account linking `(providerId, accountId)` to a user, if any.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_linked(
+    db: &impl ConnectionTrait,
+    provider_id: &str,
+    account_id: &str,
+) -> DataResult<Option<Model>> {
+    Ok(Account::find()
+        .filter(account::Column::ProviderId.eq(provider_id))
+        .filter(account::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?)
+}
+
+/// Links an external identity (`providerId`, `accountId`) to a user, without tokens.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_linked(
+    db: &impl ConnectionTrait,
+    provider_id: &str,
+    account_id: &str,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let row = ActiveModel {
+        id: Set(castellan_crypto::random::generate_id()),
+        account_id: Set(account_id.to_owned()),
+        provider_id: Set(provider_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        access_token: Set(None),
+        refresh_token: Set(None),
+        id_token: Set(None),
+        access_token_expires_at: Set(None),
+        refresh_token_expires_at: Set(None),
+        scope: Set(None),
+        password: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Whether any account is linked through `provider_id`.
+///
+/// # Errors
+/// Database failures.
+pub async fn any_for_provider(db: &impl ConnectionTrait, provider_id: &str) -> DataResult<bool> {
+    Ok(Account::find()
+        .filter(account::Column::ProviderId.eq(provider_id))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Unlinks every identity of `provider_id`.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_for_provider(db: &impl ConnectionTrait, provider_id: &str) -> DataResult<()> {
+    Account::delete_many()
+        .filter(account::Column::ProviderId.eq(provider_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -4,5 +4,6 @@ pub mod accounts;
 pub mod invitations;
 pub mod organizations;
 pub mod sessions;
+pub mod sso_providers;
 pub mod users;
 pub mod verifications;

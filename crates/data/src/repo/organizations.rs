@@ -57,3 +57,19 @@ where
         .await?;
     Ok(())
 }
+
+/// Sets a member's role as an SSO connection's group mapping decides it at login. Changes made
+/// by members go through `castellan_authz::repo::set_member_role`, which takes a permit.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_member_role_from_idp(
+    db: &impl ConnectionTrait,
+    member: crate::entity::member::Model,
+    role: String,
+) -> DataResult<crate::entity::member::Model> {
+    use sea_orm::ActiveModelTrait as _;
+    let mut row: crate::entity::member::ActiveModel = member.into();
+    row.role = sea_orm::ActiveValue::Set(role);
+    Ok(row.update(db).await?)
+}

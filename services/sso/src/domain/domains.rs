@@ -1,0 +1,158 @@
+//! Proving control of a connection's domains with a DNS TXT record
+//! (`_<prefix>-<providerId>.<domain>` holding the token, or `_<prefix>-<providerId>=<token>`).
+
+use serde_json::json;
+
+use castellan_data::TransactionTrait;
+use castellan_data::repo::{sso_providers, verifications};
+
+use super::{Actor, AuditNote, SsoService};
+use crate::dns::{LookupError, TxtResolver};
+use crate::error::{Kind, SsoError, SsoResult};
+
+/// The longest DNS label.
+const DNS_LABEL_MAX: usize = 63;
+
+fn already_verified() -> SsoError {
+    SsoError::coded(
+        Kind::Conflict,
+        "DOMAIN_VERIFIED",
+        "Domain has already been verified",
+    )
+}
+
+impl SsoService {
+    /// The pending token, reissued when it expired (`POST /sso/request-domain-verification`).
+    ///
+    /// # Errors
+    /// 404/403; 409 `DOMAIN_VERIFIED`.
+    pub async fn request_domain_verification(&self, actor: &Actor, provider_id: &str) -> SsoResult<String> {
+        let connection = self.connection(provider_id).await?;
+        self.authorize(actor, &connection.row, "update").await?;
+        if connection.domain_verified() {
+            return Err(already_verified());
+        }
+        let identifier = self.domain_token_identifier(provider_id);
+        let now = self.now();
+        if let Some(active) = verifications::peek(&self.db, &identifier, now).await? {
+            return Ok(active.value);
+        }
+        let token = castellan_crypto::random::alphanumeric(24);
+        let txn = self.db.begin().await?;
+        verifications::insert(
+            &txn,
+            identifier,
+            token.clone(),
+            now + chrono::Duration::days(7),
+            now,
+        )
+        .await?;
+        self.audit(
+            &txn,
+            AuditNote {
+                org_id: connection.row.organization_id.as_deref(),
+                action: "sso.domain.verification_requested",
+                actor_id: Some(actor.user_id().to_owned()),
+                target: provider_id,
+                details: json!({ "domain": connection.row.domain }),
+            },
+            &actor.client(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(token)
+    }
+
+    /// Looks the TXT record up for every domain of the connection (`POST /sso/verify-domain`).
+    ///
+    /// # Errors
+    /// Better Auth's: 409 `DOMAIN_VERIFIED`, 400 `IDENTIFIER_TOO_LONG`, 404
+    /// `NO_PENDING_VERIFICATION`, 400 `INVALID_DOMAIN`, 502 `DOMAIN_VERIFICATION_FAILED`, 409
+    /// `SSO_PROVIDER_CHANGED`.
+    pub async fn verify_domain(&self, actor: &Actor, provider_id: &str, dns: &TxtResolver) -> SsoResult<()> {
+        let connection = self.connection(provider_id).await?;
+        self.authorize(actor, &connection.row, "update").await?;
+        if connection.domain_verified() {
+            return Err(already_verified());
+        }
+        let identifier = self.domain_token_identifier(provider_id);
+        if identifier.len() > DNS_LABEL_MAX {
+            return Err(SsoError::coded(
+                Kind::Invalid,
+                "IDENTIFIER_TOO_LONG",
+                format!("Verification identifier exceeds the DNS label limit of {DNS_LABEL_MAX} characters"),
+            ));
+        }
+        let token = verifications::peek(&self.db, &identifier, self.now())
+            .await?
+            .ok_or_else(|| {
+                SsoError::coded(
+                    Kind::Missing,
+                    "NO_PENDING_VERIFICATION",
+                    "No pending domain verification exists",
+                )
+            })?
+            .value;
+        let domains = connection.domains();
+        if domains.is_empty() {
+            return Err(SsoError::coded(Kind::Invalid, "INVALID_DOMAIN", "Invalid domain"));
+        }
+        let expected_pair = format!("{identifier}={token}");
+        for domain in &domains {
+            let records = match dns.txt(&format!("{identifier}.{domain}")).await {
+                Ok(records) => records,
+                Err(LookupError::NotFound) => Vec::new(),
+                Err(LookupError::Failed(e)) => {
+                    tracing::warn!(domain = %domain, error = %e, "DNS lookup failed during domain verification");
+                    Vec::new()
+                }
+            };
+            let found = records
+                .iter()
+                .map(|r| r.trim())
+                .any(|r| r == expected_pair || r == token);
+            if !found {
+                self.audit(
+                    &self.db,
+                    AuditNote {
+                        org_id: connection.row.organization_id.as_deref(),
+                        action: "sso.domain.verification_failed",
+                        actor_id: Some(actor.user_id().to_owned()),
+                        target: provider_id,
+                        details: json!({ "domain": domain, "records": records.len() }),
+                    },
+                    &actor.client(),
+                )
+                .await?;
+                return Err(SsoError::coded(
+                    Kind::Upstream,
+                    "DOMAIN_VERIFICATION_FAILED",
+                    format!("Unable to verify domain ownership for {domain}. Try again later"),
+                ));
+            }
+        }
+        let txn = self.db.begin().await?;
+        if !sso_providers::mark_domain_verified(&txn, &connection.row.id, &connection.row.domain).await? {
+            return Err(SsoError::coded(
+                Kind::Conflict,
+                "SSO_PROVIDER_CHANGED",
+                "SSO provider changed while domain verification was in progress. Reload the provider and try again",
+            ));
+        }
+        verifications::consume(&txn, &identifier, self.now()).await?;
+        self.audit(
+            &txn,
+            AuditNote {
+                org_id: connection.row.organization_id.as_deref(),
+                action: "sso.domain.verified",
+                actor_id: Some(actor.user_id().to_owned()),
+                target: provider_id,
+                details: json!({ "domains": domains }),
+            },
+            &actor.client(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

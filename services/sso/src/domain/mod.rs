@@ -1,0 +1,176 @@
+//! The SSO domain: connections and who may manage them, domain verification, the login flows
+//! and just-in-time provisioning. Nothing here knows about HTTP.
+
+pub mod connections;
+pub mod domains;
+pub mod login;
+pub mod provisioning;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use castellan_audit::AuditEvent;
+use castellan_authz::{Authorizer, OrgScope};
+use castellan_config::Settings;
+use castellan_data::entity::sso_provider;
+use castellan_data::repo::sso_providers;
+use castellan_data::{Clock, DatabaseConnection, TransactionTrait};
+use castellan_http::AuthState;
+use castellan_session::{AuthSession, SessionManager};
+
+use crate::connection::Connection;
+use crate::error::{Kind, SsoError, SsoResult};
+
+/// Who is calling, with where from (for the audit log).
+pub struct Actor {
+    pub auth: AuthSession,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    #[must_use]
+    pub fn user_id(&self) -> &str {
+        &self.auth.user.id
+    }
+}
+
+/// Where a browser login came from (for sessions and the audit log).
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct SsoService {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) authz: Arc<Authorizer>,
+    pub(crate) sessions: Arc<SessionManager>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) origins: castellan_http::origin::TrustedOrigins,
+}
+
+impl From<&AuthState> for SsoService {
+    fn from(state: &AuthState) -> Self {
+        Self {
+            settings: state.settings.clone(),
+            db: state.db.clone(),
+            authz: state.authz.clone(),
+            sessions: state.sessions.clone(),
+            clock: state.clock.clone(),
+            origins: state.origins.clone(),
+        }
+    }
+}
+
+/// One SSO event for an organization's audit log; the target is the connection's `providerId`.
+pub(crate) struct AuditNote<'a> {
+    pub org_id: Option<&'a str>,
+    pub action: &'static str,
+    pub actor_id: Option<String>,
+    pub target: &'a str,
+    pub details: Value,
+}
+
+/// The casbin resource of SSO connections.
+const RESOURCE: &str = "sso";
+
+impl SsoService {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub(crate) fn auth_url(&self) -> String {
+        self.settings.auth_url()
+    }
+
+    /// The connection named `provider_id`.
+    ///
+    /// # Errors
+    /// 404 "Provider not found".
+    pub(crate) async fn connection(&self, provider_id: &str) -> SsoResult<Connection> {
+        sso_providers::find_by_provider_id(&self.db, provider_id)
+            .await?
+            .map(Connection::from_row)
+            .ok_or_else(|| SsoError::new(Kind::Missing, "Provider not found"))
+    }
+
+    /// Better Auth's `checkProviderAccess`, decided by casbin for organization connections: the
+    /// caller must be a member whose roles grant `sso:<action>` in that organization; a personal
+    /// connection belongs to the user who registered it.
+    ///
+    /// # Errors
+    /// 403 "You don't have access to this provider".
+    pub(crate) async fn authorize(
+        &self,
+        actor: &Actor,
+        row: &sso_provider::Model,
+        action: &'static str,
+    ) -> SsoResult<Option<OrgScope>> {
+        let denied = || SsoError::new(Kind::Denied, "You don't have access to this provider");
+        match &row.organization_id {
+            Some(org_id) => {
+                let scope = self
+                    .authz
+                    .scope(&self.db, org_id, actor.user_id())
+                    .await?
+                    .ok_or_else(denied)?;
+                if self.authz.permit(&scope, RESOURCE, action).await?.is_none() {
+                    return Err(denied());
+                }
+                Ok(Some(scope))
+            }
+            None if row.user_id == actor.user_id() => Ok(None),
+            None => Err(denied()),
+        }
+    }
+
+    /// Appends to the organization's audit log (personal connections have none).
+    pub(crate) async fn audit(
+        &self,
+        db: &(impl castellan_data::ConnectionTrait + TransactionTrait),
+        note: AuditNote<'_>,
+        client: &Client,
+    ) -> SsoResult<()> {
+        let AuditNote {
+            org_id,
+            action,
+            actor_id,
+            target,
+            details,
+        } = note;
+        let Some(org_id) = org_id else {
+            return Ok(());
+        };
+        castellan_audit::record(
+            db,
+            AuditEvent {
+                organization_id: org_id.to_owned(),
+                action,
+                actor_id,
+                target_type: Some("ssoProvider"),
+                target_id: Some(target.to_owned()),
+                details,
+                ip_address: client.ip_address.clone(),
+                user_agent: client.user_agent.clone(),
+            },
+            self.now(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Actor {
+    #[must_use]
+    pub fn client(&self) -> Client {
+        Client {
+            ip_address: self.ip_address.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Just-in-time provisioning with Better Auth's linking rules, plus Castellan's group → role
+//! mapping. Runs in one transaction: the user, the linked account, the membership and their
+//! audit entries land together or not at all.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use castellan_data::entity::{member, user};
+use castellan_data::repo::{accounts, organizations, users};
+use castellan_data::{DataError, TransactionTrait};
+
+use super::{AuditNote, Client, SsoService};
+use crate::connection::Connection;
+use crate::error::{LoginFailure, SsoError};
+
+/// Which protocol a login came through: Better Auth spells link errors differently for each
+/// (`account+not+linked` for OIDC, `account_not_linked` for SAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Oidc,
+    Saml,
+}
+
+impl Protocol {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::Saml => "saml",
+        }
+    }
+
+    /// A linking error code in the protocol's spelling.
+    fn link_error(self, words: &'static str) -> &'static str {
+        match (self, words) {
+            (Self::Oidc, w) => w,
+            (Self::Saml, "account not linked") => "account_not_linked",
+            (Self::Saml, "unable to create user") => "unable_to_create_user",
+            (Self::Saml, _) => "unable_to_link_account",
+        }
+    }
+}
+
+/// Who the IdP says signed in.
+#[derive(Debug, Clone)]
+pub struct ExternalIdentity {
+    /// The IdP's stable id for the user: the OIDC `sub` or the SAML NameID.
+    pub account_id: String,
+    pub email: String,
+    /// What the IdP asserts about the address, when it says anything.
+    pub email_verified: Option<bool>,
+    pub name: String,
+    pub image: Option<String>,
+    pub groups: Vec<String>,
+}
+
+pub struct Provisioned {
+    pub user: user::Model,
+    pub is_new_user: bool,
+    /// The role string the user holds in the connection's organization, if it has one.
+    pub role: Option<String>,
+}
+
+fn failed(code: &'static str, reason: impl Into<String>) -> LoginFailure {
+    LoginFailure::new(code, reason.into())
+}
+
+impl SsoService {
+    /// Finds, links or creates the user, then makes them a member of the connection's
+    /// organization with the mapped or default role.
+    ///
+    /// # Errors
+    /// A [`LoginFailure`] when a rule refuses the identity.
+    pub async fn provision(
+        &self,
+        connection: &Connection,
+        identity: ExternalIdentity,
+        protocol: Protocol,
+        override_profile: bool,
+        client: &Client,
+    ) -> Result<Provisioned, LoginFailure> {
+        let email = identity.email.trim().to_lowercase();
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        if !castellan_http::validate::is_valid_email(&email) {
+            return Err(failed(
+                "missing_user_info",
+                "the IdP sent no usable email address",
+            ));
+        }
+        // An organization's IdP speaks for the organization's domains only.
+        if !connection.covers(domain) {
+            return Err(failed(
+                "email_domain_mismatch",
+                format!("{domain} is not a domain of this connection"),
+            ));
+        }
+        if identity.email_verified == Some(false) {
+            return Err(failed(
+                "email_not_verified",
+                "the IdP reports the email address as unverified",
+            ));
+        }
+        // Better Auth's `isTrustedProvider`: a verified domain covering the address.
+        let trusted = connection.domain_verified();
+        let settings = self.provisioning_of(connection.provider_id()).await?;
+        let provider_id = connection.provider_id();
+        let now = self.now();
+
+        let txn = self.db.begin().await.map_err(SsoError::from)?;
+        let linked = accounts::find_linked(&txn, provider_id, &identity.account_id)
+            .await
+            .map_err(SsoError::from)?;
+        let existing = match linked {
+            Some(account) => users::find_by_id(&txn, &account.user_id)
+                .await
+                .map_err(SsoError::from)?,
+            None => None,
+        };
+        let (mut user, is_new_user) = match existing {
+            Some(user) => (user, false),
+            None => match users::find_by_email(&txn, &email).await.map_err(SsoError::from)? {
+                Some(user) => {
+                    if !(trusted && user.email_verified) {
+                        return Err(failed(
+                            protocol.link_error("account not linked"),
+                            "an account with this email exists and the connection's domain is not verified",
+                        ));
+                    }
+                    accounts::insert_linked(&txn, provider_id, &identity.account_id, &user.id, now)
+                        .await
+                        .map_err(SsoError::from)?;
+                    (user, false)
+                }
+                None => {
+                    let created = users::insert(
+                        &txn,
+                        users::NewUser {
+                            id: castellan_crypto::random::generate_id(),
+                            name: identity.name.clone(),
+                            email: email.clone(),
+                            image: identity.image.clone(),
+                            email_verified: trusted,
+                            role: None,
+                        },
+                        now,
+                    )
+                    .await;
+                    let created = match created {
+                        Err(DataError::Conflict) => {
+                            return Err(failed(
+                                protocol.link_error("unable to create user"),
+                                "the user exists",
+                            ));
+                        }
+                        other => other.map_err(SsoError::from)?,
+                    };
+                    accounts::insert_linked(&txn, provider_id, &identity.account_id, &created.id, now)
+                        .await
+                        .map_err(SsoError::from)?;
+                    (created, true)
+                }
+            },
+        };
+        if override_profile && !is_new_user {
+            user = users::update_profile(
+                &txn,
+                user,
+                users::ProfileChange {
+                    name: Some(identity.name.clone()),
+                    image: Some(identity.image.clone()),
+                },
+                now,
+            )
+            .await
+            .map_err(SsoError::from)?;
+        }
+
+        let mut role = None;
+        if let Some(org_id) = connection.row.organization_id.as_deref()
+            && organizations::find_by_id(&txn, org_id)
+                .await
+                .map_err(SsoError::from)?
+                .is_some()
+        {
+            let mapped = mapped_role(&settings.role_mapping, &identity.groups);
+            let membership = self
+                .authz
+                .scope(&txn, org_id, &user.id)
+                .await
+                .map_err(SsoError::from)?;
+            role = Some(match membership {
+                None => {
+                    let granted = mapped.clone().unwrap_or_else(|| settings.default_role.clone());
+                    let row = member::Model {
+                        id: castellan_crypto::random::generate_id(),
+                        organization_id: org_id.to_owned(),
+                        user_id: user.id.clone(),
+                        role: granted.clone(),
+                        created_at: now,
+                    };
+                    organizations::insert(&txn, member::ActiveModel::from(row))
+                        .await
+                        .map_err(SsoError::from)?;
+                    self.audit(
+                        &txn,
+                        AuditNote {
+                            org_id: Some(org_id),
+                            action: "sso.member.provisioned",
+                            actor_id: Some(user.id.clone()),
+                            target: provider_id,
+                            details: json!({ "userId": user.id, "role": granted, "groups": identity.groups }),
+                        },
+                        client,
+                    )
+                    .await?;
+                    granted
+                }
+                // The IdP's groups decide the role at every login, except an owner's: an IdP
+                // never demotes the people who administer the organization.
+                Some(scope) => match mapped {
+                    Some(mapped)
+                        if mapped != scope.member().role
+                            && !scope
+                                .roles()
+                                .iter()
+                                .any(|r| r == castellan_authz::permissions::CREATOR_ROLE) =>
+                    {
+                        let before = scope.member().role.clone();
+                        organizations::set_member_role_from_idp(&txn, scope.member().clone(), mapped.clone())
+                            .await
+                            .map_err(SsoError::from)?;
+                        self.audit(
+                            &txn,
+                            AuditNote {
+                                org_id: Some(org_id),
+                                action: "sso.member.role_mapped",
+                                actor_id: Some(user.id.clone()),
+                                target: provider_id,
+                                details: json!({ "userId": user.id, "from": before, "to": mapped, "groups": identity.groups }),
+                            },
+                            client,
+                        )
+                        .await?;
+                        mapped
+                    }
+                    _ => scope.member().role.clone(),
+                },
+            });
+        }
+        txn.commit().await.map_err(SsoError::from)?;
+        Ok(Provisioned {
+            user,
+            is_new_user,
+            role,
+        })
+    }
+}
+
+/// The roles the IdP groups map to, comma-joined in a stable order; `None` when no group maps.
+fn mapped_role(mapping: &std::collections::BTreeMap<String, String>, groups: &[String]) -> Option<String> {
+    let roles: BTreeSet<&str> = groups
+        .iter()
+        .filter_map(|g| mapping.get(g).map(String::as_str))
+        .collect();
+    (!roles.is_empty()).then(|| roles.into_iter().collect::<Vec<_>>().join(","))
+}
+
+/// Group names from a claim or attribute value: a list, or one string.
+#[must_use]
+pub fn groups_from(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_map_to_a_stable_role_string() {
+        let mapping = [
+            ("admins".to_owned(), "admin".to_owned()),
+            ("eng".to_owned(), "member".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            mapped_role(&mapping, &["eng".into(), "admins".into(), "other".into()]).as_deref(),
+            Some("admin,member")
+        );
+        assert_eq!(mapped_role(&mapping, &["other".into()]), None);
+    }
+
+    #[test]
+    fn saml_spells_link_errors_with_underscores() {
+        assert_eq!(
+            Protocol::Oidc.link_error("account not linked"),
+            "account not linked"
+        );
+        assert_eq!(
+            Protocol::Saml.link_error("account not linked"),
+            "account_not_linked"
+        );
+    }
+}

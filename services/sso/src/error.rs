@@ -1,0 +1,144 @@
+//! The SSO service's errors and their one mapping to HTTP.
+//!
+//! Two families: [`SsoError`] answers an API call with Better Auth's JSON error shape;
+//! [`LoginFailure`] ends a browser login (OIDC callback, SAML ACS) with a redirect carrying
+//! `error` and `error_description`, and is what the audit log records as the rejection reason.
+
+use std::borrow::Cow;
+
+use actix_web::http::StatusCode;
+use castellan_http::ApiError;
+
+/// What sort of refusal, independent of HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Invalid,
+    Unauthenticated,
+    Denied,
+    Missing,
+    Conflict,
+    Unprocessable,
+    /// The IdP or a DNS server failed us.
+    Upstream,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SsoError {
+    #[error("{kind:?} {code:?}: {message}")]
+    Rejected {
+        kind: Kind,
+        code: Option<&'static str>,
+        message: Cow<'static, str>,
+    },
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Data(#[from] castellan_data::DataError),
+    #[error(transparent)]
+    Authz(#[from] castellan_authz::AuthzError),
+    #[error(transparent)]
+    Audit(#[from] castellan_audit::AuditError),
+    #[error(transparent)]
+    Session(#[from] castellan_session::SessionError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type SsoResult<T> = Result<T, SsoError>;
+
+impl SsoError {
+    pub fn new(kind: Kind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Rejected {
+            kind,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn coded(kind: Kind, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Rejected {
+            kind,
+            code: Some(code),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+}
+
+fn status(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Denied => StatusCode::FORBIDDEN,
+        Kind::Missing => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::Upstream => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl From<SsoError> for ApiError {
+    fn from(e: SsoError) -> Self {
+        match e {
+            SsoError::Rejected {
+                kind,
+                code: Some(code),
+                message,
+            } => Self::new(status(kind), code, message),
+            SsoError::Rejected {
+                kind,
+                code: None,
+                message,
+            } => Self::message_only(status(kind), message),
+            SsoError::Session(e) => e.into(),
+            SsoError::Data(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// Why a browser login through an IdP was refused. `code` and `description` go to the `error`
+/// and `error_description` query parameters of the redirect; `reason` is the detail for the
+/// audit log (usually the same as the description).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginFailure {
+    pub code: Cow<'static, str>,
+    pub description: String,
+    pub reason: String,
+}
+
+impl LoginFailure {
+    pub fn new(code: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self {
+            code: code.into(),
+            description: reason.clone(),
+            reason,
+        }
+    }
+
+    /// A failure whose redirect keeps Better Auth's fixed wording while the audit log gets the
+    /// detail.
+    pub fn masked(code: &'static str, description: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            description: description.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<SsoError> for LoginFailure {
+    fn from(e: SsoError) -> Self {
+        match e {
+            SsoError::Rejected { message, .. } => Self::new("invalid_request", message.into_owned()),
+            other => {
+                tracing::error!(error = %other, "SSO login failed");
+                Self::new("internal_error", "the login could not be completed")
+            }
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! Route table and thin handlers: Better Auth's SSO plugin paths (under `/api/auth`), plus
+//! Castellan's `sso/provisioning` settings.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt as _;
+use serde_json::{Map, Value, json};
+
+use castellan_http::body::query_object;
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, respond};
+
+use crate::dns::TxtResolver;
+use crate::domain::connections::{Provisioning, ProvisioningChange, Registration, Update};
+use crate::domain::login::{Finished, OidcCallback, SignIn};
+use crate::domain::{Actor, Client, SsoService};
+use crate::oidc::RelyingParty;
+use crate::saml::MAX_RESPONSE_BYTES;
+
+/// The signed cookie binding an OIDC login to the browser that started it.
+const STATE_COOKIE: &str = "state";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use web::{get, post};
+    cfg.route("/sso/register", post().to(register))
+        .route("/sign-in/sso", post().to(sign_in))
+        .route("/sso/callback/{provider_id}", get().to(oidc_callback))
+        .route("/sso/saml2/sp/acs/{provider_id}", post().to(saml_acs))
+        .route(
+            "/sso/saml2/sp/acs/{provider_id}",
+            get().to(saml_acs_without_response),
+        )
+        .route("/sso/saml2/sp/metadata", get().to(sp_metadata))
+        .route("/sso/providers", get().to(list))
+        .route("/sso/get-provider", get().to(get_provider))
+        .route("/sso/update-provider", post().to(update))
+        .route("/sso/delete-provider", post().to(delete))
+        .route(
+            "/sso/request-domain-verification",
+            post().to(request_domain_verification),
+        )
+        .route("/sso/verify-domain", post().to(verify_domain))
+        .route("/sso/provisioning", get().to(get_provisioning))
+        .route("/sso/provisioning", post().to(set_provisioning));
+}
+
+/// The process's OIDC client: one connection pool to every IdP.
+fn relying_party() -> Result<&'static RelyingParty, ApiError> {
+    static RP: OnceLock<RelyingParty> = OnceLock::new();
+    if let Some(rp) = RP.get() {
+        return Ok(rp);
+    }
+    let rp = RelyingParty::new().map_err(ApiError::from)?;
+    Ok(RP.get_or_init(|| rp))
+}
+
+fn actor(req: &HttpRequest, state: &AuthState, current: MaybeSession) -> Result<Actor, ApiError> {
+    let auth = current.require()?;
+    let client = client(req, state);
+    Ok(Actor {
+        auth,
+        ip_address: client.ip_address,
+        user_agent: client.user_agent,
+    })
+}
+
+fn client(req: &HttpRequest, state: &AuthState) -> Client {
+    let info = state.client(req);
+    Client {
+        ip_address: Some(info.ip_address).filter(|s| !s.is_empty()),
+        user_agent: Some(info.user_agent).filter(|s| !s.is_empty()),
+    }
+}
+
+fn service(state: &AuthState) -> SsoService {
+    SsoService::from(state)
+}
+
+fn required<T>(value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::internal(&"a validated field was missing"))
+}
+
+async fn register(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let provider_id = f.string("providerId");
+    let issuer = f.string("issuer");
+    let domain = f.string("domain");
+    let organization_id = f.optional_string("organizationId");
+    let oidc = f.optional_object("oidcConfig");
+    let saml = f.optional_object("samlConfig");
+    let override_user_info = f.optional_bool("overrideUserInfo");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let registered = service(&state)
+        .register(
+            &actor,
+            Registration {
+                provider_id: required(provider_id)?,
+                issuer: required(issuer)?,
+                domain: required(domain)?,
+                organization_id,
+                oidc,
+                saml,
+                override_user_info,
+            },
+            relying_party()?,
+        )
+        .await?;
+    let mut view = registered
+        .connection
+        .registered(&state.settings.auth_url(), registered.client_secret.as_deref());
+    if let (Some(token), Value::Object(map)) = (registered.domain_verification_token, &mut view) {
+        map.insert("domainVerificationToken".into(), json!(token));
+    }
+    Ok(respond::json(&view))
+}
+
+async fn sign_in(state: web::Data<AuthState>, body: Body) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let callback_url = f.string("callbackURL");
+    let email = f.optional_string("email");
+    let organization_slug = f.optional_string("organizationSlug");
+    let provider_id = f.optional_string("providerId");
+    let domain = f.optional_string("domain");
+    let error_callback_url = f.optional_string("errorCallbackURL");
+    let new_user_callback_url = f.optional_string("newUserCallbackURL");
+    let login_hint = f.optional_string("loginHint");
+    let provider_type = f.optional_string("providerType");
+    let _request_sign_up = f.optional_bool("requestSignUp");
+    let additional = f.optional_object("additionalParams").unwrap_or_default();
+    let scopes = match f.raw("scopes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ApiError::validation("[body.scopes] Invalid input: expected array of strings")
+                })?,
+        ),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "[body.scopes] Invalid input: expected array",
+            ));
+        }
+    };
+    f.finish()?;
+    let additional_params = additional
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            _ => Err(ApiError::validation(format!(
+                "[body.additionalParams.{k}] Invalid input: expected string"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let started = service(&state)
+        .begin_sign_in(
+            SignIn {
+                callback_url: required(callback_url)?,
+                email,
+                organization_slug,
+                provider_id,
+                domain,
+                error_callback_url,
+                new_user_callback_url,
+                scopes,
+                login_hint,
+                provider_type,
+                additional_params,
+            },
+            relying_party()?,
+        )
+        .await?;
+    let res = respond::json(&json!({ "url": started.url, "redirect": true }));
+    Ok(match started.state_cookie {
+        Some(value) => respond::with_cookies(res, &[state.cookies.signed(STATE_COOKIE, &value, Some(600))]),
+        None => res,
+    })
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+fn finished(state: &AuthState, outcome: Finished, clear_state: bool) -> HttpResponse {
+    let mut cookies = Vec::new();
+    if clear_state {
+        cookies.push(state.cookies.expired(STATE_COOKIE));
+    }
+    match outcome {
+        Finished::SignedIn {
+            session_token,
+            redirect: to,
+        } => {
+            cookies.extend(respond::session_cookies(state, &session_token, false));
+            respond::with_cookies(redirect(&to), &cookies)
+        }
+        Finished::Failed { redirect: to } => respond::with_cookies(redirect(&to), &cookies),
+    }
+}
+
+async fn oidc_callback(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let text = |k: &str| query.get(k).and_then(Value::as_str).map(str::to_owned);
+    let callback = OidcCallback {
+        code: text("code"),
+        state: text("state"),
+        error: text("error"),
+        error_description: text("error_description"),
+    };
+    let state_cookie = state.cookies.read_signed(&req, STATE_COOKIE);
+    let outcome = service(&state)
+        .finish_oidc(
+            &path,
+            callback,
+            state_cookie,
+            &client(&req, &state),
+            relying_party()?,
+        )
+        .await;
+    Ok(finished(&state, outcome, true))
+}
+
+/// Reads the ACS body: a form (the HTTP-POST binding) or JSON, with its own size limit (SAML
+/// responses are larger than API bodies).
+async fn acs_fields(req: &HttpRequest, mut payload: web::Payload) -> Result<Map<String, Value>, ApiError> {
+    // Form encoding can triple base64's `+`, `/` and `=`.
+    let limit = MAX_RESPONSE_BYTES * 3 + 4096;
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid request body"))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Request body is too large",
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(ApiError::bad_request(
+                "BAD_REQUEST",
+                "Invalid JSON in request body",
+            )),
+        }
+    } else {
+        Ok(url::form_urlencoded::parse(&bytes)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect())
+    }
+}
+
+async fn saml_acs(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let fields = Value::Object(acs_fields(&req, payload).await?);
+    let mut f = Fields::body(Some(&fields))?;
+    let response = f.non_empty_string("SAMLResponse");
+    let relay_state = f.optional_string("RelayState");
+    f.finish()?;
+    let outcome = service(&state)
+        .finish_saml(
+            &path,
+            &required(response)?,
+            relay_state.as_deref(),
+            &client(&req, &state),
+        )
+        .await?;
+    Ok(finished(&state, outcome, false))
+}
+
+async fn saml_acs_without_response(state: web::Data<AuthState>) -> HttpResponse {
+    redirect(&format!(
+        "{}/error?error=invalid_request",
+        state.settings.auth_url()
+    ))
+}
+
+async fn sp_metadata(state: web::Data<AuthState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let provider_id = f.string("providerId");
+    f.finish()?;
+    let xml = service(&state).sp_metadata(&required(provider_id)?).await?;
+    Ok(HttpResponse::Ok().content_type("application/xml").body(xml))
+}
+
+async fn list(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let actor = actor(&req, &state, current)?;
+    let auth_url = state.settings.auth_url();
+    let providers: Vec<Value> = service(&state)
+        .list(&actor)
+        .await?
+        .iter()
+        .map(|c| c.sanitized(&auth_url))
+        .collect();
+    Ok(respond::json(&json!({ "providers": providers })))
+}
+
+fn provider_id_query(req: &HttpRequest) -> Result<String, ApiError> {
+    let query = query_object(req);
+    let mut f = Fields::query(&query);
+    let provider_id = f.string("providerId");
+    f.finish()?;
+    required(provider_id)
+}
+
+fn provider_id_body(body: &Body) -> Result<String, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let provider_id = f.string("providerId");
+    f.finish()?;
+    required(provider_id)
+}
+
+async fn get_provider(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let provider_id = provider_id_query(&req)?;
+    let actor = actor(&req, &state, current)?;
+    let connection = service(&state).get(&actor, &provider_id).await?;
+    Ok(respond::json(&connection.sanitized(&state.settings.auth_url())))
+}
+
+async fn update(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let provider_id = f.string("providerId");
+    let issuer = f.optional_string("issuer");
+    let domain = f.optional_string("domain");
+    let oidc = f.optional_object("oidcConfig");
+    let saml = f.optional_object("samlConfig");
+    f.finish()?;
+    let actor = actor(&req, &state, current)?;
+    let updated = service(&state)
+        .update(
+            &actor,
+            Update {
+                provider_id: required(provider_id)?,
+                issuer,
+                domain,
+                oidc,
+                saml,
+            },
+            relying_party()?,
+        )
+        .await?;
+    Ok(respond::json(&updated.sanitized(&state.settings.auth_url())))
+}
+
+async fn delete(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let provider_id = provider_id_body(&body)?;
+    let actor = actor(&req, &state, current)?;
+    service(&state).delete(&actor, &provider_id).await?;
+    Ok(respond::json(&json!({ "success": true })))
+}
+
+async fn request_domain_verification(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let provider_id = provider_id_body(&body)?;
+    let actor = actor(&req, &state, current)?;
+    let token = service(&state)
+        .request_domain_verification(&actor, &provider_id)
+        .await?;
+    Ok(respond::json_with_status(
+        StatusCode::CREATED,
+        &json!({ "domainVerificationToken": token }),
+    ))
+}
+
+async fn verify_domain(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let provider_id = provider_id_body(&body)?;
+    let actor = actor(&req, &state, current)?;
+    let resolver = TxtResolver::new(state.settings.sso.dns_server).map_err(|e| ApiError::internal(&e))?;
+    service(&state)
+        .verify_domain(&actor, &provider_id, &resolver)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn provisioning_view(provider_id: &str, p: &Provisioning) -> Value {
+    json!({
+        "providerId": provider_id,
+        "defaultRole": p.default_role,
+        "groupsClaim": p.groups_claim,
+        "roleMapping": p.role_mapping,
+        "allowIdpInitiated": p.allow_idp_initiated,
+    })
+}
+
+async fn get_provisioning(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let provider_id = provider_id_query(&req)?;
+    let actor = actor(&req, &state, current)?;
+    let settings = service(&state).get_provisioning(&actor, &provider_id).await?;
+    Ok(respond::json(&provisioning_view(&provider_id, &settings)))
+}
+
+async fn set_provisioning(
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let provider_id = f.string("providerId");
+    let default_role = f.optional_string("defaultRole");
+    let groups_claim = f.optional_string("groupsClaim");
+    let allow_idp_initiated = f.optional_bool("allowIdpInitiated");
+    let mapping = f.optional_object("roleMapping");
+    f.finish()?;
+    let role_mapping = match mapping {
+        None => None,
+        Some(map) => Some(
+            map.into_iter()
+                .map(|(group, role)| match role {
+                    Value::String(role) => Ok((group, role)),
+                    _ => Err(ApiError::validation(format!(
+                        "[body.roleMapping.{group}] Invalid input: expected string"
+                    ))),
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()?,
+        ),
+    };
+    let actor = actor(&req, &state, current)?;
+    let provider_id = required(provider_id)?;
+    let settings = service(&state)
+        .set_provisioning(
+            &actor,
+            ProvisioningChange {
+                provider_id: provider_id.clone(),
+                default_role,
+                groups_claim,
+                role_mapping,
+                allow_idp_initiated,
+            },
+        )
+        .await?;
+    Ok(respond::json(&provisioning_view(&provider_id, &settings)))
+}

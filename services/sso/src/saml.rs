@@ -1,0 +1,624 @@
+//! The SAML 2.0 service provider, on `samael` with xmlsec. XML signatures are verified by xmlsec
+//! through samael only; this module adds what samael leaves to its caller: refusing IdP
+//! configurations without a signing certificate (samael would accept unsigned responses),
+//! exactly-one-assertion, a mandatory audience, the status, size limits, and the identity
+//! extraction. InResponseTo bookkeeping and replay protection live in the login flow.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use samael::crypto::AllowedSignatureAlgorithm;
+use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
+use samael::schema::Assertion;
+use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::connection::SamlConfig;
+use crate::error::{Kind, LoginFailure, SsoError, SsoResult};
+
+/// Largest SAMLResponse accepted at the ACS (Better Auth's `maxResponseSize`).
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+/// Largest IdP metadata document accepted at registration (Better Auth's `maxMetadataSize`).
+pub const MAX_METADATA_BYTES: usize = 100 * 1024;
+
+const PROTOCOL_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion";
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+
+/// Signature algorithms accepted on responses and assertions: no SHA-1.
+const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+fn invalid(code: &'static str, message: impl Into<String>) -> SsoError {
+    SsoError::coded(Kind::Invalid, code, message.into())
+}
+
+/// DER bytes of a certificate given as PEM or as bare base64.
+fn certificate_der(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    openssl::x509::X509::from_der(&der).ok()?;
+    Some(der)
+}
+
+/// Better Auth's certificate summary: `{fingerprintSha256, notBefore, notAfter, publicKeyAlgorithm}`.
+#[must_use]
+pub fn describe_certificate(text: &str) -> Value {
+    let parsed = certificate_der(text).and_then(|der| {
+        let cert = openssl::x509::X509::from_der(&der).ok()?;
+        let fingerprint = Sha256::digest(&der)
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let algorithm = match cert.public_key().ok()?.id() {
+            openssl::pkey::Id::RSA => "rsa",
+            openssl::pkey::Id::EC => "ec",
+            openssl::pkey::Id::ED25519 => "ed25519",
+            _ => "unknown",
+        };
+        Some(json!({
+            "fingerprintSha256": fingerprint,
+            "notBefore": asn1_time_iso(cert.not_before()),
+            "notAfter": asn1_time_iso(cert.not_after()),
+            "publicKeyAlgorithm": algorithm,
+        }))
+    });
+    parsed.unwrap_or_else(|| json!({ "error": "Failed to parse certificate" }))
+}
+
+fn asn1_time_iso(t: &openssl::asn1::Asn1TimeRef) -> String {
+    chrono::NaiveDateTime::parse_from_str(&t.to_string(), "%b %e %H:%M:%S %Y GMT")
+        .map(|d| d.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The IdP a connection trusts: its entity id, SSO endpoint and signing certificates.
+#[derive(Debug, Clone)]
+pub struct TrustedIdp {
+    pub entity_id: String,
+    pub sso_url: String,
+    metadata: EntityDescriptor,
+}
+
+impl TrustedIdp {
+    /// From the connection's IdP metadata XML, or from its entity id, entry point and
+    /// certificates. A configuration without a usable signing certificate is refused: samael
+    /// would accept unsigned responses from it.
+    ///
+    /// # Errors
+    /// 400 `CERT_SOURCE_MISSING`, `SAML_INVALID_METADATA` or an invalid entry point.
+    pub fn from_config(cfg: &SamlConfig) -> SsoResult<Self> {
+        let configured_certs = cfg.configured_certs();
+        let metadata_xml = cfg.idp_metadata.as_ref().and_then(|m| m.metadata.clone());
+        let xml = match metadata_xml {
+            Some(xml) if !configured_certs.is_empty() => {
+                // Explicit certificates win over the metadata's (Better Auth's rule).
+                let parsed = parse_metadata(&xml)?;
+                let entity_id = parsed.entity_id.clone().unwrap_or_default();
+                let sso = redirect_sso_location(&parsed).unwrap_or_else(|| cfg.entry_point.clone());
+                manual_metadata(&entity_id, &sso, &configured_certs)?
+            }
+            Some(xml) => xml,
+            None => {
+                let entity_id = cfg
+                    .idp_metadata
+                    .as_ref()
+                    .and_then(|m| m.entity_id.clone())
+                    .ok_or_else(|| {
+                        invalid(
+                            "SAML_INVALID_METADATA",
+                            "idpMetadata.metadata or idpMetadata.entityID is required",
+                        )
+                    })?;
+                manual_metadata(&entity_id, &cfg.entry_point, &configured_certs)?
+            }
+        };
+        let metadata = parse_metadata(&xml)?;
+        let entity_id = metadata
+            .entity_id
+            .clone()
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| invalid("SAML_INVALID_METADATA", "The IdP metadata has no entityID"))?;
+        let probe = ServiceProvider {
+            idp_metadata: metadata.clone(),
+            ..ServiceProvider::default()
+        };
+        match probe.idp_signing_certs() {
+            Ok(Some(certs)) if !certs.is_empty() => {}
+            _ => {
+                return Err(invalid(
+                    "CERT_SOURCE_MISSING",
+                    "A signing certificate for the IdP is required (cert or idpMetadata with a signing KeyDescriptor)",
+                ));
+            }
+        }
+        let sso_url = redirect_sso_location(&metadata)
+            .or_else(|| (!cfg.entry_point.is_empty()).then(|| cfg.entry_point.clone()))
+            .ok_or_else(|| {
+                invalid(
+                    "SAML_INVALID_METADATA",
+                    "The IdP has no HTTP-Redirect SSO endpoint",
+                )
+            })?;
+        url::Url::parse(&sso_url).map_err(|_| invalid("SAML_INVALID_METADATA", "Invalid entryPoint"))?;
+        Ok(Self {
+            entity_id,
+            sso_url,
+            metadata,
+        })
+    }
+}
+
+fn parse_metadata(xml: &str) -> SsoResult<EntityDescriptor> {
+    if xml.len() > MAX_METADATA_BYTES {
+        return Err(invalid("SAML_METADATA_TOO_LARGE", "IdP metadata is too large"));
+    }
+    xml.parse::<EntityDescriptor>().map_err(|_| {
+        invalid(
+            "SAML_INVALID_METADATA",
+            "IdP metadata is not a valid EntityDescriptor",
+        )
+    })
+}
+
+fn redirect_sso_location(metadata: &EntityDescriptor) -> Option<String> {
+    metadata
+        .idp_sso_descriptors
+        .iter()
+        .flatten()
+        .flat_map(|d| d.single_sign_on_services.iter())
+        .find(|s| s.binding == HTTP_REDIRECT_BINDING)
+        .map(|s| s.location.clone())
+}
+
+fn manual_metadata(entity_id: &str, sso_url: &str, certs: &[String]) -> SsoResult<String> {
+    if certs.is_empty() {
+        return Err(invalid(
+            "CERT_SOURCE_MISSING",
+            "A signing certificate for the IdP is required (cert or idpMetadata.cert)",
+        ));
+    }
+    let mut keys = String::new();
+    for cert in certs {
+        let der = certificate_der(cert)
+            .ok_or_else(|| invalid("SAML_INVALID_CERTIFICATE", "The IdP certificate cannot be parsed"))?;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        keys.push_str(&format!(
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
+        ));
+    }
+    Ok(format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="{HTTP_REDIRECT_BINDING}" Location="{}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        xml_escape(entity_id),
+        xml_escape(sso_url)
+    ))
+}
+
+/// The SP side of one connection.
+#[derive(Debug, Clone)]
+pub struct ServiceProviderConfig {
+    /// The SP entity id (Better Auth's `samlConfig.issuer`, or `spMetadata.entityID`).
+    pub entity_id: String,
+    pub acs_url: String,
+    /// An audience accepted besides the entity id (`samlConfig.audience`).
+    pub audience: Option<String>,
+    pub name_id_format: String,
+    pub clock_skew: Duration,
+}
+
+impl ServiceProviderConfig {
+    /// The SP metadata document this connection publishes.
+    #[must_use]
+    pub fn metadata_xml(&self, want_assertions_signed: bool) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{}"><md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="{want_assertions_signed}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:NameIDFormat>{}</md:NameIDFormat><md:AssertionConsumerService index="0" Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{}"/></md:SPSSODescriptor></md:EntityDescriptor>"#,
+            xml_escape(&self.entity_id),
+            xml_escape(&self.name_id_format),
+            xml_escape(&self.acs_url)
+        )
+    }
+
+    fn provider(&self, idp: &TrustedIdp, idp_initiated: bool) -> SsoResult<ServiceProvider> {
+        let skew = chrono::Duration::from_std(self.clock_skew).map_err(SsoError::internal)?;
+        ServiceProviderBuilder::default()
+            .entity_id(Some(self.entity_id.clone()))
+            .acs_url(Some(self.acs_url.clone()))
+            .idp_metadata(idp.metadata.clone())
+            .authn_name_id_format(Some(self.name_id_format.clone()))
+            .allow_idp_initiated(idp_initiated)
+            .max_clock_skew(skew)
+            // How old a response may be when it arrives: the user's trip from IdP to ACS.
+            .max_issue_delay(skew + chrono::Duration::minutes(3))
+            .allowed_signature_algorithms(Some(ALLOWED_ALGORITHMS.to_vec()))
+            .build()
+            .map_err(SsoError::internal)
+    }
+
+    /// An AuthnRequest for the IdP, by the HTTP-Redirect binding: its id and the URL.
+    ///
+    /// # Errors
+    /// The request could not be serialised.
+    pub fn authn_request(&self, idp: &TrustedIdp, relay_state: &str) -> SsoResult<(String, String)> {
+        let sp = self.provider(idp, false)?;
+        let mut request = sp
+            .make_authentication_request(&idp.sso_url)
+            .map_err(|e| SsoError::internal(e.to_string()))?;
+        request.id = format!("_{}", castellan_crypto::random::alphanumeric(32));
+        let url = request
+            .redirect(relay_state)
+            .map_err(|e| SsoError::internal(e.to_string()))?
+            .ok_or_else(|| SsoError::internal("AuthnRequest without destination"))?;
+        Ok((request.id, url.to_string()))
+    }
+
+    /// Validates a posted SAMLResponse: the signature (xmlsec, algorithm allow-list), exactly
+    /// one assertion, status, Destination, Recipient, Audience, Issuer, time bounds and
+    /// InResponseTo (`expected_request` names the request it must answer; `None` accepts an
+    /// unsolicited response, which the caller allows only where configured).
+    ///
+    /// # Errors
+    /// A [`LoginFailure`] naming the first check that failed.
+    pub fn validate(
+        &self,
+        idp: &TrustedIdp,
+        encoded: &str,
+        expected_request: Option<&str>,
+    ) -> Result<ValidatedAssertion, LoginFailure> {
+        let xml = decode_response(encoded)?;
+        let shape = inspect(&xml)?;
+        if shape.status.as_deref().is_some_and(|s| s != STATUS_SUCCESS) {
+            return Err(LoginFailure::new(
+                "saml_status_failure",
+                format!("the IdP reported {}", shape.status.unwrap_or_default()),
+            ));
+        }
+        match shape.assertions {
+            0 => {
+                return Err(LoginFailure::new(
+                    "invalid_saml_response",
+                    "SAML_NO_ASSERTION: the response has no assertion",
+                ));
+            }
+            1 => {}
+            _ => {
+                return Err(LoginFailure::new(
+                    "invalid_saml_response",
+                    "SAML_MULTIPLE_ASSERTIONS: the response carries more than one assertion",
+                ));
+            }
+        }
+        let sp = self
+            .provider(idp, expected_request.is_none())
+            .map_err(|_| LoginFailure::new("invalid_saml_response", "SP configuration error"))?;
+        let ids: Vec<&str> = expected_request.into_iter().collect();
+        let assertion = sp
+            .parse_xml_response(&xml, Some(&ids))
+            .map_err(rejected_by_samael)?;
+        self.check_audience(&assertion)?;
+        ValidatedAssertion::from_assertion(assertion, self.clock_skew)
+    }
+
+    /// samael checks the audience only when the assertion restricts it; Castellan requires the
+    /// restriction and that it names this SP.
+    fn check_audience(&self, assertion: &Assertion) -> Result<(), LoginFailure> {
+        let audiences: Vec<&str> = assertion
+            .conditions
+            .iter()
+            .flat_map(|c| c.audience_restrictions.iter().flatten())
+            .flat_map(|r| r.audience.iter().map(String::as_str))
+            .collect();
+        if audiences.is_empty() {
+            return Err(LoginFailure::new(
+                "invalid_saml_response",
+                "SAML_AUDIENCE_MISSING: the assertion names no audience",
+            ));
+        }
+        let ours = |a: &&str| *a == self.entity_id || self.audience.as_deref() == Some(*a);
+        if !audiences.iter().any(ours) {
+            return Err(LoginFailure::new(
+                "invalid_saml_response",
+                format!("SAML_AUDIENCE_MISMATCH: the assertion is for {audiences:?}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The request a response claims to answer (unverified: only for finding the request).
+///
+/// # Errors
+/// A response that is not base64-encoded, well-formed XML.
+pub fn claimed_request_id(encoded: &str) -> Result<Option<String>, LoginFailure> {
+    Ok(inspect(&decode_response(encoded)?)?.in_response_to)
+}
+
+/// samael's verdicts in words an IT admin can act on, with Better Auth's codes where it has them.
+fn rejected_by_samael(e: samael::service_provider::Error) -> LoginFailure {
+    use samael::service_provider::Error as E;
+    let text = |s: Option<String>| s.unwrap_or_else(|| "none".to_owned());
+    let reason = match e {
+        E::FailedToValidateSignature => {
+            "SAML_SIGNATURE_INVALID: no valid signature by the IdP's configured certificate (unsigned, \
+             altered, signed by another key or with a disallowed algorithm)"
+                .to_owned()
+        }
+        E::DestinationValidationError {
+            response_destination, ..
+        } => format!(
+            "SAML_DESTINATION_MISMATCH: the response is addressed to {}",
+            text(response_destination)
+        ),
+        E::AssertionRecipientMismatch {
+            assertion_recipient, ..
+        } => format!(
+            "SAML_RECIPIENT_MISMATCH: the assertion is for recipient {}",
+            text(assertion_recipient)
+        ),
+        E::ResponseIssuerMismatch { issuer, .. } | E::AssertionIssuerMismatch { issuer, .. } => {
+            format!(
+                "SAML_ISSUER_MISMATCH: issued by {}, not the configured IdP",
+                text(issuer)
+            )
+        }
+        E::AssertionConditionAudienceRestrictionFailed { .. } => {
+            "SAML_AUDIENCE_MISMATCH: the assertion is meant for another service provider".to_owned()
+        }
+        E::ResponseInResponseToInvalid { .. } | E::AssertionInResponseToInvalid { .. } => {
+            "SAML_IN_RESPONSE_TO_MISMATCH: the response answers another request".to_owned()
+        }
+        E::ResponseExpired { time }
+        | E::AssertionExpired { time }
+        | E::AssertionConditionExpired { time }
+        | E::AssertionSubjectConfirmationExpired { time } => format!("SAML_EXPIRED: valid until {time}"),
+        E::AssertionConditionExpiredBefore { time }
+        | E::AssertionSubjectConfirmationExpiredBefore { time } => {
+            format!("SAML_NOT_YET_VALID: not valid before {time}")
+        }
+        E::ResponseBadStatusCode { code } => format!("SAML_STATUS_FAILURE: the IdP reported {code}"),
+        other => format!("SAML_RESPONSE_INVALID: {other}"),
+    };
+    LoginFailure::new("invalid_saml_response", reason)
+}
+
+fn decode_response(encoded: &str) -> Result<String, LoginFailure> {
+    if encoded.len() > MAX_RESPONSE_BYTES {
+        return Err(LoginFailure::new(
+            "invalid_saml_response",
+            "SAMLResponse is too large",
+        ));
+    }
+    let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| {
+            LoginFailure::new(
+                "invalid_saml_response",
+                "SAML_INVALID_ENCODING: SAMLResponse is not base64",
+            )
+        })?;
+    String::from_utf8(bytes).map_err(|_| {
+        LoginFailure::new(
+            "invalid_saml_response",
+            "SAML_INVALID_ENCODING: SAMLResponse is not UTF-8",
+        )
+    })
+}
+
+/// What a raw scan of the document shows before any signature is checked.
+struct Shape {
+    assertions: usize,
+    status: Option<String>,
+    in_response_to: Option<String>,
+}
+
+fn inspect(xml: &str) -> Result<Shape, LoginFailure> {
+    let bad_xml = || {
+        LoginFailure::new(
+            "invalid_saml_response",
+            "SAML_INVALID_XML: SAMLResponse is not well-formed XML",
+        )
+    };
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    let mut shape = Shape {
+        assertions: 0,
+        status: None,
+        in_response_to: None,
+    };
+    let mut depth = 0usize;
+    let mut in_status = false;
+    loop {
+        let (ns, event) = reader.read_resolved_event().map_err(|_| bad_xml())?;
+        let element = match &event {
+            Event::Start(e) | Event::Empty(e) => Some(e.clone()),
+            Event::DocType(_) => return Err(bad_xml()),
+            Event::Eof => break,
+            _ => None,
+        };
+        if let Some(e) = element {
+            let local = e.local_name();
+            let in_ns = |want: &[u8]| matches!(&ns, ResolveResult::Bound(n) if n.as_ref() == want);
+            if depth == 0 {
+                shape.in_response_to = e.try_get_attribute("InResponseTo").ok().flatten().and_then(|a| {
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .ok()
+                        .map(|v| v.into_owned())
+                });
+            }
+            if in_ns(ASSERTION_NS) && matches!(local.as_ref(), b"Assertion" | b"EncryptedAssertion") {
+                shape.assertions += 1;
+            }
+            if depth == 1 && in_ns(PROTOCOL_NS) && local.as_ref() == b"Status" {
+                in_status = true;
+            }
+            if in_status && shape.status.is_none() && in_ns(PROTOCOL_NS) && local.as_ref() == b"StatusCode" {
+                shape.status = e.try_get_attribute("Value").ok().flatten().and_then(|a| {
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .ok()
+                        .map(|v| v.into_owned())
+                });
+            }
+        }
+        match event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if depth <= 1 {
+                    in_status = false;
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(bad_xml());
+    }
+    Ok(shape)
+}
+
+/// A validated assertion's identity and bookkeeping.
+#[derive(Debug, Clone)]
+pub struct ValidatedAssertion {
+    pub assertion_id: String,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    /// Attribute name → values.
+    pub attributes: serde_json::Map<String, Value>,
+    /// Until when the assertion id must be remembered to refuse a replay.
+    pub replay_window: Duration,
+}
+
+impl ValidatedAssertion {
+    fn from_assertion(assertion: Assertion, skew: Duration) -> Result<Self, LoginFailure> {
+        let subject = assertion.subject.as_ref();
+        let name_id = subject
+            .and_then(|s| s.name_id.as_ref())
+            .ok_or_else(|| LoginFailure::new("invalid_saml_response", "the assertion has no NameID"))?;
+        let mut attributes = serde_json::Map::new();
+        for statement in assertion.attribute_statements.iter().flatten() {
+            for attribute in &statement.attributes {
+                let Some(name) = attribute.name.clone().or_else(|| attribute.friendly_name.clone()) else {
+                    continue;
+                };
+                let values: Vec<Value> = attribute
+                    .values
+                    .iter()
+                    .filter_map(|v| v.value.clone().map(Value::String))
+                    .collect();
+                attributes.insert(name, Value::Array(values));
+            }
+        }
+        let now = chrono::Utc::now();
+        let latest = assertion
+            .conditions
+            .as_ref()
+            .and_then(|c| c.not_on_or_after)
+            .unwrap_or(now + chrono::Duration::minutes(15));
+        let window = (latest - now).to_std().unwrap_or_default() + skew;
+        Ok(Self {
+            assertion_id: assertion.id.clone(),
+            name_id: name_id.value.trim().to_owned(),
+            name_id_format: name_id.format.clone(),
+            attributes,
+            replay_window: window,
+        })
+    }
+
+    /// The first value of an attribute.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .get(name)
+            .and_then(|v| v.as_array())
+            .and_then(|v| v.first())
+            .and_then(Value::as_str)
+    }
+
+    /// Whether the NameID is an email address by format.
+    #[must_use]
+    pub fn name_id_is_email(&self) -> bool {
+        self.name_id_format.as_deref() == Some(EMAIL_FORMAT)
+    }
+}
+
+/// The NameID format asked for when a connection names none.
+#[must_use]
+pub fn default_name_id_format() -> String {
+    EMAIL_FORMAT.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_counts_assertions_anywhere_and_reads_the_status() {
+        let xml = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"/></samlp:Status><saml:Assertion ID="a"><saml:Subject><saml:SubjectConfirmation><saml:SubjectConfirmationData><saml:Assertion ID="b"/></saml:SubjectConfirmationData></saml:SubjectConfirmation></saml:Subject></saml:Assertion></samlp:Response>"#;
+        let shape = inspect(xml).unwrap();
+        assert_eq!(shape.assertions, 2);
+        assert_eq!(
+            shape.status.as_deref(),
+            Some("urn:oasis:names:tc:SAML:2.0:status:Responder")
+        );
+    }
+
+    #[test]
+    fn inspect_refuses_broken_xml_and_doctypes() {
+        assert!(inspect("<a><b></a>").is_err());
+        assert!(inspect(r#"<!DOCTYPE x [<!ENTITY e "x">]><a/>"#).is_err());
+    }
+
+    #[test]
+    fn metadata_without_a_signing_certificate_is_refused() {
+        let cfg = SamlConfig {
+            entry_point: "https://idp.example/sso".into(),
+            idp_metadata: Some(crate::connection::IdpMetadata {
+                metadata: Some(
+                    r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#.into(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let err = TrustedIdp::from_config(&cfg).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SsoError::Rejected {
+                    code: Some("CERT_SOURCE_MISSING"),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_unparseable_certificate_is_described_as_an_error() {
+        assert_eq!(
+            describe_certificate("x"),
+            json!({"error": "Failed to parse certificate"})
+        );
+    }
+}

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use castellan_e2e::{Backend, TestApp};
+use castellan_e2e::{Backend, TestApp, node_suite};
 
 /// Every scenario of the suite.
 const SCENARIOS: &[&str] = &[
@@ -54,17 +54,14 @@ fn prepared_suite() -> Option<PathBuf> {
         eprintln!("skipping: conformance suite or node not available");
         return None;
     }
-    let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/conformance");
-    std::fs::create_dir_all(&dest).unwrap();
-    for f in [
+    let files = [
         "run.mjs",
         "lib.mjs",
         "package.json",
         "package-lock.json",
         "run.sh",
-    ] {
-        std::fs::copy(src.join(f), dest.join(f)).unwrap();
-    }
+    ];
+    let dest = node_suite::private_copy(&src, "conformance", &files);
     Some(dest)
 }
 
@@ -75,31 +72,24 @@ async fn run_suite(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, &[("ADMIN_EMAILS", ADMIN_EMAIL)]).await else {
         return;
     };
-    let (base, mail) = (app.origin.clone(), app.mail_log.display().to_string());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("bash")
-            .arg(dir.join("run.sh"))
-            .args(SCENARIOS)
-            .env("BASE_URL", base)
-            .env("MAIL_LOG", mail)
-            .env("EXPECT_RATE_LIMIT", "1")
-            .env("ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let (last, success) = node_suite::run(
+        dir,
+        SCENARIOS.iter().map(|s| (*s).to_owned()).collect(),
+        vec![
+            ("BASE_URL", app.origin.clone()),
+            ("MAIL_LOG", app.mail_log.display().to_string()),
+            ("EXPECT_RATE_LIMIT", "1".to_owned()),
+            ("ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ],
+    )
+    .await;
     assert_eq!(
         last,
         format!("{} passed, 0 failed", SCENARIOS.len()),
-        "conformance on {backend:?}:\n{stdout}"
+        "conformance on {backend:?}"
     );
-    assert!(out.status.success());
+    assert!(success);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -712,21 +712,9 @@ mod linking {
 /// The official Better Auth client with `ssoClient()` (tests/sso-conformance) drives an OIDC and
 /// a SAML login, domain verification included, against the real IdPs.
 mod official_client {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
+    use castellan_e2e::node_suite;
 
     use super::*;
-
-    /// A private copy under target/, so `npm ci` never writes into the source tree.
-    fn prepared_suite() -> PathBuf {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sso-conformance");
-        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/sso-conformance");
-        std::fs::create_dir_all(&dest).unwrap();
-        for f in ["run.mjs", "run.sh", "package.json", "package-lock.json", ".npmrc"] {
-            std::fs::copy(src.join(f), dest.join(f)).unwrap();
-        }
-        dest
-    }
 
     /// One run at a time: both would `npm ci` into the same copy.
     static SUITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -738,29 +726,22 @@ mod official_client {
         let Some((app, dns_port)) = spawn(backend, &[]).await else {
             return;
         };
-        let (origin, issuer, saml_base) = (app.origin.clone(), oidc.issuer(), saml.base_url());
-        let out = tokio::task::spawn_blocking(move || {
-            let dir = prepared_suite();
-            Command::new("bash")
-                .arg(dir.join("run.sh"))
-                .env("BASE_URL", origin)
-                .env("OIDC_ISSUER", issuer)
-                .env("SAML_BASE_URL", saml_base)
-                .env("DNS_PORT", dns_port.to_string())
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        println!("{stdout}");
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-        let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-        assert_eq!(
-            last, "4 passed, 0 failed",
-            "sso conformance on {backend:?}:\n{stdout}"
-        );
-        assert!(out.status.success());
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sso-conformance");
+        let files = ["run.mjs", "run.sh", "package.json", "package-lock.json", ".npmrc"];
+        let dir = node_suite::private_copy(&src, "sso-conformance", &files);
+        let (last, success) = node_suite::run(
+            dir,
+            Vec::new(),
+            vec![
+                ("BASE_URL", app.origin.clone()),
+                ("OIDC_ISSUER", oidc.issuer()),
+                ("SAML_BASE_URL", saml.base_url()),
+                ("DNS_PORT", dns_port.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(last, "4 passed, 0 failed", "sso conformance on {backend:?}");
+        assert!(success);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,5 +752,94 @@ mod official_client {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn passes_on_postgres_and_redis() {
         run(Backend::PostgresRedis).await;
+    }
+}
+
+/// Two replicas behind one public origin, on one Postgres + Redis: a login started on one
+/// finishes on the other, and a SAML response accepted by one is a replay on the other.
+mod replicas {
+    use super::*;
+
+    fn saml_form(response: &Value) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("SAMLResponse", response["SAMLResponse"].as_str().unwrap())
+            .append_pair("RelayState", response["RelayState"].as_str().unwrap_or(""))
+            .finish()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_login_started_on_one_replica_finishes_on_another() {
+        let Some(oidc) = Peer::oidc(&[]).await else { return };
+        let Some(saml) = Peer::saml().await else { return };
+        let Some((a, dns_port)) = spawn(Backend::PostgresRedis, &[]).await else {
+            return;
+        };
+        let dns = format!("127.0.0.1:{dns_port}");
+        let b = TestApp::spawn_on(
+            a.storage.share(),
+            &[
+                ("BASE_URL", a.origin.as_str()),
+                ("SSO_TRUSTED_IDP_ORIGINS", "http://127.0.0.1:*"),
+                ("SSO_DNS_SERVER", dns.as_str()),
+            ],
+        )
+        .await;
+        let on_b = |url: &str| url.replacen(&a.origin, &b.origin, 1);
+        let t = tenant(&a).await;
+        let oidc_reg = oidc_registration("replica-oidc", &t.org_id, &oidc, "castellan-test");
+        let Some(dns1) = register_verified(&a, &t, dns_port, &oidc_reg).await else {
+            return;
+        };
+        drop(dns1);
+        let saml_reg = saml_registration(&a, "replica-saml", &t.org_id, &saml).await;
+        let Some(_dns2) = register_verified(&a, &t, dns_port, &saml_reg).await else {
+            return;
+        };
+
+        // OIDC: state written by A, callback served by B.
+        let user = a.browser();
+        let url = start_sign_in(
+            &user,
+            json!({"providerId": "replica-oidc", "callbackURL": "/dashboard"}),
+        )
+        .await;
+        let callback = IdpBrowser::default()
+            .oidc_login(&url, "alice@example.com", "alice-password")
+            .await;
+        assert!(callback.starts_with(&a.origin));
+        let r = user.get_url(&on_b(&callback)).await;
+        assert_eq!(
+            (r.status, r.headers["location"].to_str().unwrap()),
+            (302, "/dashboard"),
+            "{}",
+            r.text
+        );
+        assert!(sets_session(&r.set_cookies()));
+        assert_eq!(
+            user.session().await["user"]["email"],
+            "alice@example.com",
+            "the session B opened is valid on A"
+        );
+
+        // SAML: the AuthnRequest recorded by A is answered at B's ACS; replaying at A fails.
+        let user = a.browser();
+        let url = start_sign_in(
+            &user,
+            json!({"providerId": "replica-saml", "callbackURL": "/dashboard"}),
+        )
+        .await;
+        let response = IdpBrowser::default().saml_login(&url, "bob", &[]).await;
+        let acs = response["acs_url"].as_str().unwrap();
+        let r = user.post_form_url(&on_b(acs), saml_form(&response)).await;
+        assert_eq!(
+            (r.status, r.headers["location"].to_str().unwrap()),
+            (302, "/dashboard"),
+            "{}",
+            r.text
+        );
+        let replay = a.browser().post_form_url(acs, saml_form(&response)).await;
+        let to = replay.headers["location"].to_str().unwrap();
+        assert!(to.contains("error="), "replayed on the other replica: {to}");
+        assert!(!sets_session(&replay.set_cookies()));
     }
 }

@@ -390,6 +390,25 @@ impl Browser {
         self.send(self.request(reqwest::Method::GET, path)).await
     }
 
+    /// A GET of an absolute URL with this browser's cookies (another replica behind the same
+    /// public origin).
+    pub async fn get_url(&self, url: &str) -> Response {
+        self.send(self.client.get(url).header("x-forwarded-for", &self.ip))
+            .await
+    }
+
+    /// A cross-site form POST to an absolute URL, as an IdP's auto-submitting form makes it.
+    pub async fn post_form_url(&self, url: &str, form: String) -> Response {
+        self.send(
+            self.client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", &self.ip)
+                .body(form),
+        )
+        .await
+    }
+
     /// The current value of one of this browser's cookies (still percent-encoded).
     #[must_use]
     pub fn cookie(&self, name: &str) -> Option<String> {
@@ -459,5 +478,48 @@ pub mod orgs {
             .await;
         assert_eq!(acc.status, 200, "accept: {}", acc.text);
         (member, email, acc.json["member"].clone())
+    }
+}
+
+/// Node test suites (the Better Auth client suites) run against a started server.
+pub mod node_suite {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// A private copy of a suite's `files` under `target/<name>`, so its `npm ci` never writes
+    /// into shared/ or the source tree.
+    #[must_use]
+    pub fn private_copy(src: &Path, name: &str, files: &[&str]) -> PathBuf {
+        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target").join(name);
+        std::fs::create_dir_all(&dest).unwrap();
+        for f in files {
+            std::fs::copy(src.join(f), dest.join(f)).unwrap();
+        }
+        dest
+    }
+
+    /// Runs the suite's `run.sh` with `args` and `env`; returns its last non-empty stdout line
+    /// (`N passed, M failed`) after printing its output, and whether it exited 0.
+    pub async fn run(dir: PathBuf, args: Vec<String>, env: Vec<(&'static str, String)>) -> (String, bool) {
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("bash")
+                .arg(dir.join("run.sh"))
+                .args(args)
+                .envs(env)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        println!("{stdout}");
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_owned();
+        (last, out.status.success())
     }
 }

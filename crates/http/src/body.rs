@@ -59,20 +59,7 @@ impl<P: BodyPolicy + 'static> FromRequest for Body<P> {
                 .app_data::<web::Data<AuthState>>()
                 .ok_or_else(|| ApiError::internal(&"AuthState is not registered"))?
                 .clone();
-            let limit = state.settings.max_body_bytes;
-            let mut bytes = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid request body"))?;
-                if bytes.len() + chunk.len() > limit {
-                    return Err(ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "PAYLOAD_TOO_LARGE",
-                        "Request body is too large",
-                    ));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            let bytes = read_limited(&mut payload, state.settings.max_body_bytes).await?;
             let value = if bytes.is_empty() {
                 None
             } else {
@@ -86,6 +73,29 @@ impl<P: BodyPolicy + 'static> FromRequest for Body<P> {
             })
         })
     }
+}
+
+/// Reads a whole request body of at most `limit` bytes.
+///
+/// # Errors
+/// 413 `PAYLOAD_TOO_LARGE` past the limit; 400 when the body breaks off.
+pub async fn read_limited<S>(payload: &mut S, limit: usize) -> Result<web::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid request body"))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Request body is too large",
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 fn parse<P: BodyPolicy>(req: &HttpRequest, bytes: &[u8]) -> Result<Value, ApiError> {

@@ -5,7 +5,7 @@
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use castellan_session::AuthSession;
+use castellan_session::{Actor, AuthSession};
 
 use crate::cookies::{DONT_REMEMBER, SESSION_TOKEN};
 use crate::error::ApiError;
@@ -24,6 +24,20 @@ impl MaybeSession {
     /// 401 `UNAUTHORIZED` without a valid session.
     pub fn require(self) -> Result<AuthSession, ApiError> {
         self.session.ok_or_else(ApiError::unauthorized)
+    }
+
+    /// The caller, with their client address and agent; call it after validating the input.
+    ///
+    /// # Errors
+    /// 401 `UNAUTHORIZED` without a valid session.
+    pub fn actor(self, req: &HttpRequest, state: &AuthState) -> Result<Actor, ApiError> {
+        let auth = self.require()?;
+        let client = state.client(req);
+        Ok(Actor {
+            auth,
+            ip_address: Some(client.ip_address).filter(|s| !s.is_empty()),
+            user_agent: Some(client.user_agent).filter(|s| !s.is_empty()),
+        })
     }
 }
 

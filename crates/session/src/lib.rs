@@ -46,6 +46,26 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
+/// The caller of an authenticated request: a validated session, and where the request came from
+/// (for audit logs).
+pub struct Actor {
+    pub auth: AuthSession,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    #[must_use]
+    pub fn user_id(&self) -> &str {
+        &self.auth.user.id
+    }
+
+    #[must_use]
+    pub fn active_org(&self) -> Option<&str> {
+        self.auth.session.active_organization_id.as_deref()
+    }
+}
+
 pub struct SessionManager {
     db: DatabaseConnection,
     cache: Cache,

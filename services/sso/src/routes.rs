@@ -6,16 +6,15 @@ use std::sync::OnceLock;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt as _;
 use serde_json::{Map, Value, json};
 
-use castellan_http::body::query_object;
+use castellan_http::body::{query_object, read_limited};
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, respond};
 
 use crate::dns::TxtResolver;
 use crate::domain::connections::{Provisioning, ProvisioningChange, Registration, Update};
 use crate::domain::login::{Finished, OidcCallback, SignIn};
-use crate::domain::{Actor, Client, SsoService};
+use crate::domain::{Client, SsoService};
 use crate::oidc::RelyingParty;
 use crate::saml::MAX_RESPONSE_BYTES;
 
@@ -56,16 +55,6 @@ fn relying_party() -> Result<&'static RelyingParty, ApiError> {
     Ok(RP.get_or_init(|| rp))
 }
 
-fn actor(req: &HttpRequest, state: &AuthState, current: MaybeSession) -> Result<Actor, ApiError> {
-    let auth = current.require()?;
-    let client = client(req, state);
-    Ok(Actor {
-        auth,
-        ip_address: client.ip_address,
-        user_agent: client.user_agent,
-    })
-}
-
 fn client(req: &HttpRequest, state: &AuthState) -> Client {
     let info = state.client(req);
     Client {
@@ -97,7 +86,7 @@ async fn register(
     let saml = f.optional_object("samlConfig");
     let override_user_info = f.optional_bool("overrideUserInfo");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let registered = service(&state)
         .register(
             &actor,
@@ -240,19 +229,7 @@ async fn oidc_callback(
 /// responses are larger than API bodies).
 async fn acs_fields(req: &HttpRequest, mut payload: web::Payload) -> Result<Map<String, Value>, ApiError> {
     // Form encoding can triple base64's `+`, `/` and `=`.
-    let limit = MAX_RESPONSE_BYTES * 3 + 4096;
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid request body"))?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                "Request body is too large",
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = read_limited(&mut payload, MAX_RESPONSE_BYTES * 3 + 4096).await?;
     let json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -316,7 +293,7 @@ async fn list(
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let auth_url = state.settings.auth_url();
     let providers: Vec<Value> = service(&state)
         .list(&actor)
@@ -348,7 +325,7 @@ async fn get_provider(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_query(&req)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let connection = service(&state).get(&actor, &provider_id).await?;
     Ok(respond::json(&connection.sanitized(&state.settings.auth_url())))
 }
@@ -366,7 +343,7 @@ async fn update(
     let oidc = f.optional_object("oidcConfig");
     let saml = f.optional_object("samlConfig");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let updated = service(&state)
         .update(
             &actor,
@@ -390,7 +367,7 @@ async fn delete(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_body(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     service(&state).delete(&actor, &provider_id).await?;
     Ok(respond::json(&json!({ "success": true })))
 }
@@ -402,7 +379,7 @@ async fn request_domain_verification(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_body(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let token = service(&state)
         .request_domain_verification(&actor, &provider_id)
         .await?;
@@ -419,7 +396,7 @@ async fn verify_domain(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_body(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let resolver = TxtResolver::new(state.settings.sso.dns_server).map_err(|e| ApiError::internal(&e))?;
     service(&state)
         .verify_domain(&actor, &provider_id, &resolver)
@@ -443,7 +420,7 @@ async fn get_provisioning(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_query(&req)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let settings = service(&state).get_provisioning(&actor, &provider_id).await?;
     Ok(respond::json(&provisioning_view(&provider_id, &settings)))
 }
@@ -474,7 +451,7 @@ async fn set_provisioning(
                 .collect::<Result<BTreeMap<_, _>, _>>()?,
         ),
     };
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let provider_id = required(provider_id)?;
     let settings = service(&state)
         .set_provisioning(

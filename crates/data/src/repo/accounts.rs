@@ -38,10 +38,31 @@ pub async fn insert_credential(
     password_hash: String,
     now: DateTime<Utc>,
 ) -> DataResult<Model> {
+    insert_row(
+        db,
+        id,
+        CREDENTIAL_PROVIDER,
+        user_id,
+        user_id,
+        Some(password_hash),
+        now,
+    )
+    .await
+}
+
+async fn insert_row(
+    db: &impl ConnectionTrait,
+    id: String,
+    provider_id: &str,
+    account_id: &str,
+    user_id: &str,
+    password: Option<String>,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
     let row = ActiveModel {
         id: Set(id),
-        account_id: Set(user_id.to_owned()),
-        provider_id: Set(CREDENTIAL_PROVIDER.to_owned()),
+        account_id: Set(account_id.to_owned()),
+        provider_id: Set(provider_id.to_owned()),
         user_id: Set(user_id.to_owned()),
         access_token: Set(None),
         refresh_token: Set(None),
@@ -49,7 +70,7 @@ pub async fn insert_credential(
         access_token_expires_at: Set(None),
         refresh_token_expires_at: Set(None),
         scope: Set(None),
-        password: Set(Some(password_hash)),
+        password: Set(password),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -107,22 +128,8 @@ pub async fn insert_linked(
     user_id: &str,
     now: DateTime<Utc>,
 ) -> DataResult<Model> {
-    let row = ActiveModel {
-        id: Set(castellan_crypto::random::generate_id()),
-        account_id: Set(account_id.to_owned()),
-        provider_id: Set(provider_id.to_owned()),
-        user_id: Set(user_id.to_owned()),
-        access_token: Set(None),
-        refresh_token: Set(None),
-        id_token: Set(None),
-        access_token_expires_at: Set(None),
-        refresh_token_expires_at: Set(None),
-        scope: Set(None),
-        password: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    Ok(row.insert(db).await?)
+    let id = castellan_crypto::random::generate_id();
+    insert_row(db, id, provider_id, account_id, user_id, None, now).await
 }
 
 /// Whether any account is linked through `provider_id`.

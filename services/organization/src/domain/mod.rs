@@ -18,7 +18,7 @@ use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
 use castellan_http::AuthState;
 use castellan_mail::SharedMailer;
-use castellan_session::{AuthSession, SessionManager};
+use castellan_session::SessionManager;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -31,24 +31,7 @@ pub const INVITATION_LIMIT: usize = 100;
 /// Better Auth's `invitationExpiresIn` default (48 hours).
 pub const INVITATION_TTL: TimeDelta = TimeDelta::hours(48);
 
-/// The caller: a validated session, and where the request came from (for the audit log).
-pub struct Actor {
-    pub auth: AuthSession,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl Actor {
-    #[must_use]
-    pub fn user_id(&self) -> &str {
-        &self.auth.user.id
-    }
-
-    #[must_use]
-    pub fn active_org(&self) -> Option<&str> {
-        self.auth.session.active_organization_id.as_deref()
-    }
-}
+pub use castellan_session::Actor;
 
 pub struct OrganizationService {
     pub(crate) db: DatabaseConnection,

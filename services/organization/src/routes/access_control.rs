@@ -6,7 +6,7 @@ use castellan_http::respond;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
 use serde_json::{Value, json};
 
-use super::{actor, validated};
+use super::validated;
 use crate::domain::OrganizationService;
 use crate::views;
 
@@ -35,7 +35,7 @@ pub async fn create(
         ));
     }
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let created = OrganizationService::from(state.get_ref())
         .create_role(
             &actor,
@@ -65,7 +65,7 @@ pub async fn list(
     let mut f = Fields::query(&query);
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let roles = OrganizationService::from(state.get_ref())
         .list_roles(&actor, org_id.as_deref())
         .await?;
@@ -89,7 +89,7 @@ pub async fn get(
             "[query] Invalid input: roleName or roleId is required",
         ));
     }
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let role = OrganizationService::from(state.get_ref())
         .get_role(&actor, org_id.as_deref(), name.as_deref(), id.as_deref())
         .await?;
@@ -117,7 +117,7 @@ pub async fn update(
     let new_name = d.optional_string("roleName");
     let permission = d.optional_statements("permission");
     d.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let updated = OrganizationService::from(state.get_ref())
         .update_role(
             &actor,
@@ -148,7 +148,7 @@ pub async fn delete(
             "[body] Invalid input: roleName or roleId is required",
         ));
     }
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     OrganizationService::from(state.get_ref())
         .delete_role(&actor, org_id.as_deref(), name.as_deref(), id.as_deref())
         .await?;

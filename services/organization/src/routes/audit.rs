@@ -6,7 +6,6 @@ use castellan_http::respond;
 use castellan_http::{ApiError, AuthState, Fields, MaybeSession};
 use serde_json::{Value, json};
 
-use super::actor;
 use crate::domain::OrganizationService;
 use crate::views;
 
@@ -25,7 +24,7 @@ pub async fn page(
     let limit = f.optional_count("limit").unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
     let offset = f.optional_count("offset").unwrap_or(0);
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let (entries, total) = OrganizationService::from(state.get_ref())
         .audit_log(&actor, org_id.as_deref(), limit, offset)
         .await?;
@@ -45,7 +44,7 @@ pub async fn verify(
     let mut f = Fields::query(&query);
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let report = OrganizationService::from(state.get_ref())
         .verify_audit_log(&actor, org_id.as_deref())
         .await?;

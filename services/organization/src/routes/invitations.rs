@@ -7,7 +7,7 @@ use castellan_http::respond;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
 use serde_json::{Value, json};
 
-use super::{actor, validated};
+use super::validated;
 use crate::domain::OrganizationService;
 use crate::domain::invitations::Invite;
 use crate::views;
@@ -25,7 +25,7 @@ pub async fn invite(
     let resend = f.optional_bool("resend").unwrap_or(false);
     let team_ids = f.optional_string_or_list("teamId").unwrap_or_default();
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let invite = Invite {
         email: validated(email)?,
         roles: validated(roles)?,
@@ -53,7 +53,7 @@ pub async fn accept(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let id = invitation_id(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let (invitation, member) = OrganizationService::from(state.get_ref())
         .accept(&actor, &id)
         .await?;
@@ -69,7 +69,7 @@ pub async fn reject(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let id = invitation_id(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let invitation = OrganizationService::from(state.get_ref())
         .reject(&actor, &id)
         .await?;
@@ -85,7 +85,7 @@ pub async fn cancel(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let id = invitation_id(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let invitation = OrganizationService::from(state.get_ref())
         .cancel(&actor, &id)
         .await?;
@@ -107,7 +107,7 @@ pub async fn get(
             "Not authenticated",
         ));
     }
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let details = OrganizationService::from(state.get_ref())
         .invitation(&actor, &validated(id)?)
         .await?;
@@ -135,7 +135,7 @@ pub async fn list(
     let mut f = Fields::query(&query);
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let list = OrganizationService::from(state.get_ref())
         .list_invitations(&actor, org_id.as_deref())
         .await?;
@@ -155,7 +155,7 @@ pub async fn list_for_user(
             "User email cannot be passed for client side API calls.",
         ));
     }
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let list = OrganizationService::from(state.get_ref())
         .list_user_invitations(&actor)
         .await?;

@@ -6,7 +6,7 @@ use castellan_http::respond;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
 use serde_json::json;
 
-use super::{actor, validated};
+use super::validated;
 use crate::domain::OrganizationService;
 use crate::views;
 
@@ -22,7 +22,7 @@ pub async fn list(
     let limit = f.optional_count("limit");
     let offset = f.optional_count("offset");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let (members, total) = OrganizationService::from(state.get_ref())
         .list_members(&actor, org_id.as_deref(), slug.as_deref(), limit, offset)
         .await?;
@@ -43,7 +43,7 @@ pub async fn remove(
     let target = f.string("memberIdOrEmail");
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let removed = OrganizationService::from(state.get_ref())
         .remove_member(&actor, org_id.as_deref(), &validated(target)?)
         .await?;
@@ -61,7 +61,7 @@ pub async fn update_role(
     let member_id = f.string("memberId");
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let updated = OrganizationService::from(state.get_ref())
         .update_member_role(
             &actor,
@@ -78,7 +78,7 @@ pub async fn active(
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let (member, user) = OrganizationService::from(state.get_ref())
         .active_member(&actor)
         .await?;
@@ -96,7 +96,7 @@ pub async fn active_role(
     let org_id = f.optional_string("organizationId");
     let slug = f.optional_string("organizationSlug");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let role = OrganizationService::from(state.get_ref())
         .active_member_role(&actor, org_id.as_deref(), slug.as_deref(), user_id.as_deref())
         .await?;
@@ -112,7 +112,7 @@ pub async fn leave(
     let mut f = Fields::body(body.get())?;
     let org_id = f.string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let (member, user) = OrganizationService::from(state.get_ref())
         .leave(&actor, &validated(org_id)?)
         .await?;
@@ -134,7 +134,7 @@ pub async fn has_permission(
     if both || (permissions.is_none() && !legacy) {
         return Err(ApiError::validation("[body] Invalid input"));
     }
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     // Better Auth reads only `permissions`; the deprecated `permission` always answers false.
     let success = OrganizationService::from(state.get_ref())
         .has_permission(&actor, org_id.as_deref(), permissions.as_ref())

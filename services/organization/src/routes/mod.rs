@@ -7,10 +7,8 @@ mod members;
 mod organizations;
 mod teams;
 
-use actix_web::{HttpRequest, web};
-use castellan_http::{ApiError, AuthState, MaybeSession};
-
-use crate::domain::Actor;
+use actix_web::web;
+use castellan_http::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use web::{get, post};
@@ -67,17 +65,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/organization/delete-role", post().to(access_control::delete))
         .route("/organization/audit-log", get().to(audit::page))
         .route("/organization/audit-log/verify", get().to(audit::verify));
-}
-
-/// The caller, after the handler validated its input: 401 without a session.
-fn actor(req: &HttpRequest, state: &AuthState, current: MaybeSession) -> Result<Actor, ApiError> {
-    let auth = current.require()?;
-    let client = state.client(req);
-    Ok(Actor {
-        auth,
-        ip_address: Some(client.ip_address).filter(|s| !s.is_empty()),
-        user_agent: Some(client.user_agent).filter(|s| !s.is_empty()),
-    })
 }
 
 /// A field the validator already vouched for (a 500, never a panic, if that is ever wrong).

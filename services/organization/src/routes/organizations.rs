@@ -6,7 +6,7 @@ use castellan_http::respond;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
 use serde_json::{Value, json};
 
-use super::{actor, validated};
+use super::validated;
 use crate::domain::OrganizationService;
 use crate::domain::organizations::{NewOrganization, OrganizationChange};
 use crate::views;
@@ -28,7 +28,7 @@ pub async fn create(
     if current.session.is_none() {
         return Err(ApiError::empty(actix_web::http::StatusCode::UNAUTHORIZED));
     }
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let new = NewOrganization {
         name: validated(name)?,
         slug: validated(slug)?,
@@ -55,7 +55,7 @@ pub async fn check_slug(
     let mut f = Fields::body(body.get())?;
     let slug = f.non_empty_string("slug");
     f.finish()?;
-    actor(&req, &state, current)?;
+    current.actor(&req, &state)?;
     if OrganizationService::from(state.get_ref())
         .slug_is_free(&validated(slug)?)
         .await?
@@ -91,7 +91,7 @@ pub async fn update(
             "User not found",
         ));
     }
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let updated = OrganizationService::from(state.get_ref())
         .update(&actor, org_id.as_deref(), change)
         .await?;
@@ -107,7 +107,7 @@ pub async fn delete(
     let mut f = Fields::body(body.get())?;
     let org_id = f.string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let deleted = OrganizationService::from(state.get_ref())
         .delete(&actor, &validated(org_id)?)
         .await?;
@@ -125,7 +125,7 @@ pub async fn get(
     let org_id = f.optional_string("organizationId");
     let slug = f.optional_string("organizationSlug");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let org = OrganizationService::from(state.get_ref())
         .get(&actor, org_id.as_deref(), slug.as_deref())
         .await?;
@@ -146,7 +146,7 @@ pub async fn get_full(
     let slug = f.optional_string("organizationSlug");
     let members_limit = f.optional_count("membersLimit");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let full = OrganizationService::from(state.get_ref())
         .full(&actor, org_id.as_deref(), slug.as_deref(), members_limit)
         .await?;
@@ -185,7 +185,7 @@ pub async fn set_active(
     let slug = f.optional_string("organizationSlug");
     f.finish()?;
     let dont_remember = current.dont_remember;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let service = OrganizationService::from(state.get_ref());
     let (session, org) = service
         .set_active(&actor, org_id.as_ref().map(|o| o.as_deref()), slug.as_deref())
@@ -203,7 +203,7 @@ pub async fn list(
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let orgs = OrganizationService::from(state.get_ref()).list(&actor).await?;
     let body: Vec<Value> = orgs.iter().map(|o| views::organization(o, false)).collect();
     Ok(respond::json(&body))

@@ -6,7 +6,7 @@ use castellan_http::respond;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
 use serde_json::{Value, json};
 
-use super::{actor, validated};
+use super::validated;
 use crate::domain::OrganizationService;
 use crate::views;
 
@@ -20,7 +20,7 @@ pub async fn create(
     let name = f.string("name");
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let team = OrganizationService::from(state.get_ref())
         .create_team(&actor, org_id.as_deref(), validated(name)?)
         .await?;
@@ -36,7 +36,7 @@ pub async fn list(
     let mut f = Fields::query(&query);
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let teams = OrganizationService::from(state.get_ref())
         .list_teams(&actor, org_id.as_deref())
         .await?;
@@ -60,7 +60,7 @@ pub async fn update(
     let name = d.optional_string("name");
     let org_id = d.optional_string("organizationId");
     d.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let team = OrganizationService::from(state.get_ref())
         .update_team(&actor, org_id.as_deref(), &validated(team_id)?, name)
         .await?;
@@ -77,7 +77,7 @@ pub async fn remove(
     let team_id = f.string("teamId");
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     OrganizationService::from(state.get_ref())
         .remove_team(&actor, org_id.as_deref(), &validated(team_id)?)
         .await?;
@@ -94,7 +94,7 @@ pub async fn set_active(
     let team_id = f.nullable_string("teamId");
     f.finish()?;
     let dont_remember = current.dont_remember;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let (session, team) = OrganizationService::from(state.get_ref())
         .set_active_team(&actor, team_id.as_ref().map(|t| t.as_deref()))
         .await?;
@@ -112,7 +112,7 @@ pub async fn list_for_user(
     let mut f = Fields::query(&query);
     let org_id = f.optional_string("organizationId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let teams = OrganizationService::from(state.get_ref())
         .list_user_teams(&actor, org_id.as_deref())
         .await?;
@@ -137,7 +137,7 @@ pub async fn add_member(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let (team_id, user_id, org_id) = team_and_user(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let seat = OrganizationService::from(state.get_ref())
         .add_team_member(&actor, org_id.as_deref(), &team_id, &user_id)
         .await?;
@@ -151,7 +151,7 @@ pub async fn remove_member(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let (team_id, user_id, org_id) = team_and_user(&body)?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     OrganizationService::from(state.get_ref())
         .remove_team_member(&actor, org_id.as_deref(), &team_id, &user_id)
         .await?;
@@ -169,7 +169,7 @@ pub async fn list_members(
     let mut f = Fields::query(&query);
     let team_id = f.optional_string("teamId");
     f.finish()?;
-    let actor = actor(&req, &state, current)?;
+    let actor = current.actor(&req, &state)?;
     let seats = OrganizationService::from(state.get_ref())
         .list_team_members(&actor, team_id.as_deref())
         .await?;

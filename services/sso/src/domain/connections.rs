@@ -12,7 +12,7 @@ use castellan_data::entity::{sso_provider, sso_provisioning};
 use castellan_data::repo::{accounts, organizations, sso_providers, verifications};
 use castellan_data::{DataError, TransactionTrait};
 
-use super::{Actor, AuditNote, SsoService};
+use super::{Actor, AuditNote, Client, SsoService};
 use crate::connection::{Connection, OidcConfig, SamlConfig, open_secret, seal_secret, split_domains};
 use crate::error::{Kind, SsoError, SsoResult};
 use crate::oidc::RelyingParty;
@@ -277,7 +277,7 @@ impl SsoService {
                 target: connection.provider_id(),
                 details: json!({ "type": connection.kind(), "issuer": connection.row.issuer, "domain": connection.row.domain }),
             },
-            &actor.client(),
+            &Client::from(actor),
         )
         .await?;
         txn.commit().await?;
@@ -547,7 +547,7 @@ impl SsoService {
                 target: updated.provider_id(),
                 details: json!({ "domain": updated.row.domain, "domainVerified": updated.domain_verified() }),
             },
-            &actor.client(),
+            &Client::from(actor),
         )
         .await?;
         txn.commit().await?;
@@ -574,7 +574,7 @@ impl SsoService {
                 target: provider_id,
                 details: json!({ "type": connection.kind(), "issuer": connection.row.issuer }),
             },
-            &actor.client(),
+            &Client::from(actor),
         )
         .await?;
         txn.commit().await?;
@@ -685,7 +685,7 @@ impl SsoService {
                     "allowIdpInitiated": settings.allow_idp_initiated,
                 }),
             },
-            &actor.client(),
+            &Client::from(actor),
         )
         .await?;
         txn.commit().await?;

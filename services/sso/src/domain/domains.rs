@@ -6,7 +6,7 @@ use serde_json::json;
 use castellan_data::TransactionTrait;
 use castellan_data::repo::{sso_providers, verifications};
 
-use super::{Actor, AuditNote, SsoService};
+use super::{Actor, AuditNote, Client, SsoService};
 use crate::dns::{LookupError, TxtResolver};
 use crate::error::{Kind, SsoError, SsoResult};
 
@@ -56,7 +56,7 @@ impl SsoService {
                 target: provider_id,
                 details: json!({ "domain": connection.row.domain }),
             },
-            &actor.client(),
+            &Client::from(actor),
         )
         .await?;
         txn.commit().await?;
@@ -121,7 +121,7 @@ impl SsoService {
                         target: provider_id,
                         details: json!({ "domain": domain, "records": records.len() }),
                     },
-                    &actor.client(),
+                    &Client::from(actor),
                 )
                 .await?;
                 return Err(SsoError::coded(
@@ -149,7 +149,7 @@ impl SsoService {
                 target: provider_id,
                 details: json!({ "domains": domains }),
             },
-            &actor.client(),
+            &Client::from(actor),
         )
         .await?;
         txn.commit().await?;

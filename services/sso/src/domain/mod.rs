@@ -18,24 +18,12 @@ use castellan_data::entity::sso_provider;
 use castellan_data::repo::sso_providers;
 use castellan_data::{Clock, DatabaseConnection, TransactionTrait};
 use castellan_http::AuthState;
-use castellan_session::{AuthSession, SessionManager};
+use castellan_session::SessionManager;
 
 use crate::connection::Connection;
 use crate::error::{Kind, SsoError, SsoResult};
 
-/// Who is calling, with where from (for the audit log).
-pub struct Actor {
-    pub auth: AuthSession,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl Actor {
-    #[must_use]
-    pub fn user_id(&self) -> &str {
-        &self.auth.user.id
-    }
-}
+pub use castellan_session::Actor;
 
 /// Where a browser login came from (for sessions and the audit log).
 #[derive(Debug, Clone, Default)]
@@ -165,12 +153,11 @@ impl SsoService {
     }
 }
 
-impl Actor {
-    #[must_use]
-    pub fn client(&self) -> Client {
-        Client {
-            ip_address: self.ip_address.clone(),
-            user_agent: self.user_agent.clone(),
+impl From<&Actor> for Client {
+    fn from(actor: &Actor) -> Self {
+        Self {
+            ip_address: actor.ip_address.clone(),
+            user_agent: actor.user_agent.clone(),
         }
     }
 }

@@ -324,6 +324,14 @@ sso_tests! {
         let (to, _) = deliver_oidc(&app, &user, &callback).await;
         assert!(to.ends_with("/error?error=invalid_state"), "{to}");
 
+        // The user cancels at the IdP: its error is passed on.
+        let user = app.browser();
+        let url = start_sign_in(&user, sign_in.clone()).await;
+        let callback = IdpBrowser::default().oidc_abort(&url).await;
+        let (to, cookies) = deliver_oidc(&app, &user, &callback).await;
+        assert!(to.starts_with("/sso-error?error=access_denied"), "{to}");
+        assert!(!sets_session(&cookies));
+
         // A callback from another browser (no state cookie) is refused: login CSRF.
         let victim = app.browser();
         let attacker = app.browser();
@@ -379,6 +387,25 @@ sso_tests! {
         assert_eq!(member_role(&t.owner, &t.org_id, "bob@example.com").await.as_deref(), Some("member"));
         let actions: Vec<Value> = audit_actions(&t.owner, &t.org_id).await.iter().map(|e| e["action"].clone()).collect();
         assert!(actions.contains(&json!("sso.login")), "{actions:?}");
+
+        // The same IdP configured by entity id, entry point and certificate instead of metadata;
+        // Alice's existing user is linked through it (its domain is verified).
+        let cert = IdpBrowser::default().fetch(&format!("{}/cert.pem", idp.base_url())).await;
+        let mut by_cert = saml_registration(&app, "acme-saml-cert", &t.org_id, &idp).await;
+        by_cert["samlConfig"]["idpMetadata"] = json!({ "entityID": idp.entity_id() });
+        by_cert["samlConfig"]["cert"] = json!(cert);
+        drop(_dns);
+        let Some(_dns) = register_verified(&app, &t, dns_port, &by_cert).await else { return };
+        let shown = t.owner.get("/sso/get-provider?providerId=acme-saml-cert").await;
+        let fingerprint = shown.json["samlConfig"]["certificate"][0]["fingerprintSha256"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(fingerprint.len(), 95, "SHA-256 as colon-separated hex: {}", shown.text);
+        let again = app.browser();
+        let url = start_sign_in(&again, json!({"providerId": "acme-saml-cert", "callbackURL": "/dashboard"})).await;
+        let response = IdpBrowser::default().saml_login(&url, "alice", &[]).await;
+        let (to, cookies) = deliver_saml(&app, &again, &response).await;
+        assert_eq!(to, "/dashboard");
+        assert!(sets_session(&cookies));
+        assert_eq!(again.session().await["user"]["id"], session["user"]["id"], "linked to the same user");
     }
 
     async fn every_saml_fault_is_rejected_and_leaves_no_session(app: TestApp, dns_port: u16) {
@@ -470,6 +497,11 @@ sso_tests! {
         assert_eq!(again.status, 201);
         assert_eq!(again.json["domainVerificationToken"], token.as_str(), "the pending token is reused");
 
+        // Another organization claims the same domain without proving it.
+        let squatter = tenant(&app).await;
+        let claimed = squatter.owner.post("/sso/register", &oidc_registration("squatter", &squatter.org_id, &idp, "castellan-test")).await;
+        assert_eq!(claimed.status, 200, "{}", claimed.text);
+
         let label = "_better-auth-token-acme-dns.example.com";
         {
             // A record with another token is not proof.
@@ -492,6 +524,8 @@ sso_tests! {
         assert_eq!((twice.status, twice.code()), (409, "DOMAIN_VERIFIED"));
         let open = app.browser().post("/sign-in/sso", &json!({"email": "alice@example.com", "callbackURL": "/d"})).await;
         assert_eq!(open.status, 200, "{}", open.text);
+        let redirect_uri = query(open.json["url"].as_str().unwrap())["redirect_uri"].clone();
+        assert!(redirect_uri.ends_with("/sso/callback/acme-dns"), "the verified connection wins: {redirect_uri}");
 
         // Changing the domain withdraws the proof.
         let moved = t.owner.post("/sso/update-provider", &json!({"providerId": "acme-dns", "domain": "example.org"})).await;

@@ -311,6 +311,28 @@ impl IdpBrowser {
         panic!("the OIDC login did not come back to the relying party: {url}");
     }
 
+    /// Starts an OIDC login and cancels it at the IdP's login page; returns the callback URL the
+    /// IdP sends the browser back to (with `error=access_denied`).
+    pub async fn oidc_abort(&self, authorize_url: &str) -> String {
+        let res = self.client.get(authorize_url).send().await.unwrap();
+        let interaction = location(authorize_url, &res).unwrap();
+        let res = self
+            .client
+            .post(format!("{interaction}/abort"))
+            .send()
+            .await
+            .unwrap();
+        let mut url = location(&interaction, &res).unwrap();
+        for _ in 0..6 {
+            if url.contains("/sso/callback/") {
+                return url;
+            }
+            let res = self.client.get(&url).send().await.unwrap();
+            url = location(&url, &res).unwrap();
+        }
+        panic!("the aborted login did not come back: {url}");
+    }
+
     /// Follows the SAML redirect-binding URL as `user`, with the peer's test switches
     /// (`fault`, `sign`); returns `{acs_url, SAMLResponse, RelayState}`.
     pub async fn saml_login(&self, sso_url: &str, user: &str, switches: &[(&str, &str)]) -> Value {

@@ -145,12 +145,18 @@ impl SsoService {
             }
         } else {
             let domain = domain.unwrap_or_default();
-            sso_providers::all(&self.db)
+            let covering: Vec<Connection> = sso_providers::all(&self.db)
                 .await?
                 .into_iter()
                 .map(Connection::from_row)
-                .find(|c| c.covers(&domain))
-                .map(|c| c.row)
+                .filter(|c| c.covers(&domain))
+                .collect();
+            // A connection that proved the domain wins over any that merely claims it.
+            covering
+                .iter()
+                .find(|c| c.domain_verified())
+                .or(covering.first())
+                .map(|c| c.row.clone())
         };
         let connection = Connection::from_row(row.ok_or_else(not_found)?);
         match req.provider_type.as_deref() {
@@ -420,10 +426,14 @@ impl SsoService {
                 "the state does not belong to this browser",
             ));
         }
+        // The IdP's own error (`access_denied`, ...) is passed on, as Better Auth does.
         if let Some(error) = error {
+            let plain = !error.is_empty()
+                && error.len() <= 64
+                && error.chars().all(|c| c.is_ascii_lowercase() || c == '_');
             return Err(LoginFailure::new(
-                "idp_error",
-                format!("{error}: {}", error_description.unwrap_or_default()),
+                if plain { error } else { "idp_error".to_owned() },
+                error_description.unwrap_or_default(),
             ));
         }
         let code = code.ok_or_else(|| LoginFailure::new("invalid_request", "the IdP returned no code"))?;
@@ -512,6 +522,7 @@ impl SsoService {
                 .filter(|f| f.protocol == "saml" && f.provider_id == provider_id),
             None => None,
         };
+        let flow_found = flow.is_some();
         let fallback = saml
             .idp_initiated_callback_url
             .clone()
@@ -534,14 +545,7 @@ impl SsoService {
             .unwrap_or_else(|| flow.callback_url.clone());
         let org_id = connection.row.organization_id.clone();
         let result = self
-            .complete_saml(
-                &connection,
-                &saml,
-                &flow,
-                relay_state.is_some(),
-                saml_response,
-                client,
-            )
+            .complete_saml(&connection, &saml, &flow, flow_found, saml_response, client)
             .await;
         Ok(self
             .conclude(
@@ -561,7 +565,7 @@ impl SsoService {
         connection: &Connection,
         saml: &crate::connection::SamlConfig,
         flow: &FlowState,
-        relay_state_given: bool,
+        flow_found: bool,
         saml_response: &str,
         client: &Client,
     ) -> Result<super::provisioning::Provisioned, LoginFailure> {
@@ -603,8 +607,13 @@ impl SsoService {
                 ));
             }
         };
-        if expected.is_some() && !relay_state_given {
-            return Err(LoginFailure::new("invalid_state", "the RelayState is missing"));
+        // An answer to our own request must come back with the RelayState we sent with it (an
+        // IdP-initiated response may carry any RelayState of the IdP's).
+        if expected.is_some() && !flow_found {
+            return Err(LoginFailure::new(
+                "invalid_state",
+                "the RelayState is unknown or expired",
+            ));
         }
         let assertion = sp.validate(&idp, saml_response, expected.as_deref())?;
         let claimed = sso_providers::claim_assertion(

@@ -41,6 +41,18 @@ pub async fn personal(db: &impl ConnectionTrait, user_id: &str) -> DataResult<Ve
         .await?)
 }
 
+/// How many connections `user_id` registered (Better Auth's per-user limit counts them all).
+///
+/// # Errors
+/// Database failures.
+pub async fn count_registered_by(db: &impl ConnectionTrait, user_id: &str) -> DataResult<u64> {
+    use sea_orm::PaginatorTrait as _;
+    Ok(SsoProvider::find()
+        .filter(sso_provider::Column::UserId.eq(user_id))
+        .count(db)
+        .await?)
+}
+
 /// Every connection, for matching an email domain against the comma-separated `domain` lists.
 ///
 /// # Errors

@@ -29,7 +29,7 @@ const RESERVED_PROVIDER_IDS: [&str; 7] = [
     "email-password",
 ];
 /// Connections one user may register (Better Auth's `providersLimit` default).
-const PROVIDERS_PER_USER: usize = 10;
+const PROVIDERS_PER_USER: u64 = 10;
 /// How long a domain-verification token stays valid (Better Auth's 7 days).
 const DOMAIN_TOKEN_DAYS: i64 = 7;
 
@@ -177,7 +177,7 @@ impl SsoService {
                 "This providerId is reserved and cannot be used for an SSO provider",
             ));
         }
-        if sso_providers::personal(&self.db, actor.user_id()).await?.len() >= PROVIDERS_PER_USER {
+        if sso_providers::count_registered_by(&self.db, actor.user_id()).await? >= PROVIDERS_PER_USER {
             return Err(SsoError::new(
                 Kind::Denied,
                 "You have reached the maximum number of SSO providers",

@@ -504,10 +504,12 @@ impl SsoService {
         relay_state: Option<&str>,
         client: &Client,
     ) -> SsoResult<Finished> {
-        let connection = self
-            .connection(provider_id)
-            .await
-            .map_err(|_| SsoError::new(Kind::Missing, "No SAML provider found"))?;
+        let connection = match self.connection(provider_id).await {
+            Err(SsoError::Rejected {
+                kind: Kind::Missing, ..
+            }) => return Err(SsoError::new(Kind::Missing, "No SAML provider found")),
+            other => other?,
+        };
         let saml = connection
             .saml
             .clone()

@@ -475,9 +475,10 @@ sso_tests! {
         assert!(to.contains("error=replay_detected"), "{to}");
         assert!(!sets_session(&cookies));
 
-        let rejected = audit_actions(&t.owner, &t.org_id).await.into_iter()
-            .filter(|e| e["action"] == "sso.login.rejected").count();
-        assert!(rejected >= faults.len() + 3, "{rejected} rejections audited");
+        let log = audit_actions(&t.owner, &t.org_id).await;
+        let rejected = log.iter().filter(|e| e["action"] == "sso.login.rejected").count();
+        let shown: Vec<(Value, Value)> = log.iter().map(|e| (e["action"].clone(), e["details"].clone())).collect();
+        assert!(rejected >= faults.len() + 3, "{rejected} rejections audited: {shown:#?}");
     }
 
     async fn domain_verification_gates_sign_in_until_the_txt_record_matches(app: TestApp, dns_port: u16) {

@@ -175,14 +175,29 @@ impl Peer {
     }
 }
 
-/// A free UDP port on loopback (for a DNS server started later).
+/// A UDP port on loopback for a DNS server started later. It is taken below Linux's ephemeral
+/// range (32768+), so no socket of the system is handed it meanwhile, and never twice in this
+/// process, so two tests never share one.
 #[must_use]
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    // Spread test processes over the range; within one, hand ports out in turn.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        std::process::id() % SPAN + 1,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let port = u16::try_from(FIRST + offset).unwrap();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// dnsmasq answering only the given TXT records, on loopback; killed on drop.
@@ -196,6 +211,21 @@ impl Drop for Dns {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether a DNS server answers on `port` (any answer: a bare query for the root's NS).
+fn answers_dns(port: u16) -> bool {
+    let Ok(socket) = UdpSocket::bind("127.0.0.1:0") else {
+        return false;
+    };
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(50)));
+    // id 0x4341, recursion desired, one question: ". NS IN".
+    let query = [0x43, 0x41, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1];
+    if socket.send_to(&query, ("127.0.0.1", port)).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    matches!(socket.recv_from(&mut buf), Ok((n, _)) if n >= 12 && buf[..2] == query[..2])
 }
 
 fn dnsmasq_binary() -> Option<&'static str> {
@@ -231,18 +261,22 @@ impl Dns {
         for (name, text) in records {
             cmd.arg(format!("--txt-record={name},{text}"));
         }
-        let child = cmd.spawn().unwrap();
-        // Listening once the port can no longer be bound.
-        for _ in 0..100 {
-            if UdpSocket::bind(("127.0.0.1", port)).is_err() {
-                break;
+        let mut child = cmd.spawn().unwrap();
+        // Ready once it answers a query (binding the port to probe it could steal it).
+        for _ in 0..200 {
+            if answers_dns(port) {
+                return Some(Self {
+                    child,
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("dnsmasq on port {port} exited: {status}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Some(Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        })
+        let _ = child.kill();
+        panic!("dnsmasq did not answer on port {port} within 10 s");
     }
 }
 

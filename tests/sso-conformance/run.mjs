@@ -126,13 +126,18 @@ async function serveDns(records) {
     ...records.map(([name, text]) => `--txt-record=${name},${text}`),
   ];
   const child = spawn(DNSMASQ, args, { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    const bound = await new Promise((resolve) => {
+  // Ready once it answers a query (binding the port to probe it could steal it).
+  const query = Buffer.from([0x43, 0x41, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
+  for (let i = 0; i < 200; i++) {
+    const answered = await new Promise((resolve) => {
       const probe = dgram.createSocket("udp4");
-      probe.once("error", () => resolve(true));
-      probe.bind(DNS_PORT, "127.0.0.1", () => probe.close(() => resolve(false)));
+      const done = (v) => { clearTimeout(timer); probe.close(); resolve(v); };
+      const timer = setTimeout(() => done(false), 50);
+      probe.on("message", () => done(true));
+      probe.on("error", () => done(false));
+      probe.send(query, DNS_PORT, "127.0.0.1");
     });
-    if (bound) break;
+    if (answered) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   return child;

@@ -313,9 +313,12 @@ impl ServiceProviderConfig {
             .provider(idp, expected_request.is_none())
             .map_err(|_| LoginFailure::new("invalid_saml_response", "SP configuration error"))?;
         let ids: Vec<&str> = expected_request.into_iter().collect();
-        let assertion = sp
-            .parse_xml_response(&xml, Some(&ids))
-            .map_err(rejected_by_samael)?;
+        let verdict = sp.parse_xml_response(&xml, Some(&ids));
+        // xmlsec leaves its failures on OpenSSL's per-thread error queue. Left there, they make
+        // the next TLS read on this worker thread (Postgres over TLS, an IdP) fail as if the
+        // connection broke.
+        drop(openssl::error::ErrorStack::get());
+        let assertion = verdict.map_err(rejected_by_samael)?;
         self.check_audience(&assertion)?;
         ValidatedAssertion::from_assertion(assertion, self.clock_skew)
     }
@@ -612,6 +615,65 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    fn self_signed_pem() -> String {
+        use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "test idp").unwrap();
+        let name = name.build();
+        let mut cert = x509::X509Builder::new().unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+        cert.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
+        cert.sign(&key, MessageDigest::sha256()).unwrap();
+        String::from_utf8(cert.build().to_pem().unwrap()).unwrap()
+    }
+
+    /// xmlsec reports through OpenSSL's per-thread error queue; a queue left dirty breaks the next
+    /// TLS read on the thread (seen as Postgres I/O errors after a bad-signature response).
+    #[test]
+    fn validation_leaves_the_openssl_error_queue_empty() {
+        let cfg = SamlConfig {
+            entry_point: "https://idp.test/sso".into(),
+            cert: Some(Value::String(self_signed_pem())),
+            idp_metadata: Some(crate::connection::IdpMetadata {
+                entity_id: Some("https://idp.test".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let idp = TrustedIdp::from_config(&cfg).unwrap();
+        assert_eq!(
+            describe_certificate(cfg.configured_certs()[0].as_str())["publicKeyAlgorithm"],
+            "rsa"
+        );
+        let sp = ServiceProviderConfig {
+            entity_id: "https://sp.test".into(),
+            acs_url: "https://sp.test/acs".into(),
+            audience: None,
+            name_id_format: default_name_id_format(),
+            clock_skew: Duration::from_secs(60),
+        };
+        let forged = r##"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="r1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z" Destination="https://sp.test/acs"><saml:Issuer>https://idp.test</saml:Issuer><saml:Assertion ID="a1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>https://idp.test</saml:Issuer><ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#a1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature><saml:Subject><saml:NameID>mallory@example.com</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>"##;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(forged);
+        // Dirty the queue the way a failed verification does, then validate.
+        if let Err(stack) = openssl::x509::X509::from_pem(b"not a certificate") {
+            for e in stack.errors() {
+                e.put();
+            }
+        }
+        let failure = sp.validate(&idp, &encoded, None).unwrap_err();
+        assert_eq!(failure.code, "invalid_saml_response");
+        assert!(
+            failure.reason.starts_with("SAML_SIGNATURE_INVALID"),
+            "{}",
+            failure.reason
+        );
+        assert!(openssl::error::ErrorStack::get().errors().is_empty());
     }
 
     #[test]

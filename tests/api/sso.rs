@@ -527,6 +527,11 @@ sso_tests! {
         assert_eq!(open.status, 200, "{}", open.text);
         let redirect_uri = query(open.json["url"].as_str().unwrap())["redirect_uri"].clone();
         assert!(redirect_uri.ends_with("/sso/callback/acme-dns"), "the verified connection wins: {redirect_uri}");
+        let sub = app.browser().post("/sign-in/sso", &json!({"email": "carol@Mail.EXAMPLE.com", "callbackURL": "/d"})).await;
+        assert_eq!(sub.status, 200, "a subdomain is covered: {}", sub.text);
+        assert!(query(sub.json["url"].as_str().unwrap())["redirect_uri"].ends_with("/sso/callback/acme-dns"));
+        let other = app.browser().post("/sign-in/sso", &json!({"email": "a@notexample.com", "callbackURL": "/d"})).await;
+        assert_eq!(other.status, 404, "a lookalike domain is not: {}", other.text);
 
         // Changing the domain withdraws the proof.
         let moved = t.owner.post("/sso/update-provider", &json!({"providerId": "acme-dns", "domain": "example.org"})).await;

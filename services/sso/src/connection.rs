@@ -209,15 +209,8 @@ impl Connection {
         out.insert("organizationId".into(), json!(self.row.organization_id));
         out.insert("domainVerified".into(), json!(self.domain_verified()));
         if let Some(oidc) = &self.oidc {
-            let last_four: String = oidc
-                .client_id
-                .chars()
-                .rev()
-                .take(4)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let skip = oidc.client_id.chars().count().saturating_sub(4);
+            let last_four: String = oidc.client_id.chars().skip(skip).collect();
             let mut o = Map::new();
             let mut put = |k: &str, v: Option<Value>| {
                 if let Some(v) = v {

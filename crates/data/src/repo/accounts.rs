@@ -143,15 +143,3 @@ pub async fn any_for_provider(db: &impl ConnectionTrait, provider_id: &str) -> D
         .await?
         .is_some())
 }
-
-/// Unlinks every identity of `provider_id`.
-///
-/// # Errors
-/// Database failures.
-pub async fn delete_for_provider(db: &impl ConnectionTrait, provider_id: &str) -> DataResult<()> {
-    Account::delete_many()
-        .filter(account::Column::ProviderId.eq(provider_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}

@@ -1,10 +1,11 @@
-//! SSO connections (`ssoProvider`) and their provisioning settings. Lookups here serve the
-//! unauthenticated sign-in flows; who may change a connection is decided by the SSO service.
+//! SSO connections (`ssoProvider`) and their provisioning settings: the lookups of the sign-in
+//! flows (no caller to scope by yet) and the used-assertion record. Changes to a connection go
+//! through `castellan_authz::repo`, which takes the organization's permit.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::DataResult;
-use crate::entity::sso_provider::{self, ActiveModel, Entity as SsoProvider, Model};
+use crate::entity::sso_provider::{self, Entity as SsoProvider, Model};
 use crate::entity::sso_provisioning::{self, Entity as Provisioning};
 
 /// # Errors
@@ -53,51 +54,33 @@ pub async fn count_registered_by(db: &impl ConnectionTrait, user_id: &str) -> Da
         .await?)
 }
 
-/// Every connection, for matching an email domain against the comma-separated `domain` lists.
+/// The connections whose `domain` list may cover `domain` (the caller checks each entry): those
+/// mentioning its last two labels, so a sign-in never reads every tenant's connection.
 ///
 /// # Errors
 /// Database failures.
-pub async fn all(db: &impl ConnectionTrait) -> DataResult<Vec<Model>> {
+pub async fn possibly_covering(db: &impl ConnectionTrait, domain: &str) -> DataResult<Vec<Model>> {
+    use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
+    let labels: Vec<&str> = domain.rsplitn(3, '.').take(2).collect();
+    let base: String = labels
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join(".")
+        .to_lowercase();
+    // `%` and `_` cannot stand in a domain; escaping keeps a malformed one from widening the match.
+    let pattern = format!(
+        "%{}%",
+        base.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    );
     Ok(SsoProvider::find()
+        .filter(
+            Expr::expr(Func::lower(Expr::col(sso_provider::Column::Domain)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        )
         .order_by_asc(sso_provider::Column::ProviderId)
         .all(db)
         .await?)
-}
-
-/// # Errors
-/// [`crate::DataError::Conflict`] when the `providerId` is taken.
-pub async fn insert(db: &impl ConnectionTrait, row: ActiveModel) -> DataResult<Model> {
-    Ok(row.insert(db).await?)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn update(db: &impl ConnectionTrait, row: ActiveModel) -> DataResult<Model> {
-    Ok(row.update(db).await?)
-}
-
-/// Sets `domainVerified` only if the row still has the `domain` that was checked.
-///
-/// # Errors
-/// Database failures.
-pub async fn mark_domain_verified(db: &impl ConnectionTrait, id: &str, domain: &str) -> DataResult<bool> {
-    let done = SsoProvider::update_many()
-        .col_expr(
-            sso_provider::Column::DomainVerified,
-            sea_orm::sea_query::Expr::value(true),
-        )
-        .filter(sso_provider::Column::Id.eq(id))
-        .filter(sso_provider::Column::Domain.eq(domain))
-        .exec(db)
-        .await?;
-    Ok(done.rows_affected == 1)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn delete(db: &impl ConnectionTrait, id: &str) -> DataResult<()> {
-    SsoProvider::delete_by_id(id.to_owned()).exec(db).await?;
-    Ok(())
 }
 
 /// # Errors
@@ -107,28 +90,6 @@ pub async fn provisioning(
     provider_id: &str,
 ) -> DataResult<Option<sso_provisioning::Model>> {
     Ok(Provisioning::find_by_id(provider_id.to_owned()).one(db).await?)
-}
-
-/// Inserts or replaces a connection's provisioning settings.
-///
-/// # Errors
-/// Database failures.
-pub async fn save_provisioning(db: &impl ConnectionTrait, row: sso_provisioning::Model) -> DataResult<()> {
-    Provisioning::delete_by_id(row.provider_id.clone())
-        .exec(db)
-        .await?;
-    let active: sso_provisioning::ActiveModel = row.into();
-    Provisioning::insert(active).exec_without_returning(db).await?;
-    Ok(())
-}
-
-/// # Errors
-/// Database failures.
-pub async fn delete_provisioning(db: &impl ConnectionTrait, provider_id: &str) -> DataResult<()> {
-    Provisioning::delete_by_id(provider_id.to_owned())
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Records that assertion `id` (scoped by its connection) was used, until `expires_at`.

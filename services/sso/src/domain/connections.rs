@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use sea_orm::ActiveValue::Set;
+use castellan_authz::repo;
 use serde_json::{Map, Value, json};
 
 use castellan_data::entity::{sso_provider, sso_provisioning};
@@ -157,19 +157,24 @@ impl SsoService {
         reg: Registration,
         rp: &RelyingParty,
     ) -> SsoResult<Registered> {
-        if let Some(org_id) = &reg.organization_id {
-            let scope = self
-                .authz
-                .scope(&self.db, org_id, actor.user_id())
-                .await?
-                .ok_or_else(|| invalid("You are not a member of the organization"))?;
-            if self.authz.permit(&scope, "sso", "create").await?.is_none() {
-                return Err(SsoError::new(
+        let scope = match &reg.organization_id {
+            Some(org_id) => Some(
+                self.authz
+                    .scope(&self.db, org_id, actor.user_id())
+                    .await?
+                    .ok_or_else(|| invalid("You are not a member of the organization"))?,
+            ),
+            None => None,
+        };
+        let permit = match &scope {
+            Some(scope) => Some(self.authz.permit(scope, "sso", "create").await?.ok_or_else(|| {
+                SsoError::new(
                     Kind::Denied,
                     "You must be an organization owner or admin to register SSO providers",
-                ));
-            }
-        }
+                )
+            })?),
+            None => None,
+        };
         validate_provider_id(&reg.provider_id)?;
         if RESERVED_PROVIDER_IDS.contains(&reg.provider_id.as_str()) {
             return Err(SsoError::new(
@@ -244,7 +249,10 @@ impl SsoService {
         };
         let now = self.now();
         let txn = self.db.begin().await?;
-        let stored = match sso_providers::insert(&txn, row.into()).await {
+        let stored = match repo::insert_sso_connection(&txn, permit.as_ref(), row)
+            .await
+            .map_err(DataError::from)
+        {
             Err(DataError::Conflict) => {
                 return Err(SsoError::new(
                     Kind::Unprocessable,
@@ -398,11 +406,11 @@ impl SsoService {
             let Some(scope) = self.authz.scope(&self.db, &org.id, actor.user_id()).await? else {
                 continue;
             };
-            if self.authz.permit(&scope, "sso", "read").await?.is_none() {
+            let Some(permit) = self.authz.permit(&scope, "sso", "read").await? else {
                 continue;
-            }
+            };
             out.extend(
-                sso_providers::for_organization(&self.db, &org.id)
+                repo::sso_connections(&self.db, &permit)
                     .await?
                     .into_iter()
                     .map(Connection::from_row),
@@ -415,7 +423,8 @@ impl SsoService {
     /// 404 / 403 as Better Auth.
     pub async fn get(&self, actor: &Actor, provider_id: &str) -> SsoResult<Connection> {
         let connection = self.connection(provider_id).await?;
-        self.authorize(actor, &connection.row, "read").await?;
+        let scope = self.scope_for(actor, &connection.row).await?;
+        self.permit(scope.as_ref(), "read").await?;
         Ok(connection)
     }
 
@@ -429,7 +438,8 @@ impl SsoService {
             return Err(invalid("No fields provided for update"));
         }
         let current = self.connection(&change.provider_id).await?;
-        self.authorize(actor, &current.row, "update").await?;
+        let scope = self.scope_for(actor, &current.row).await?;
+        let permit = self.permit(scope.as_ref(), "update").await?;
         if change.oidc.is_some() && current.oidc.is_none() {
             return Err(invalid(
                 "Cannot update OIDC config for a provider that doesn't have OIDC configured",
@@ -526,18 +536,7 @@ impl SsoService {
                 "Cannot change SSO provider identity fields while linked accounts exist",
             ));
         }
-        let active = sso_provider::ActiveModel {
-            id: Set(row.id.clone()),
-            issuer: Set(row.issuer.clone()),
-            oidc_config: Set(row.oidc_config.clone()),
-            saml_config: Set(row.saml_config.clone()),
-            user_id: Set(row.user_id.clone()),
-            provider_id: Set(row.provider_id.clone()),
-            organization_id: Set(row.organization_id.clone()),
-            domain: Set(row.domain.clone()),
-            domain_verified: Set(row.domain_verified),
-        };
-        let updated = Connection::from_row(sso_providers::update(&txn, active).await?);
+        let updated = Connection::from_row(repo::update_sso_connection(&txn, permit.as_ref(), row).await?);
         self.audit(
             &txn,
             AuditNote {
@@ -560,11 +559,10 @@ impl SsoService {
     /// 404 / 403.
     pub async fn delete(&self, actor: &Actor, provider_id: &str) -> SsoResult<()> {
         let connection = self.connection(provider_id).await?;
-        self.authorize(actor, &connection.row, "delete").await?;
+        let scope = self.scope_for(actor, &connection.row).await?;
+        let permit = self.permit(scope.as_ref(), "delete").await?;
         let txn = self.db.begin().await?;
-        accounts::delete_for_provider(&txn, provider_id).await?;
-        sso_providers::delete_provisioning(&txn, provider_id).await?;
-        sso_providers::delete(&txn, &connection.row.id).await?;
+        repo::delete_sso_connection(&txn, permit.as_ref(), &connection.row).await?;
         self.audit(
             &txn,
             AuditNote {
@@ -607,7 +605,8 @@ impl SsoService {
     /// 404 / 403.
     pub async fn get_provisioning(&self, actor: &Actor, provider_id: &str) -> SsoResult<Provisioning> {
         let connection = self.connection(provider_id).await?;
-        self.authorize(actor, &connection.row, "read").await?;
+        let scope = self.scope_for(actor, &connection.row).await?;
+        self.permit(scope.as_ref(), "read").await?;
         self.provisioning_of(provider_id).await
     }
 
@@ -622,7 +621,8 @@ impl SsoService {
         change: ProvisioningChange,
     ) -> SsoResult<Provisioning> {
         let connection = self.connection(&change.provider_id).await?;
-        let scope = self.authorize(actor, &connection.row, "update").await?;
+        let scope = self.scope_for(actor, &connection.row).await?;
+        let permit = self.permit(scope.as_ref(), "update").await?;
         let mut settings = self.provisioning_of(&change.provider_id).await?;
         if let Some(role) = change.default_role {
             settings.default_role = role;
@@ -659,8 +659,10 @@ impl SsoService {
             }
         }
         let txn = self.db.begin().await?;
-        sso_providers::save_provisioning(
+        repo::save_sso_provisioning(
             &txn,
+            permit.as_ref(),
+            &connection.row,
             sso_provisioning::Model {
                 provider_id: change.provider_id.clone(),
                 default_role: settings.default_role.clone(),

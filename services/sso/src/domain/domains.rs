@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use castellan_data::TransactionTrait;
-use castellan_data::repo::{sso_providers, verifications};
+use castellan_data::repo::verifications;
 
 use super::{Actor, AuditNote, Client, SsoService};
 use crate::dns::{LookupError, TxtResolver};
@@ -28,7 +28,8 @@ impl SsoService {
     /// 404/403; 409 `DOMAIN_VERIFIED`.
     pub async fn request_domain_verification(&self, actor: &Actor, provider_id: &str) -> SsoResult<String> {
         let connection = self.connection(provider_id).await?;
-        self.authorize(actor, &connection.row, "update").await?;
+        let scope = self.scope_for(actor, &connection.row).await?;
+        self.permit(scope.as_ref(), "update").await?;
         if connection.domain_verified() {
             return Err(already_verified());
         }
@@ -71,7 +72,8 @@ impl SsoService {
     /// `SSO_PROVIDER_CHANGED`.
     pub async fn verify_domain(&self, actor: &Actor, provider_id: &str, dns: &TxtResolver) -> SsoResult<()> {
         let connection = self.connection(provider_id).await?;
-        self.authorize(actor, &connection.row, "update").await?;
+        let scope = self.scope_for(actor, &connection.row).await?;
+        let permit = self.permit(scope.as_ref(), "update").await?;
         if connection.domain_verified() {
             return Err(already_verified());
         }
@@ -132,7 +134,7 @@ impl SsoService {
             }
         }
         let txn = self.db.begin().await?;
-        if !sso_providers::mark_domain_verified(&txn, &connection.row.id, &connection.row.domain).await? {
+        if !castellan_authz::repo::mark_sso_domain_verified(&txn, permit.as_ref(), &connection.row).await? {
             return Err(SsoError::coded(
                 Kind::Conflict,
                 "SSO_PROVIDER_CHANGED",

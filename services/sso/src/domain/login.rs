@@ -57,7 +57,7 @@ pub struct Started {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FlowState {
-    protocol: String,
+    protocol: Protocol,
     provider_id: String,
     callback_url: String,
     error_url: Option<String>,
@@ -145,7 +145,7 @@ impl SsoService {
             }
         } else {
             let domain = domain.unwrap_or_default();
-            let covering: Vec<Connection> = sso_providers::all(&self.db)
+            let covering: Vec<Connection> = sso_providers::possibly_covering(&self.db, &domain)
                 .await?
                 .into_iter()
                 .map(Connection::from_row)
@@ -238,7 +238,7 @@ impl SsoService {
         let state = castellan_crypto::random::alphanumeric(32);
         let use_saml = connection.oidc.is_none() || req.provider_type.as_deref() == Some("saml");
         let mut flow = FlowState {
-            protocol: if use_saml { "saml" } else { "oidc" }.to_owned(),
+            protocol: if use_saml { Protocol::Saml } else { Protocol::Oidc },
             provider_id: connection.provider_id().to_owned(),
             callback_url: req.callback_url.clone(),
             error_url: req.error_callback_url.clone(),
@@ -365,7 +365,7 @@ impl SsoService {
             };
         };
         let flow = match self.take_flow(&state).await {
-            Ok(Some(flow)) if flow.protocol == "oidc" && flow.provider_id == provider_id => flow,
+            Ok(Some(flow)) if flow.protocol == Protocol::Oidc && flow.provider_id == provider_id => flow,
             Ok(_) => {
                 return Finished::Failed {
                     redirect: self.error_page("invalid_state"),
@@ -378,10 +378,6 @@ impl SsoService {
                 };
             }
         };
-        let error_target = flow
-            .error_url
-            .clone()
-            .unwrap_or_else(|| flow.callback_url.clone());
         let connection = self.connection(provider_id).await.ok();
         let org_id = connection.as_ref().and_then(|c| c.row.organization_id.clone());
         let result = match connection {
@@ -395,16 +391,7 @@ impl SsoService {
                     .await
             }
         };
-        self.conclude(
-            result,
-            &flow,
-            &error_target,
-            org_id.as_deref(),
-            provider_id,
-            Protocol::Oidc,
-            client,
-        )
-        .await
+        self.conclude(result, &flow, org_id.as_deref(), client).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -491,6 +478,7 @@ impl SsoService {
             identity,
             Protocol::Oidc,
             oidc.override_user_info == Some(true),
+            &settings,
             client,
         )
         .await
@@ -521,7 +509,7 @@ impl SsoService {
             Some(state) => self
                 .take_flow(state)
                 .await?
-                .filter(|f| f.protocol == "saml" && f.provider_id == provider_id),
+                .filter(|f| f.protocol == Protocol::Saml && f.provider_id == provider_id),
             None => None,
         };
         let flow_found = flow.is_some();
@@ -532,7 +520,7 @@ impl SsoService {
             .or_else(|| Some(saml.callback_url.clone()).filter(|u| self.origins.trusts_callback(u)))
             .unwrap_or_else(|| "/".to_owned());
         let flow = flow.unwrap_or(FlowState {
-            protocol: "saml".into(),
+            protocol: Protocol::Saml,
             provider_id: provider_id.to_owned(),
             callback_url: fallback,
             error_url: None,
@@ -541,25 +529,11 @@ impl SsoService {
             nonce: None,
             fingerprint: fingerprint(&connection),
         });
-        let error_target = flow
-            .error_url
-            .clone()
-            .unwrap_or_else(|| flow.callback_url.clone());
         let org_id = connection.row.organization_id.clone();
         let result = self
             .complete_saml(&connection, &saml, &flow, flow_found, saml_response, client)
             .await;
-        Ok(self
-            .conclude(
-                result,
-                &flow,
-                &error_target,
-                org_id.as_deref(),
-                provider_id,
-                Protocol::Saml,
-                client,
-            )
-            .await)
+        Ok(self.conclude(result, &flow, org_id.as_deref(), client).await)
     }
 
     async fn complete_saml(
@@ -664,22 +638,20 @@ impl SsoService {
             image: None,
             groups: groups_from(assertion.attributes.get(&settings.groups_claim)),
         };
-        self.provision(connection, identity, Protocol::Saml, false, client)
+        self.provision(connection, identity, Protocol::Saml, false, &settings, client)
             .await
     }
 
-    /// Opens the session and records the outcome either way.
-    #[allow(clippy::too_many_arguments)]
+    /// Opens the session and records the outcome either way. Failures go to the flow's
+    /// `errorCallbackURL`, else its `callbackURL`.
     async fn conclude(
         &self,
         result: Result<super::provisioning::Provisioned, LoginFailure>,
         flow: &FlowState,
-        error_target: &str,
         org_id: Option<&str>,
-        provider_id: &str,
-        protocol: Protocol,
         client: &Client,
     ) -> Finished {
+        let (provider_id, protocol) = (flow.provider_id.as_str(), flow.protocol);
         let info = ClientInfo {
             ip_address: client.ip_address.clone().unwrap_or_default(),
             user_agent: client.user_agent.clone().unwrap_or_default(),
@@ -744,7 +716,7 @@ impl SsoService {
                 }
                 Finished::Failed {
                     redirect: with_params(
-                        error_target,
+                        flow.error_url.as_deref().unwrap_or(&flow.callback_url),
                         &[
                             ("error", &failure.code),
                             ("error_description", &failure.description),

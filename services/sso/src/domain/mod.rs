@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use castellan_audit::AuditEvent;
-use castellan_authz::{Authorizer, OrgScope};
+use castellan_authz::{Authorizer, OrgScope, Permit};
 use castellan_config::Settings;
 use castellan_data::entity::sso_provider;
 use castellan_data::repo::sso_providers;
@@ -64,6 +64,10 @@ pub(crate) struct AuditNote<'a> {
     pub details: Value,
 }
 
+fn no_access() -> SsoError {
+    SsoError::new(Kind::Denied, "You don't have access to this provider")
+}
+
 /// The casbin resource of SSO connections.
 const RESOURCE: &str = "sso";
 
@@ -87,33 +91,46 @@ impl SsoService {
             .ok_or_else(|| SsoError::new(Kind::Missing, "Provider not found"))
     }
 
-    /// Better Auth's `checkProviderAccess`, decided by casbin for organization connections: the
-    /// caller must be a member whose roles grant `sso:<action>` in that organization; a personal
-    /// connection belongs to the user who registered it.
+    /// Better Auth's `checkProviderAccess`, first half: for an organization's connection the
+    /// caller's membership (its scope); a personal connection must be the caller's own.
     ///
     /// # Errors
     /// 403 "You don't have access to this provider".
-    pub(crate) async fn authorize(
+    pub(crate) async fn scope_for(
         &self,
         actor: &Actor,
         row: &sso_provider::Model,
-        action: &'static str,
     ) -> SsoResult<Option<OrgScope>> {
-        let denied = || SsoError::new(Kind::Denied, "You don't have access to this provider");
         match &row.organization_id {
-            Some(org_id) => {
-                let scope = self
-                    .authz
+            Some(org_id) => Ok(Some(
+                self.authz
                     .scope(&self.db, org_id, actor.user_id())
                     .await?
-                    .ok_or_else(denied)?;
-                if self.authz.permit(&scope, RESOURCE, action).await?.is_none() {
-                    return Err(denied());
-                }
-                Ok(Some(scope))
-            }
+                    .ok_or_else(no_access)?,
+            )),
             None if row.user_id == actor.user_id() => Ok(None),
-            None => Err(denied()),
+            None => Err(no_access()),
+        }
+    }
+
+    /// Second half: casbin must grant `sso:<action>` in the organization. The permit is what the
+    /// connection repositories (`castellan_authz::repo`) take; `None` for a personal connection.
+    ///
+    /// # Errors
+    /// 403 "You don't have access to this provider".
+    pub(crate) async fn permit<'s>(
+        &self,
+        scope: Option<&'s OrgScope>,
+        action: &'static str,
+    ) -> SsoResult<Option<Permit<'s>>> {
+        match scope {
+            None => Ok(None),
+            Some(scope) => Ok(Some(
+                self.authz
+                    .permit(scope, RESOURCE, action)
+                    .await?
+                    .ok_or_else(no_access)?,
+            )),
         }
     }
 

@@ -10,13 +10,15 @@ use castellan_data::entity::{member, user};
 use castellan_data::repo::{accounts, organizations, users};
 use castellan_data::{DataError, TransactionTrait};
 
+use super::connections::Provisioning;
 use super::{AuditNote, Client, SsoService};
 use crate::connection::Connection;
 use crate::error::{LoginFailure, SsoError};
 
 /// Which protocol a login came through: Better Auth spells link errors differently for each
 /// (`account+not+linked` for OIDC, `account_not_linked` for SAML).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Oidc,
     Saml,
@@ -78,6 +80,7 @@ impl SsoService {
         identity: ExternalIdentity,
         protocol: Protocol,
         override_profile: bool,
+        settings: &Provisioning,
         client: &Client,
     ) -> Result<Provisioned, LoginFailure> {
         let email = identity.email.trim().to_lowercase();
@@ -103,7 +106,6 @@ impl SsoService {
         }
         // Better Auth's `isTrustedProvider`: a verified domain covering the address.
         let trusted = connection.domain_verified();
-        let settings = self.provisioning_of(connection.provider_id()).await?;
         let provider_id = connection.provider_id();
         let now = self.now();
 

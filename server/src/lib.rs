@@ -10,6 +10,12 @@ pub const MOUNTS: &[Mount] = &[
     castellan_sso::configure,
 ];
 
+/// Every mounted route, relative to the base path (for the route-table-driven tests).
+#[must_use]
+pub fn route_table() -> Vec<castellan_http::routes::RouteInfo> {
+    castellan_http::routes::table(MOUNTS)
+}
+
 /// Builds the whole server (used by `main` and by the end-to-end tests, on port 0).
 ///
 /// # Errors

@@ -38,6 +38,7 @@ mod bad_input;
 mod better_auth_database;
 mod conformance;
 mod email_verification;
+mod hostile_input;
 mod mail_delivery;
 mod organizations;
 mod password_reset;

@@ -340,6 +340,11 @@ sso_tests! {
         let (to, cookies) = deliver_oidc(&app, &victim, &callback).await;
         assert!(to.starts_with("/sso-error?error=state_mismatch"), "{to}");
         assert!(!sets_session(&cookies));
+        // The stranger's callback did not burn the login: the browser that started it finishes.
+        let (to, cookies) = deliver_oidc(&app, &attacker, &callback).await;
+        assert_eq!(to, "/dashboard");
+        assert!(sets_session(&cookies));
+        assert_eq!(attacker.session().await["user"]["email"], "alice@example.com");
 
         let rejected: Vec<Value> = audit_actions(&t.owner, &t.org_id).await.into_iter()
             .filter(|e| e["action"] == "sso.login.rejected").collect();

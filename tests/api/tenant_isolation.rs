@@ -249,7 +249,71 @@ async fn attempt(b: &Browser, method: &str, path: &str, body: &Value) -> castell
     }
 }
 
+/// Ids of the same shape as a real tenant's, naming nothing.
+fn made_up_tenant() -> TenantB {
+    let id = || castellan_e2e::unique("x").chars().take(32).collect::<String>();
+    TenantB {
+        id: id(),
+        name: "Nobody".into(),
+        slug: castellan_e2e::unique("nobody-"),
+        member_id: id(),
+        member_user: id(),
+        member_email: format!("{}@e2e.test", castellan_e2e::unique("nobody")),
+        invitation: id(),
+        team: id(),
+    }
+}
+
+/// What an answer tells its reader: status, code and message.
+fn answer(r: &castellan_e2e::Response) -> (u16, Value, Value) {
+    (r.status, r.json["code"].clone(), r.json["message"].clone())
+}
+
 both_backends! {
+    async fn outsiders_get_the_same_answer_for_real_and_made_up_ids(app: TestApp) {
+        // Tenant B, with a member, a pending invitation, a team and a custom role.
+        let (b_owner, _) = app.new_user("bowner").await;
+        let org_b = orgs::create(&b_owner, "tenantb").await;
+        let b_id = org_b["id"].as_str().unwrap().to_owned();
+        let (_, b_member_email, b_row) = orgs::add_member(&app, &b_owner, &b_id, "member", "bmember").await;
+        let inv = b_owner.post("/organization/invite-member", &json!({"email": "pending@e2e.test", "role": "member", "organizationId": b_id})).await;
+        let team = b_owner.post("/organization/create-team", &json!({"name": "B secret team", "organizationId": b_id})).await;
+        let role = b_owner.post("/organization/create-role", &json!({"organizationId": b_id, "role": "auditor", "permission": {"ac": ["read"]}})).await;
+        assert_eq!((inv.status, team.status, role.status), (200, 200, 200));
+        let real = TenantB {
+            id: b_id.clone(),
+            name: org_b["name"].as_str().unwrap().to_owned(),
+            slug: org_b["slug"].as_str().unwrap().to_owned(),
+            member_id: b_row["id"].as_str().unwrap().to_owned(),
+            member_user: b_row["userId"].as_str().unwrap().to_owned(),
+            member_email: b_member_email,
+            invitation: inv.json["id"].as_str().unwrap().to_owned(),
+            team: team.json["id"].as_str().unwrap().to_owned(),
+        };
+        let fake = made_up_tenant();
+
+        // Outsiders: an owner and a member of A (A active), and a user in no organization.
+        let (a_owner, _) = app.new_user("aowner").await;
+        let org_a = orgs::create(&a_owner, "tenanta").await;
+        let a_id = org_a["id"].as_str().unwrap().to_owned();
+        let (a_member, _, a_row) = orgs::add_member(&app, &a_owner, &a_id, "member", "amember").await;
+        let a_member_user = a_row["userId"].as_str().unwrap().to_owned();
+        let (loner, _) = app.new_user("loner").await;
+
+        let mut differences = Vec::new();
+        for (who, attacker) in [("A owner", &a_owner), ("A member", &a_member), ("no-org user", &loner)] {
+            let pairs = attacks(&real, &a_member_user).into_iter().zip(attacks(&fake, &a_member_user));
+            for ((method, real_path, real_body), (_, fake_path, fake_body)) in pairs {
+                let on_real = attempt(attacker, method, &real_path, &real_body).await;
+                let on_fake = attempt(attacker, method, &fake_path, &fake_body).await;
+                if answer(&on_real) != answer(&on_fake) {
+                    differences.push(format!("{who}: {method} {real_path} {real_body}\n  real: {}\n  fake: {}", on_real.text, on_fake.text));
+                }
+            }
+        }
+        assert!(differences.is_empty(), "{} existence oracles:\n{}", differences.len(), differences.join("\n"));
+    }
+
     async fn members_of_one_org_cannot_reach_another(app: TestApp) {
         // Tenant B, with a member, a pending invitation, a team and a custom role.
         let (b_owner, _) = app.new_user("bowner").await;

@@ -209,6 +209,13 @@ impl TestApp {
 
     /// A server (replica) on an existing store.
     pub async fn spawn_on(storage: Storage, extra: &[(&str, &str)]) -> Self {
+        // `CASTELLAN_TEST_LOG=warn` (any filter) shows the servers' logs.
+        if let Ok(filter) = std::env::var("CASTELLAN_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let origin = format!("http://127.0.0.1:{port}");

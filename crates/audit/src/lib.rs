@@ -54,8 +54,10 @@ fn entry_hash(e: &Model) -> String {
 }
 
 /// Appends an entry. Run it in the transaction of the change it records, so both land or neither.
-/// Two concurrent appends to one organization cannot take the same `seq` (unique index); the
-/// loser retries on top of the winner.
+/// On Postgres, appends to one organization's chain are serialised by a transaction-scoped
+/// advisory lock (held until the caller commits), so under sustained concurrency no writer keeps
+/// losing the race for the next `seq`. The unique index stays the guarantee: a loser (SQLite,
+/// or a database without the lock) retries on top of the winner.
 ///
 /// # Errors
 /// Database failures.
@@ -69,6 +71,15 @@ pub async fn record<C: ConnectionTrait + TransactionTrait>(
         // A savepoint when `db` is already a transaction: a lost race rolls back only this
         // attempt (Postgres would otherwise abort the caller's whole transaction).
         let attempt = db.begin().await?;
+        if attempt.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            attempt
+                .execute_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DatabaseBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    [event.organization_id.clone().into()],
+                ))
+                .await?;
+        }
         let last = AuditLog::find()
             .filter(audit_log::Column::OrganizationId.eq(&event.organization_id))
             .order_by_desc(audit_log::Column::Seq)

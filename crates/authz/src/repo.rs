@@ -9,7 +9,7 @@ use castellan_data::entity::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use crate::scope::{OrgScope, Permit};
@@ -484,6 +484,49 @@ pub async fn team_seats(
     }
     team_member::Entity::find()
         .filter(team_member::Column::TeamId.eq(team_id))
+        .all(db)
+        .await
+}
+
+/// The teams of the scope's organization in which `user_id` has a seat.
+///
+/// # Errors
+/// Database failures.
+pub async fn user_teams(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user_id: &str,
+) -> Result<Vec<team::Model>, DbErr> {
+    team::Entity::find()
+        .filter(team::Column::OrganizationId.eq(scope.org_id()))
+        .filter(team::Column::Id.in_subquery(seats_of(user_id)))
+        .all(db)
+        .await
+}
+
+/// `SELECT teamId FROM teamMember WHERE userId = ?`.
+fn seats_of(user_id: &str) -> sea_orm::sea_query::SelectStatement {
+    team_member::Entity::find()
+        .select_only()
+        .column(team_member::Column::TeamId)
+        .filter(team_member::Column::UserId.eq(user_id))
+        .into_query()
+}
+
+/// The caller's own teams across every organization they are still a member of: user-scoped,
+/// so it needs no organization scope.
+///
+/// # Errors
+/// Database failures.
+pub async fn own_teams(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<team::Model>, DbErr> {
+    let orgs = member::Entity::find()
+        .select_only()
+        .column(member::Column::OrganizationId)
+        .filter(member::Column::UserId.eq(user_id))
+        .into_query();
+    team::Entity::find()
+        .filter(team::Column::Id.in_subquery(seats_of(user_id)))
+        .filter(team::Column::OrganizationId.in_subquery(orgs))
         .all(db)
         .await
 }

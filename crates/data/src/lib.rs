@@ -51,6 +51,25 @@ impl Backend {
     }
 }
 
+/// Begins a transaction that will write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+/// `SQLITE_BUSY` when another writer got there first, whatever the busy timeout, while an
+/// immediate one waits its turn. Postgres needs nothing special.
+///
+/// # Errors
+/// Database failures.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        db.begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
 /// Opens a pool. SQLite files get their parent directory created, WAL journaling, a busy timeout
 /// and enforced foreign keys (Better Auth's schema relies on `ON DELETE CASCADE`).
 ///

@@ -63,7 +63,9 @@ impl<P: BodyPolicy + 'static> FromRequest for Body<P> {
             let value = if bytes.is_empty() {
                 None
             } else {
-                Some(parse::<P>(&req, &bytes)?)
+                let value = parse::<P>(&req, &bytes)?;
+                crate::guard::reject_nul(&value)?;
+                Some(value)
             };
             check_origin::<P>(&req, &state)?;
             check_callback_params(&req, &state, value.as_ref())?;

@@ -31,6 +31,9 @@ impl TrustedOrigins {
     /// Whether a callback-type value is acceptable: a safe relative path, or a trusted URL.
     #[must_use]
     pub fn trusts_callback(&self, value: &str) -> bool {
+        if crate::guard::has_control(value) {
+            return false;
+        }
         if value.starts_with('/') {
             return is_safe_relative(value);
         }
@@ -40,13 +43,20 @@ impl TrustedOrigins {
     /// Checks a callback-type parameter.
     ///
     /// # Errors
-    /// 403 with `code` when the value is neither a safe path nor a trusted URL.
+    /// 400 when the value holds a control character (the URL parser would strip CR/LF and
+    /// trust what remains, but the raw value is what reaches a `Location` header); 403 with
+    /// `code` when it is neither a safe path nor a trusted URL.
     pub fn check_callback(
         &self,
         value: &str,
         code: &'static str,
         message: &'static str,
     ) -> Result<(), ApiError> {
+        if crate::guard::has_control(value) {
+            return Err(ApiError::validation(format!(
+                "{message}: control characters are not allowed"
+            )));
+        }
         if self.trusts_callback(value) {
             Ok(())
         } else {

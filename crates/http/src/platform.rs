@@ -20,8 +20,7 @@ use crate::state::AuthState;
 /// Organizations whose enforcers stay in memory at once.
 const AUTHZ_CACHE_ORGS: usize = 10_000;
 
-/// A service's route registration, e.g. `castellan_identity::configure`.
-pub type Mount = fn(&mut web::ServiceConfig);
+pub use crate::routes::Mount;
 
 /// Connects everything the services need.
 ///
@@ -110,9 +109,11 @@ impl Application {
                 .app_data(data.clone())
                 .wrap(from_fn(crate::bearer::set_auth_token))
                 .wrap(from_fn(rate_limit))
+                .wrap(from_fn(crate::guard::hostile_input))
                 .service(web::scope(&base_path).configure(|cfg| {
+                    let mut routes = crate::routes::Routes::serving(cfg);
                     for mount in mounts {
-                        mount(cfg);
+                        mount(&mut routes);
                     }
                 }))
                 .default_service(web::to(not_found))

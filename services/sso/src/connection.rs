@@ -81,8 +81,10 @@ pub struct SamlConfig {
     pub cert: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
-    #[serde(default)]
-    pub callback_url: String,
+    /// Optional, as in Better Auth 1.7: without it the ACS is `/sso/saml2/sp/acs/{providerId}`
+    /// and IdP-initiated logins land on `idpInitiatedCallbackUrl` or `/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idp_initiated_callback_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -243,12 +245,12 @@ impl Connection {
         if let Some(saml) = &self.saml {
             let mut o = Map::new();
             o.insert("entryPoint".into(), json!(saml.entry_point));
-            o.insert("callbackUrl".into(), json!(saml.callback_url));
             let mut put = |k: &str, v: Option<Value>| {
                 if let Some(v) = v {
                     o.insert(k.into(), v);
                 }
             };
+            put("callbackUrl", saml.callback_url.clone().map(Value::from));
             put(
                 "idpInitiatedCallbackUrl",
                 saml.idp_initiated_callback_url.clone().map(Value::from),

@@ -316,7 +316,7 @@ impl RelyingParty {
             .ok_or_else(|| token_not_verified("unreadable ID token payload".into()))?;
 
         // An address the ID token calls unverified stays unverified whatever userinfo says.
-        let token_says_unverified = claims.get("email_verified") == Some(&Value::Bool(false));
+        let token_says_unverified = claims.get("email_verified").and_then(claim_bool) == Some(false);
         if let Some(endpoint) = cfg.user_info_endpoint.as_deref() {
             let info = self
                 .userinfo(endpoint, tokens.access_token().secret())
@@ -355,6 +355,18 @@ impl RelyingParty {
     }
 }
 
+/// A boolean claim as IdPs spell it: `true`, or the strings `"true"`/`"false"` (Cognito, some
+/// Entra tenants). Anything else says nothing.
+#[must_use]
+pub fn claim_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
 /// Better Auth's answer for any ID-token fault (`invalid_provider` / `token_not_verified`);
 /// which check failed goes to the audit log.
 fn token_not_verified(reason: String) -> LoginFailure {
@@ -377,6 +389,16 @@ fn raw_claims(jwt: &Value) -> Option<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boolean_claims_accept_the_string_spellings() {
+        use serde_json::json;
+        assert_eq!(claim_bool(&json!(true)), Some(true));
+        assert_eq!(claim_bool(&json!("true")), Some(true));
+        assert_eq!(claim_bool(&json!("False")), Some(false));
+        assert_eq!(claim_bool(&json!("yes")), None);
+        assert_eq!(claim_bool(&json!(1)), None);
+    }
 
     #[test]
     fn raw_claims_reads_the_payload() {

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use castellan_http::body::{query_object, read_limited};
+use castellan_http::routes::Routes;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, respond};
 
 use crate::dns::TxtResolver;
@@ -21,28 +22,22 @@ use crate::saml::MAX_RESPONSE_BYTES;
 /// The signed cookie binding an OIDC login to the browser that started it.
 const STATE_COOKIE: &str = "state";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    use web::{get, post};
-    cfg.route("/sso/register", post().to(register))
-        .route("/sign-in/sso", post().to(sign_in))
-        .route("/sso/callback/{provider_id}", get().to(oidc_callback))
-        .route("/sso/saml2/sp/acs/{provider_id}", post().to(saml_acs))
-        .route(
-            "/sso/saml2/sp/acs/{provider_id}",
-            get().to(saml_acs_without_response),
-        )
-        .route("/sso/saml2/sp/metadata", get().to(sp_metadata))
-        .route("/sso/providers", get().to(list))
-        .route("/sso/get-provider", get().to(get_provider))
-        .route("/sso/update-provider", post().to(update))
-        .route("/sso/delete-provider", post().to(delete))
-        .route(
-            "/sso/request-domain-verification",
-            post().to(request_domain_verification),
-        )
-        .route("/sso/verify-domain", post().to(verify_domain))
-        .route("/sso/provisioning", get().to(get_provisioning))
-        .route("/sso/provisioning", post().to(set_provisioning));
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .post("/sso/register", register)
+        .post("/sign-in/sso", sign_in)
+        .get("/sso/callback/{provider_id}", oidc_callback)
+        .post("/sso/saml2/sp/acs/{provider_id}", saml_acs)
+        .get("/sso/saml2/sp/acs/{provider_id}", saml_acs_without_response)
+        .get("/sso/saml2/sp/metadata", sp_metadata)
+        .get("/sso/providers", list)
+        .get("/sso/get-provider", get_provider)
+        .post("/sso/update-provider", update)
+        .post("/sso/delete-provider", delete)
+        .post("/sso/request-domain-verification", request_domain_verification)
+        .post("/sso/verify-domain", verify_domain)
+        .get("/sso/provisioning", get_provisioning)
+        .post("/sso/provisioning", set_provisioning);
 }
 
 /// The process's OIDC client: one connection pool to every IdP.
@@ -176,12 +171,6 @@ async fn sign_in(state: web::Data<AuthState>, body: Body) -> Result<HttpResponse
     })
 }
 
-fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::Found()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
-
 fn finished(state: &AuthState, outcome: Finished, clear_state: bool) -> HttpResponse {
     let mut cookies = Vec::new();
     if clear_state {
@@ -193,9 +182,9 @@ fn finished(state: &AuthState, outcome: Finished, clear_state: bool) -> HttpResp
             redirect: to,
         } => {
             cookies.extend(respond::session_cookies(state, &session_token, false));
-            respond::with_cookies(redirect(&to), &cookies)
+            respond::with_cookies(respond::redirect(&to), &cookies)
         }
-        Finished::Failed { redirect: to } => respond::with_cookies(redirect(&to), &cookies),
+        Finished::Failed { redirect: to } => respond::with_cookies(respond::redirect(&to), &cookies),
     }
 }
 
@@ -273,7 +262,7 @@ async fn saml_acs(
 }
 
 async fn saml_acs_without_response(state: web::Data<AuthState>) -> HttpResponse {
-    redirect(&format!(
+    respond::redirect(&format!(
         "{}/error?error=invalid_request",
         state.settings.auth_url()
     ))

@@ -2,9 +2,9 @@
 
 use castellan_crypto::PasswordCheck;
 use castellan_crypto::random;
+use castellan_data::DataError;
 use castellan_data::entity::user;
 use castellan_data::repo::{accounts, users};
-use castellan_data::{DataError, TransactionTrait};
 use castellan_session::{AuthSession, ClientInfo};
 
 use super::IdentityService;
@@ -51,7 +51,9 @@ impl IdentityService {
         }
         let hash = self.passwords.hash(&req.password).await?;
         let now = self.now();
-        let txn = self.db.begin().await.map_err(DataError::from)?;
+        let txn = castellan_data::begin_write(&self.db)
+            .await
+            .map_err(DataError::from)?;
         let new_user = users::NewUser {
             id: random::generate_id(),
             name: req.name,

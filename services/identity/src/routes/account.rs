@@ -7,7 +7,7 @@ use castellan_http::respond::{self, iso};
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
 use serde_json::json;
 
-use super::{redirect, validated};
+use super::validated;
 use crate::domain::IdentityService;
 use crate::domain::deletion::{DeleteRequest, DeletionOutcome};
 use crate::error::IdentityError;
@@ -131,7 +131,7 @@ pub async fn delete_user_callback(
         .await?;
     let cleared = respond::cleared_session_cookies(&state);
     Ok(match query_param(&req, "callbackURL") {
-        Some(cb) if !cb.is_empty() => respond::with_cookies(redirect(&cb), &cleared),
+        Some(cb) if !cb.is_empty() => respond::with_cookies(respond::redirect(&cb), &cleared),
         _ => respond::with_cookies(
             respond::json(&json!({ "success": true, "message": "User deleted" })),
             &cleared,

@@ -6,7 +6,7 @@ use castellan_http::respond::{self, UserView};
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
 use serde_json::json;
 
-use super::{redirect, validated, with_error};
+use super::{validated, with_error};
 use crate::domain::IdentityService;
 
 pub async fn send_verification_email(
@@ -51,7 +51,7 @@ pub async fn verify_email(
         Ok(o) => o,
         Err(e) => {
             return match &callback_url {
-                Some(cb) => Ok(redirect(&with_error(cb, e.redirect_code()))),
+                Some(cb) => Ok(respond::redirect(&with_error(cb, e.redirect_code()))),
                 None => Err(e.into()),
             };
         }
@@ -63,7 +63,7 @@ pub async fn verify_email(
         cookies = respond::session_cookies(&state, &s.session.token, current.dont_remember);
     }
     let res = match &callback_url {
-        Some(cb) => redirect(cb),
+        Some(cb) => respond::redirect(cb),
         None => respond::json(&json!({
             "status": true,
             "user": outcome.changed_user.as_ref().map(UserView::from),

@@ -11,8 +11,8 @@ mod password_reset;
 mod sessions;
 pub(crate) mod two_factor;
 
-use actix_web::web;
 use castellan_http::ApiError;
+use castellan_http::routes::Routes;
 
 pub const SIGN_UP_EMAIL: &str = "/sign-up/email";
 pub const SIGN_IN_EMAIL: &str = "/sign-in/email";
@@ -39,90 +39,64 @@ pub const JWKS: &str = "/jwks";
 pub const OK: &str = "/ok";
 pub const ERROR: &str = "/error";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(SIGN_UP_EMAIL, web::post().to(credentials::sign_up))
-        .route(SIGN_IN_EMAIL, web::post().to(credentials::sign_in))
-        .route(SIGN_OUT, web::post().to(credentials::sign_out))
-        .route(GET_SESSION, web::get().to(sessions::get_session))
-        .route(GET_SESSION, web::post().to(sessions::post_get_session))
-        .route(LIST_SESSIONS, web::get().to(sessions::list_sessions))
-        .route(REVOKE_SESSION, web::post().to(sessions::revoke_session))
-        .route(REVOKE_SESSIONS, web::post().to(sessions::revoke_sessions))
-        .route(
-            REVOKE_OTHER_SESSIONS,
-            web::post().to(sessions::revoke_other_sessions),
-        )
-        .route(UPDATE_USER, web::post().to(account::update_user))
-        .route(CHANGE_PASSWORD, web::post().to(credentials::change_password))
-        .route(VERIFY_PASSWORD, web::post().to(credentials::verify_password))
-        .route(CHANGE_EMAIL, web::post().to(email::change_email))
-        .route(DELETE_USER, web::post().to(account::delete_user))
-        .route(DELETE_USER_CALLBACK, web::get().to(account::delete_user_callback))
-        .route(LIST_ACCOUNTS, web::get().to(account::list_accounts))
-        .route(REQUEST_PASSWORD_RESET, web::post().to(password_reset::request))
-        .route(RESET_PASSWORD, web::post().to(password_reset::reset))
-        .route(RESET_PASSWORD_CALLBACK, web::get().to(password_reset::landing))
-        .route(
-            SEND_VERIFICATION_EMAIL,
-            web::post().to(email::send_verification_email),
-        )
-        .route(VERIFY_EMAIL, web::get().to(email::verify_email))
-        .route(TOKEN, web::get().to(jwt::token))
-        .route(JWKS, web::get().to(jwt::jwks))
-        .route("/api-key/create", web::post().to(api_keys::create))
-        .route("/api-key/get", web::get().to(api_keys::get))
-        .route("/api-key/update", web::post().to(api_keys::update))
-        .route("/api-key/delete", web::post().to(api_keys::delete))
-        .route("/api-key/list", web::get().to(api_keys::list))
-        .route("/two-factor/enable", web::post().to(two_factor::enable))
-        .route("/two-factor/disable", web::post().to(two_factor::disable))
-        .route(
-            "/two-factor/get-totp-uri",
-            web::post().to(two_factor::get_totp_uri),
-        )
-        .route(
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .post(SIGN_UP_EMAIL, credentials::sign_up)
+        .post(SIGN_IN_EMAIL, credentials::sign_in)
+        .post(SIGN_OUT, credentials::sign_out)
+        .get(GET_SESSION, sessions::get_session)
+        .post(GET_SESSION, sessions::post_get_session)
+        .get(LIST_SESSIONS, sessions::list_sessions)
+        .post(REVOKE_SESSION, sessions::revoke_session)
+        .post(REVOKE_SESSIONS, sessions::revoke_sessions)
+        .post(REVOKE_OTHER_SESSIONS, sessions::revoke_other_sessions)
+        .post(UPDATE_USER, account::update_user)
+        .post(CHANGE_PASSWORD, credentials::change_password)
+        .post(VERIFY_PASSWORD, credentials::verify_password)
+        .post(CHANGE_EMAIL, email::change_email)
+        .post(DELETE_USER, account::delete_user)
+        .get(DELETE_USER_CALLBACK, account::delete_user_callback)
+        .get(LIST_ACCOUNTS, account::list_accounts)
+        .post(REQUEST_PASSWORD_RESET, password_reset::request)
+        .post(RESET_PASSWORD, password_reset::reset)
+        .get(RESET_PASSWORD_CALLBACK, password_reset::landing)
+        .post(SEND_VERIFICATION_EMAIL, email::send_verification_email)
+        .get(VERIFY_EMAIL, email::verify_email)
+        .get(TOKEN, jwt::token)
+        .get(JWKS, jwt::jwks)
+        .post("/api-key/create", api_keys::create)
+        .get("/api-key/get", api_keys::get)
+        .post("/api-key/update", api_keys::update)
+        .post("/api-key/delete", api_keys::delete)
+        .get("/api-key/list", api_keys::list)
+        .post("/two-factor/enable", two_factor::enable)
+        .post("/two-factor/disable", two_factor::disable)
+        .post("/two-factor/get-totp-uri", two_factor::get_totp_uri)
+        .post(
             "/two-factor/generate-backup-codes",
-            web::post().to(two_factor::generate_backup_codes),
+            two_factor::generate_backup_codes,
         )
-        .route("/two-factor/verify-totp", web::post().to(two_factor::verify_totp))
-        .route(
-            "/two-factor/verify-backup-code",
-            web::post().to(two_factor::verify_backup_code),
-        )
-        .route("/two-factor/send-otp", web::post().to(two_factor::send_otp))
-        .route("/two-factor/verify-otp", web::post().to(two_factor::verify_otp))
-        .route("/admin/list-users", web::get().to(admin::list_users))
-        .route("/admin/get-user", web::get().to(admin::get_user))
-        .route("/admin/create-user", web::post().to(admin::create_user))
-        .route("/admin/update-user", web::post().to(admin::update_user))
-        .route("/admin/set-role", web::post().to(admin::set_role))
-        .route(
-            "/admin/set-user-password",
-            web::post().to(admin::set_user_password),
-        )
-        .route("/admin/ban-user", web::post().to(admin::ban_user))
-        .route("/admin/unban-user", web::post().to(admin::unban_user))
-        .route(
-            "/admin/list-user-sessions",
-            web::post().to(admin::list_user_sessions),
-        )
-        .route(
-            "/admin/revoke-user-session",
-            web::post().to(admin::revoke_user_session),
-        )
-        .route(
-            "/admin/revoke-user-sessions",
-            web::post().to(admin::revoke_user_sessions),
-        )
-        .route("/admin/remove-user", web::post().to(admin::remove_user))
-        .route("/admin/impersonate-user", web::post().to(admin::impersonate_user))
-        .route(
-            "/admin/stop-impersonating",
-            web::post().to(admin::stop_impersonating),
-        )
-        .route("/admin/has-permission", web::post().to(admin::has_permission))
-        .route(OK, web::get().to(misc::ok))
-        .route(ERROR, web::get().to(misc::error_page));
+        .post("/two-factor/verify-totp", two_factor::verify_totp)
+        .post("/two-factor/verify-backup-code", two_factor::verify_backup_code)
+        .post("/two-factor/send-otp", two_factor::send_otp)
+        .post("/two-factor/verify-otp", two_factor::verify_otp)
+        .get("/admin/list-users", admin::list_users)
+        .get("/admin/get-user", admin::get_user)
+        .post("/admin/create-user", admin::create_user)
+        .post("/admin/update-user", admin::update_user)
+        .post("/admin/set-role", admin::set_role)
+        .post("/admin/set-user-password", admin::set_user_password)
+        .post("/admin/ban-user", admin::ban_user)
+        .post("/admin/unban-user", admin::unban_user)
+        .post("/admin/list-user-sessions", admin::list_user_sessions)
+        .post("/admin/revoke-user-session", admin::revoke_user_session)
+        .post("/admin/revoke-user-sessions", admin::revoke_user_sessions)
+        .post("/admin/remove-user", admin::remove_user)
+        .post("/admin/impersonate-user", admin::impersonate_user)
+        .post("/admin/stop-impersonating", admin::stop_impersonating)
+        .post("/admin/has-permission", admin::has_permission)
+        .get(OK, misc::ok)
+        .get(ERROR, misc::error_page);
 }
 
 /// A field the validator already vouched for. `None` here means the validator and the handler
@@ -135,10 +109,4 @@ fn validated<T>(value: Option<T>) -> Result<T, ApiError> {
 fn with_error(url: &str, code: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}error={code}")
-}
-
-fn redirect(location: &str) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Found()
-        .insert_header((actix_web::http::header::LOCATION, location))
-        .finish()
 }

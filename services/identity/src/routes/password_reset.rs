@@ -5,7 +5,7 @@ use castellan_http::body::{query_object, query_param};
 use castellan_http::{ApiError, AuthState, Body, Fields, respond};
 use serde_json::json;
 
-use super::{redirect, validated, with_error};
+use super::{validated, with_error};
 use crate::domain::IdentityService;
 use crate::error::IdentityError;
 
@@ -52,9 +52,9 @@ pub async fn landing(
         .await?;
     Ok(if valid {
         let sep = if target.contains('?') { '&' } else { '?' };
-        redirect(&format!("{target}{sep}token={}", token.as_str()))
+        respond::redirect(&format!("{target}{sep}token={}", token.as_str()))
     } else {
-        redirect(&with_error(&target, "INVALID_TOKEN"))
+        respond::redirect(&with_error(&target, "INVALID_TOKEN"))
     })
 }
 

@@ -6,7 +6,6 @@ use castellan_authz::permissions::is_known;
 use castellan_authz::{BUILTIN_ROLES, OrgScope, Statements, repo};
 use castellan_crypto::random;
 use castellan_data::entity::organization_role;
-use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::{Actor, OrganizationService};
@@ -101,7 +100,7 @@ impl OrganizationService {
             created_at: now,
             updated_at: None,
         };
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::create_custom_role(&txn, &permit, row.clone()).await?;
         self.audit(
             &txn,
@@ -203,7 +202,7 @@ impl OrganizationService {
         let grant = new_grant.unwrap_or_else(|| existing.permission.clone());
         let role = renamed.clone().unwrap_or_else(|| existing.row.role.clone());
         let permission = serde_json::to_string(&grant).unwrap_or_else(|_| "{}".to_owned());
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         let row = repo::update_custom_role(
             &txn,
             &permit,
@@ -265,7 +264,7 @@ impl OrganizationService {
         {
             return Err(OrgError::invalid("ROLE_IS_ASSIGNED_TO_MEMBERS"));
         }
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::delete_custom_role(&txn, &permit, &row.id).await?;
         self.audit(
             &txn,

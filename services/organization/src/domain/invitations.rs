@@ -6,7 +6,7 @@ use castellan_data::entity::{invitation, member, organization, team_member, user
 use castellan_data::repo::{invitations, organizations, users};
 use castellan_mail::Mail;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Map, json};
 
 use super::organizations::membership_key;
@@ -118,7 +118,7 @@ impl OrganizationService {
             created_at: now,
             inviter_id: actor.user_id().to_owned(),
         };
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         let created = repo::create_invitation(&txn, &permit, row).await?;
         let details = json!({ "email": created.email, "role": created.role });
         self.audit(
@@ -182,7 +182,7 @@ impl OrganizationService {
     pub async fn accept(&self, actor: &Actor, id: &str) -> OrgResult<(invitation::Model, member::Model)> {
         let inv = self.invitation_for_recipient(actor, id, false).await?;
         let now = self.now();
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization_id(&txn, &inv.organization_id).await?;
         let members = member::Entity::find().filter(member::Column::OrganizationId.eq(&inv.organization_id));
         if members.clone().count(&txn).await? >= MEMBERSHIP_LIMIT {
@@ -252,7 +252,7 @@ impl OrganizationService {
     /// Not found, not the recipient.
     pub async fn reject(&self, actor: &Actor, id: &str) -> OrgResult<invitation::Model> {
         let inv = self.invitation_for_recipient(actor, id, true).await?;
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         if !invitations::transition(&txn, &inv.id, Some("pending"), "rejected").await? {
             return Err(OrgError::invalid("INVITATION_NOT_FOUND"));
         }
@@ -291,7 +291,7 @@ impl OrganizationService {
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION"),
             )
             .await?;
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::cancel_invitation(&txn, &permit, &inv.id).await?;
         self.audit(
             &txn,

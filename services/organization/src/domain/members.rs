@@ -2,7 +2,6 @@
 
 use castellan_authz::{CREATOR_ROLE, OrgScope, Statements, repo};
 use castellan_data::entity::{member, user};
-use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::{Actor, MEMBERSHIP_LIMIT, OrganizationService, normalise_roles};
@@ -108,7 +107,7 @@ impl OrganizationService {
             ));
         }
         let permit = self.require_permit(&scope, "member", "update", denied()).await?;
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization(&txn, &scope).await?;
         let updated = repo::set_member_role(&txn, &permit, target.clone(), roles.join(",")).await?;
         // Re-check under the transaction: two owners demoting each other at once must not
@@ -165,7 +164,7 @@ impl OrganizationService {
                 "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER",
             ));
         }
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization(&txn, &scope).await?;
         repo::remove_member(&txn, &scope, &target).await?;
         if target_is_creator
@@ -208,7 +207,7 @@ impl OrganizationService {
             ));
         }
         let me = scope.member().clone();
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization(&txn, &scope).await?;
         repo::remove_member(&txn, &scope, &me).await?;
         if scope.is_creator()

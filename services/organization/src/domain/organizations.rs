@@ -7,7 +7,6 @@ use castellan_data::entity::{invitation, member, organization, team, team_member
 use castellan_data::repo::organizations;
 use castellan_session::AuthSession;
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::TransactionTrait;
 use serde_json::Value;
 
 use super::{Actor, MEMBERSHIP_LIMIT, OrganizationService};
@@ -90,7 +89,7 @@ impl OrganizationService {
             membership_key: Set(Some(membership_key(&default_team.id, actor.user_id()))),
             created_at: Set(Some(now)),
         };
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         match organizations::insert(&txn, organization::ActiveModel::from(organization.clone())).await {
             Err(DataError::Conflict) => return Err(OrgError::invalid("ORGANIZATION_ALREADY_EXISTS")),
             other => other?,
@@ -254,7 +253,7 @@ impl OrganizationService {
                 .as_ref()
                 .map_or(NotSet, |m| Set(Some(m.to_string()))),
         };
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         let updated = match repo::update_organization(&txn, &permit, row).await {
             Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
                 return Err(OrgError::invalid("ORGANIZATION_SLUG_ALREADY_TAKEN"));
@@ -296,7 +295,7 @@ impl OrganizationService {
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION"),
             )
             .await?;
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::delete_organization(&txn, &permit).await?;
         // The log outlives the organization: its deletion is the last entry.
         self.audit(

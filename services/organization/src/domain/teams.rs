@@ -3,9 +3,8 @@
 use castellan_authz::{OrgScope, repo};
 use castellan_crypto::random;
 use castellan_data::entity::{team, team_member};
-use castellan_data::repo::organizations;
 use castellan_session::AuthSession;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::organizations::membership_key;
@@ -57,7 +56,7 @@ impl OrganizationService {
             created_at: now,
             updated_at: Some(now),
         };
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::create_team(&txn, &permit, row.clone()).await?;
         self.audit(
             &txn,
@@ -100,7 +99,7 @@ impl OrganizationService {
         let existing = repo::team_by_id(&self.db, &scope, team_id)
             .await?
             .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         let updated = repo::rename_team(&txn, &permit, &existing.id, name.clone(), self.now()).await?;
         self.audit(
             &txn,
@@ -138,7 +137,7 @@ impl OrganizationService {
         if teams.len() <= 1 {
             return Err(OrgError::invalid("UNABLE_TO_REMOVE_LAST_TEAM"));
         }
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::delete_team(&txn, &permit, team_id).await?;
         self.audit(
             &txn,
@@ -205,39 +204,46 @@ impl OrganizationService {
             .is_some())
     }
 
-    /// The caller's teams, in one organization or in every organization they belong to.
+    /// `list-user-teams`, with Better Auth's rules: the caller's own teams (in one organization,
+    /// or in every organization they belong to), or, with `user_id`, another member's teams in
+    /// the named or active organization, which needs `member:update` there.
     ///
     /// # Errors
-    /// Not a member.
-    pub async fn list_user_teams(&self, actor: &Actor, org_id: Option<&str>) -> OrgResult<Vec<team::Model>> {
-        let orgs: Vec<String> = match org_id {
-            Some(id) => {
-                self.require_scope(
-                    actor,
-                    id,
-                    OrgError::denied("YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION"),
-                )
-                .await?;
-                vec![id.to_owned()]
-            }
-            None => organizations::for_user(&self.db, actor.user_id())
+    /// No organization, not a member, not allowed, target not a member.
+    pub async fn list_user_teams(
+        &self,
+        actor: &Actor,
+        org_id: Option<&str>,
+        user_id: Option<&str>,
+    ) -> OrgResult<Vec<team::Model>> {
+        let not_member = || OrgError::denied("YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION");
+        let target_user = user_id.filter(|u| !u.is_empty()).unwrap_or(actor.user_id());
+        if target_user != actor.user_id() {
+            let id =
+                Self::target(actor, org_id).ok_or_else(|| OrgError::invalid("NO_ACTIVE_ORGANIZATION"))?;
+            let scope = self.require_scope(actor, id, not_member()).await?;
+            self.require_permit(
+                &scope,
+                "member",
+                "update",
+                OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER"),
+            )
+            .await?;
+            if repo::member_by_user(&self.db, &scope, Some(target_user), None)
                 .await?
-                .into_iter()
-                .map(|o| o.id)
-                .collect(),
-        };
-        let seats: Vec<String> = team_member::Entity::find()
-            .filter(team_member::Column::UserId.eq(actor.user_id()))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|s| s.team_id)
-            .collect();
-        Ok(team::Entity::find()
-            .filter(team::Column::Id.is_in(seats))
-            .filter(team::Column::OrganizationId.is_in(orgs))
-            .all(&self.db)
-            .await?)
+                .is_none()
+            {
+                return Err(OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"));
+            }
+            return Ok(repo::user_teams(&self.db, &scope, target_user).await?);
+        }
+        match org_id.filter(|s| !s.is_empty()) {
+            Some(id) => {
+                let scope = self.require_scope(actor, id, not_member()).await?;
+                Ok(repo::user_teams(&self.db, &scope, actor.user_id()).await?)
+            }
+            None => Ok(repo::own_teams(&self.db, actor.user_id()).await?),
+        }
     }
 
     /// `add-team-member`; idempotent.
@@ -283,7 +289,7 @@ impl OrganizationService {
             membership_key: Some(key),
             created_at: Some(self.now()),
         };
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         let seat = repo::add_seat(&txn, &permit, seat).await?;
         self.audit(
             &txn,
@@ -325,7 +331,7 @@ impl OrganizationService {
         let team = repo::team_by_id(&self.db, &scope, team_id)
             .await?
             .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         if !repo::remove_seat(&txn, &permit, &team.id, user_id).await? {
             return Err(OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_TEAM"));
         }

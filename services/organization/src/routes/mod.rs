@@ -7,64 +7,49 @@ mod members;
 mod organizations;
 mod teams;
 
-use actix_web::web;
 use castellan_http::ApiError;
+use castellan_http::routes::Routes;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    use web::{get, post};
-    cfg.route("/organization/create", post().to(organizations::create))
-        .route("/organization/check-slug", post().to(organizations::check_slug))
-        .route("/organization/update", post().to(organizations::update))
-        .route("/organization/delete", post().to(organizations::delete))
-        .route("/organization/get-organization", get().to(organizations::get))
-        .route(
-            "/organization/get-full-organization",
-            get().to(organizations::get_full),
-        )
-        .route("/organization/set-active", post().to(organizations::set_active))
-        .route("/organization/list", get().to(organizations::list))
-        .route("/organization/invite-member", post().to(invitations::invite))
-        .route("/organization/cancel-invitation", post().to(invitations::cancel))
-        .route("/organization/accept-invitation", post().to(invitations::accept))
-        .route("/organization/reject-invitation", post().to(invitations::reject))
-        .route("/organization/get-invitation", get().to(invitations::get))
-        .route("/organization/list-invitations", get().to(invitations::list))
-        .route(
-            "/organization/list-user-invitations",
-            get().to(invitations::list_for_user),
-        )
-        .route("/organization/remove-member", post().to(members::remove))
-        .route(
-            "/organization/update-member-role",
-            post().to(members::update_role),
-        )
-        .route("/organization/get-active-member", get().to(members::active))
-        .route(
-            "/organization/get-active-member-role",
-            get().to(members::active_role),
-        )
-        .route("/organization/leave", post().to(members::leave))
-        .route("/organization/list-members", get().to(members::list))
-        .route("/organization/has-permission", post().to(members::has_permission))
-        .route("/organization/create-team", post().to(teams::create))
-        .route("/organization/list-teams", get().to(teams::list))
-        .route("/organization/update-team", post().to(teams::update))
-        .route("/organization/remove-team", post().to(teams::remove))
-        .route("/organization/set-active-team", post().to(teams::set_active))
-        .route("/organization/list-user-teams", get().to(teams::list_for_user))
-        .route("/organization/add-team-member", post().to(teams::add_member))
-        .route(
-            "/organization/remove-team-member",
-            post().to(teams::remove_member),
-        )
-        .route("/organization/list-team-members", get().to(teams::list_members))
-        .route("/organization/create-role", post().to(access_control::create))
-        .route("/organization/list-roles", get().to(access_control::list))
-        .route("/organization/get-role", get().to(access_control::get))
-        .route("/organization/update-role", post().to(access_control::update))
-        .route("/organization/delete-role", post().to(access_control::delete))
-        .route("/organization/audit-log", get().to(audit::page))
-        .route("/organization/audit-log/verify", get().to(audit::verify));
+pub fn configure(routes: &mut Routes<'_>) {
+    routes
+        .post("/organization/create", organizations::create)
+        .post("/organization/check-slug", organizations::check_slug)
+        .post("/organization/update", organizations::update)
+        .post("/organization/delete", organizations::delete)
+        .get("/organization/get-organization", organizations::get)
+        .get("/organization/get-full-organization", organizations::get_full)
+        .post("/organization/set-active", organizations::set_active)
+        .get("/organization/list", organizations::list)
+        .post("/organization/invite-member", invitations::invite)
+        .post("/organization/cancel-invitation", invitations::cancel)
+        .post("/organization/accept-invitation", invitations::accept)
+        .post("/organization/reject-invitation", invitations::reject)
+        .get("/organization/get-invitation", invitations::get)
+        .get("/organization/list-invitations", invitations::list)
+        .get("/organization/list-user-invitations", invitations::list_for_user)
+        .post("/organization/remove-member", members::remove)
+        .post("/organization/update-member-role", members::update_role)
+        .get("/organization/get-active-member", members::active)
+        .get("/organization/get-active-member-role", members::active_role)
+        .post("/organization/leave", members::leave)
+        .get("/organization/list-members", members::list)
+        .post("/organization/has-permission", members::has_permission)
+        .post("/organization/create-team", teams::create)
+        .get("/organization/list-teams", teams::list)
+        .post("/organization/update-team", teams::update)
+        .post("/organization/remove-team", teams::remove)
+        .post("/organization/set-active-team", teams::set_active)
+        .get("/organization/list-user-teams", teams::list_for_user)
+        .post("/organization/add-team-member", teams::add_member)
+        .post("/organization/remove-team-member", teams::remove_member)
+        .get("/organization/list-team-members", teams::list_members)
+        .post("/organization/create-role", access_control::create)
+        .get("/organization/list-roles", access_control::list)
+        .get("/organization/get-role", access_control::get)
+        .post("/organization/update-role", access_control::update)
+        .post("/organization/delete-role", access_control::delete)
+        .get("/organization/audit-log", audit::page)
+        .get("/organization/audit-log/verify", audit::verify);
 }
 
 /// A field the validator already vouched for (a 500, never a panic, if that is ever wrong).

@@ -111,10 +111,11 @@ pub async fn list_for_user(
     let query = query_object(&req);
     let mut f = Fields::query(&query);
     let org_id = f.optional_string("organizationId");
+    let user_id = f.optional_string("userId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
     let teams = OrganizationService::from(state.get_ref())
-        .list_user_teams(&actor, org_id.as_deref())
+        .list_user_teams(&actor, org_id.as_deref(), user_id.as_deref())
         .await?;
     Ok(respond::json(
         &teams.iter().map(|t| views::team(t, true)).collect::<Vec<Value>>(),

@@ -8,9 +8,9 @@ use std::net::IpAddr;
 use castellan_authz::repo;
 use serde_json::{Map, Value, json};
 
+use castellan_data::DataError;
 use castellan_data::entity::{sso_provider, sso_provisioning};
 use castellan_data::repo::{accounts, organizations, sso_providers, verifications};
-use castellan_data::{DataError, TransactionTrait};
 
 use super::{Actor, AuditNote, Client, SsoService};
 use crate::connection::{Connection, OidcConfig, SamlConfig, open_secret, seal_secret, split_domains};
@@ -248,7 +248,7 @@ impl SsoService {
             domain_verified: Some(false),
         };
         let now = self.now();
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         let stored = match repo::insert_sso_connection(&txn, permit.as_ref(), row)
             .await
             .map_err(DataError::from)
@@ -529,7 +529,7 @@ impl SsoService {
             validate_saml(&cfg)?;
             row.saml_config = Some(json!(cfg).to_string());
         }
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         if identity_changed && accounts::any_for_provider(&txn, &row.provider_id).await? {
             return Err(SsoError::new(
                 Kind::Conflict,
@@ -561,7 +561,7 @@ impl SsoService {
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
         let permit = self.permit(scope.as_ref(), "delete").await?;
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::delete_sso_connection(&txn, permit.as_ref(), &connection.row).await?;
         self.audit(
             &txn,
@@ -658,7 +658,7 @@ impl SsoService {
                 ));
             }
         }
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         repo::save_sso_provisioning(
             &txn,
             permit.as_ref(),
@@ -721,9 +721,9 @@ fn validate_saml(cfg: &SamlConfig) -> SsoResult<()> {
             "[body.samlConfig.entryPoint] Invalid input: expected string, received undefined",
         ));
     }
-    if cfg.callback_url.is_empty() {
+    if cfg.callback_url.as_deref().is_some_and(|u| u.contains('#')) {
         return Err(invalid(
-            "[body.samlConfig.callbackUrl] Invalid input: expected string, received undefined",
+            "[body.samlConfig.callbackUrl] callbackUrl must not contain a fragment",
         ));
     }
     TrustedIdp::from_config(cfg)?;

@@ -3,7 +3,6 @@
 
 use serde_json::json;
 
-use castellan_data::TransactionTrait;
 use castellan_data::repo::verifications;
 
 use super::{Actor, AuditNote, Client, SsoService};
@@ -39,7 +38,7 @@ impl SsoService {
             return Ok(active.value);
         }
         let token = castellan_crypto::random::alphanumeric(24);
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         verifications::insert(
             &txn,
             identifier,
@@ -133,7 +132,7 @@ impl SsoService {
                 ));
             }
         }
-        let txn = self.db.begin().await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
         if !castellan_authz::repo::mark_sso_domain_verified(&txn, permit.as_ref(), &connection.row).await? {
             return Err(SsoError::coded(
                 Kind::Conflict,

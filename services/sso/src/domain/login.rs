@@ -364,6 +364,12 @@ impl SsoService {
                 redirect: self.error_page("invalid_state"),
             };
         };
+        // The signed cookie ties the callback to the browser that started the login. A callback
+        // without it (another browser, a forwarded link) is refused without consuming the flow,
+        // so the right browser can still finish.
+        if state_cookie.as_deref() != Some(state.as_str()) {
+            return self.refuse_stranger(provider_id, &state, client).await;
+        }
         let flow = match self.take_flow(&state).await {
             Ok(Some(flow)) if flow.protocol == Protocol::Oidc && flow.provider_id == provider_id => flow,
             Ok(_) => {
@@ -387,32 +393,49 @@ impl SsoService {
             )),
             Some(connection) => {
                 let parts = (code.filter(|c| !c.is_empty()), error, error_description);
-                self.complete_oidc(&connection, &flow, &state, parts, state_cookie, client, rp)
-                    .await
+                self.complete_oidc(&connection, &flow, parts, client, rp).await
             }
         };
         self.conclude(result, &flow, org_id.as_deref(), client).await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A callback for a flow this browser did not start: `state_mismatch` (audited against the
+    /// flow's organization when the flow exists), the flow left in place.
+    async fn refuse_stranger(&self, provider_id: &str, state: &str, client: &Client) -> Finished {
+        let peeked = if state.is_empty() || state.len() > 128 {
+            None
+        } else {
+            verifications::peek(&self.db, state, self.now())
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| serde_json::from_str::<FlowState>(&r.value).ok())
+        };
+        let Some(flow) = peeked.filter(|f| f.protocol == Protocol::Oidc && f.provider_id == provider_id)
+        else {
+            return Finished::Failed {
+                redirect: self.error_page("invalid_state"),
+            };
+        };
+        let org_id = self
+            .connection(provider_id)
+            .await
+            .ok()
+            .and_then(|c| c.row.organization_id.clone());
+        let refused = LoginFailure::new("state_mismatch", "the state does not belong to this browser");
+        self.conclude(Err(refused), &flow, org_id.as_deref(), client)
+            .await
+    }
+
     async fn complete_oidc(
         &self,
         connection: &Connection,
         flow: &FlowState,
-        state: &str,
         callback: (Option<String>, Option<String>, Option<String>),
-        state_cookie: Option<String>,
         client: &Client,
         rp: &RelyingParty,
     ) -> Result<super::provisioning::Provisioned, LoginFailure> {
         let (code, error, error_description) = callback;
-        // The signed cookie ties the callback to the browser that started the login.
-        if state_cookie.as_deref() != Some(state) {
-            return Err(LoginFailure::new(
-                "state_mismatch",
-                "the state does not belong to this browser",
-            ));
-        }
         // The IdP's own error (`access_denied`, ...) is passed on, as Better Auth does.
         if let Some(error) = error {
             let plain = !error.is_empty()
@@ -459,11 +482,8 @@ impl SsoService {
         let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_owned));
         let email = text(claim(mapping.email.as_ref(), "email"))
             .ok_or_else(|| LoginFailure::new("missing_user_info", "the IdP sent no email"))?;
-        let email_verified = match claim(mapping.email_verified.as_ref(), "email_verified") {
-            Some(Value::Bool(b)) => Some(b),
-            Some(Value::String(s)) => Some(s == "true"),
-            _ => None,
-        };
+        let email_verified = claim(mapping.email_verified.as_ref(), "email_verified")
+            .and_then(|v| crate::oidc::claim_bool(&v));
         let name = text(claim(mapping.name.as_ref(), "name")).unwrap_or_else(|| email.clone());
         let identity = ExternalIdentity {
             account_id: verified.subject.clone(),
@@ -517,7 +537,11 @@ impl SsoService {
             .idp_initiated_callback_url
             .clone()
             .filter(|u| self.origins.trusts_callback(u))
-            .or_else(|| Some(saml.callback_url.clone()).filter(|u| self.origins.trusts_callback(u)))
+            .or_else(|| {
+                saml.callback_url
+                    .clone()
+                    .filter(|u| self.origins.trusts_callback(u))
+            })
             .unwrap_or_else(|| "/".to_owned());
         let flow = flow.unwrap_or(FlowState {
             protocol: Protocol::Saml,

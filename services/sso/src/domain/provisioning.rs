@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use castellan_data::DataError;
 use castellan_data::entity::{member, user};
 use castellan_data::repo::{accounts, organizations, users};
-use castellan_data::{DataError, TransactionTrait};
 
 use super::connections::Provisioning;
 use super::{AuditNote, Client, SsoService};
@@ -109,7 +109,9 @@ impl SsoService {
         let provider_id = connection.provider_id();
         let now = self.now();
 
-        let txn = self.db.begin().await.map_err(SsoError::from)?;
+        let txn = castellan_data::begin_write(&self.db)
+            .await
+            .map_err(SsoError::from)?;
         let linked = accounts::find_linked(&txn, provider_id, &identity.account_id)
             .await
             .map_err(SsoError::from)?;

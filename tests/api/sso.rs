@@ -255,6 +255,38 @@ sso_tests! {
         assert_eq!(user.session().await["user"]["email"], "bob@example.com");
     }
 
+    async fn string_spelled_email_verified_claims_are_understood(app: TestApp, dns_port: u16) {
+        // Cognito and some Entra tenants spell the claim as a string; the IdP here does too,
+        // and takes client_secret_post only, as Entra's common setup does.
+        let accounts = std::env::temp_dir().join(format!("{}.json", castellan_e2e::unique("accounts-")));
+        std::fs::write(&accounts, json!([
+            {"sub": "ana-1", "email": "ana@example.com", "password": "ana-password", "email_verified": "true", "name": "Ana"},
+            {"sub": "sam-2", "email": "sam@example.com", "password": "sam-password", "email_verified": "false", "name": "Sam"},
+        ]).to_string()).unwrap();
+        let Some(idp) = Peer::oidc(&[("OIDC_ACCOUNTS_FILE", accounts.to_str().unwrap())]).await else { return };
+        let t = tenant(&app).await;
+        let mut registration = oidc_registration("cognito-like", &t.org_id, &idp, "castellan-test-post");
+        registration["oidcConfig"]["tokenEndpointAuthentication"] = json!("client_secret_post");
+        let Some(_dns) = register_verified(&app, &t, dns_port, &registration).await else { return };
+        let sign_in = json!({"providerId": "cognito-like", "callbackURL": "/dashboard", "errorCallbackURL": "/sso-error"});
+
+        let ana = app.browser();
+        let url = start_sign_in(&ana, sign_in.clone()).await;
+        let callback = IdpBrowser::default().oidc_login(&url, "ana@example.com", "ana-password").await;
+        let (to, cookies) = deliver_oidc(&app, &ana, &callback).await;
+        assert_eq!(to, "/dashboard");
+        assert!(sets_session(&cookies));
+        assert_eq!(ana.session().await["user"]["emailVerified"], true);
+
+        let sam = app.browser();
+        let url = start_sign_in(&sam, sign_in).await;
+        let callback = IdpBrowser::default().oidc_login(&url, "sam@example.com", "sam-password").await;
+        let (to, cookies) = deliver_oidc(&app, &sam, &callback).await;
+        assert!(to.starts_with("/sso-error?error=email_not_verified"), "\"false\" is unverified: {to}");
+        assert!(!sets_session(&cookies));
+        let _ = std::fs::remove_file(&accounts);
+    }
+
     async fn every_oidc_fault_is_rejected_and_leaves_no_session(app: TestApp, dns_port: u16) {
         // Its own provider: the fault queue is shared by every client of an instance.
         let Some(idp) = Peer::oidc(&[]).await else { return };
@@ -393,15 +425,20 @@ sso_tests! {
         let actions: Vec<Value> = audit_actions(&t.owner, &t.org_id).await.iter().map(|e| e["action"].clone()).collect();
         assert!(actions.contains(&json!("sso.login")), "{actions:?}");
 
-        // The same IdP configured by entity id, entry point and certificate instead of metadata;
-        // Alice's existing user is linked through it (its domain is verified).
+        // The same IdP configured as Okta's admin console has it: entity id, entry point and
+        // certificates instead of metadata, mid-rollover (the retired certificate listed first),
+        // persistent NameIDs with the email in an attribute, and no callbackUrl (optional in
+        // Better Auth 1.7). Alice's existing user is linked through it (its domain is verified).
         let cert = IdpBrowser::default().fetch(&format!("{}/cert.pem", idp.base_url())).await;
         let mut by_cert = saml_registration(&app, "acme-saml-cert", &t.org_id, &idp).await;
         by_cert["samlConfig"]["idpMetadata"] = json!({ "entityID": idp.entity_id() });
-        by_cert["samlConfig"]["cert"] = json!(cert);
+        by_cert["samlConfig"]["cert"] = json!([retired_certificate(), cert]);
+        by_cert["samlConfig"]["identifierFormat"] = json!("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent");
+        by_cert["samlConfig"].as_object_mut().unwrap().remove("callbackUrl");
         drop(_dns);
         let Some(_dns) = register_verified(&app, &t, dns_port, &by_cert).await else { return };
         let shown = t.owner.get("/sso/get-provider?providerId=acme-saml-cert").await;
+        assert!(shown.json["samlConfig"].get("callbackUrl").is_none(), "{}", shown.text);
         let fingerprint = shown.json["samlConfig"]["certificate"][0]["fingerprintSha256"].as_str().unwrap_or_default().to_owned();
         assert_eq!(fingerprint.len(), 95, "SHA-256 as colon-separated hex: {}", shown.text);
         let again = app.browser();
@@ -644,6 +681,34 @@ sso_tests! {
 }
 
 /// The IdP metadata with its `KeyDescriptor` elements cut out.
+/// A self-signed certificate the IdP no longer signs with (the old half of a rollover).
+fn retired_certificate() -> String {
+    let dir = std::env::temp_dir().join(castellan_e2e::unique("retired-cert-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=retired-idp",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pem = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    pem
+}
+
 fn regex_free_strip_key_descriptors(xml: &str) -> String {
     let mut out = xml.to_owned();
     while let Some(start) = out.find("<md:KeyDescriptor") {

@@ -157,7 +157,9 @@ impl OrganizationService {
         castellan_mail::send_in_background(&self.mailer, mail);
     }
 
-    /// A pending, unexpired invitation addressed to the caller.
+    /// A pending, unexpired invitation addressed to the caller. Anyone else is told they are
+    /// not its recipient whether or not the id exists (no existence oracle); only the recipient
+    /// learns that their invitation is gone or expired.
     async fn invitation_for_recipient(
         &self,
         actor: &Actor,
@@ -166,10 +168,10 @@ impl OrganizationService {
     ) -> OrgResult<invitation::Model> {
         let inv = invitations::find_by_id(&self.db, id)
             .await?
-            .filter(|i| i.status == "pending" && (allow_expired || i.expires_at > self.now()))
-            .ok_or_else(|| OrgError::invalid("INVITATION_NOT_FOUND"))?;
-        if inv.email.to_lowercase() != actor.auth.user.email.to_lowercase() {
-            return Err(OrgError::denied("YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION"));
+            .filter(|i| i.email.to_lowercase() == actor.auth.user.email.to_lowercase())
+            .ok_or_else(|| OrgError::denied("YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION"))?;
+        if inv.status != "pending" || !(allow_expired || inv.expires_at > self.now()) {
+            return Err(OrgError::invalid("INVITATION_NOT_FOUND"));
         }
         Ok(inv)
     }
@@ -277,11 +279,13 @@ impl OrganizationService {
     /// # Errors
     /// Not found, not a member, not allowed.
     pub async fn cancel(&self, actor: &Actor, id: &str) -> OrgResult<invitation::Model> {
+        // An outsider cannot tell a foreign invitation from a made-up id.
+        let not_found = || OrgError::invalid("INVITATION_NOT_FOUND");
         let inv = invitations::find_by_id(&self.db, id)
             .await?
-            .ok_or_else(|| OrgError::invalid("INVITATION_NOT_FOUND"))?;
+            .ok_or_else(not_found)?;
         let scope = self
-            .require_scope(actor, &inv.organization_id, OrgError::invalid("MEMBER_NOT_FOUND"))
+            .require_scope(actor, &inv.organization_id, not_found())
             .await?;
         let permit = self
             .require_permit(

@@ -140,26 +140,26 @@ impl OrganizationService {
         org_id: Option<&str>,
         slug: Option<&str>,
     ) -> OrgResult<Option<OrgScope>> {
+        // No existence check ahead of the membership check: an outsider gets the same answer for
+        // a real organization and a made-up one.
+        let not_member = || OrgError::denied("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION");
         let id = match slug.filter(|s| !s.is_empty()) {
             Some(slug) => match organizations::find_by_slug(&self.db, slug).await? {
                 Some(o) => o.id,
-                None => return Err(OrgError::invalid("ORGANIZATION_NOT_FOUND")),
+                None => return Err(not_member()),
             },
             None => match Self::target(actor, org_id) {
                 Some(id) => id.to_owned(),
                 None => return Ok(None),
             },
         };
-        if organizations::find_by_id(&self.db, &id).await?.is_none() {
-            return Err(OrgError::invalid("ORGANIZATION_NOT_FOUND"));
-        }
         match self.scope(actor, &id).await? {
             Some(scope) => Ok(Some(scope)),
             None => {
                 if actor.active_org() == Some(id.as_str()) {
                     self.sessions.set_active(&actor.auth, None, None).await?;
                 }
-                Err(OrgError::denied("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"))
+                Err(not_member())
             }
         }
     }
@@ -217,9 +217,6 @@ impl OrganizationService {
         let id = Self::target(actor, org_id)
             .ok_or_else(|| OrgError::invalid("ORGANIZATION_NOT_FOUND"))?
             .to_owned();
-        if organizations::find_by_id(&self.db, &id).await?.is_none() {
-            return Err(OrgError::invalid("ORGANIZATION_NOT_FOUND"));
-        }
         let scope = self
             .require_scope(
                 actor,
@@ -277,9 +274,6 @@ impl OrganizationService {
     /// # Errors
     /// Not found, not a member, not allowed, storage failures.
     pub async fn delete(&self, actor: &Actor, org_id: &str) -> OrgResult<organization::Model> {
-        let org = organizations::find_by_id(&self.db, org_id)
-            .await?
-            .ok_or_else(|| OrgError::invalid("ORGANIZATION_NOT_FOUND"))?;
         let scope = self
             .require_scope(
                 actor,
@@ -287,6 +281,7 @@ impl OrganizationService {
                 OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"),
             )
             .await?;
+        let org = scope.organization().clone();
         let permit = self
             .require_permit(
                 &scope,
@@ -331,12 +326,11 @@ impl OrganizationService {
                 let session = self.sessions.set_active(&actor.auth, None, None).await?;
                 return Ok((session, None));
             }
-            (_, Some(slug)) => {
-                organizations::find_by_slug(&self.db, slug)
-                    .await?
-                    .ok_or_else(|| OrgError::invalid("ORGANIZATION_NOT_FOUND"))?
-                    .id
-            }
+            (_, Some(slug)) => match organizations::find_by_slug(&self.db, slug).await? {
+                Some(org) => org.id,
+                // An unknown slug is answered like a foreign one: no existence oracle.
+                None => String::new(),
+            },
             (Some(Some(id)), None) => id.to_owned(),
             (None, None) => match actor.active_org() {
                 Some(id) => id.to_owned(),

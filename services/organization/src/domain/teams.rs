@@ -361,11 +361,12 @@ impl OrganizationService {
             .map(str::to_owned)
             .or_else(|| actor.auth.session.active_team_id.clone())
             .ok_or_else(|| OrgError::invalid("YOU_DO_NOT_HAVE_AN_ACTIVE_TEAM"))?;
+        // Whether the team is unknown, foreign or just not the caller's, the answer is the same.
+        let not_in_team = || OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_TEAM");
         let team = team::Entity::find_by_id(team_id.clone())
             .one(&self.db)
             .await?
-            .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
-        let not_in_team = || OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_TEAM");
+            .ok_or_else(not_in_team)?;
         let scope = self
             .require_scope(actor, &team.organization_id, not_in_team())
             .await?;

@@ -4,79 +4,142 @@
 //! handlers get past their session checks). No answer may be a 5xx, every error is JSON in
 //! Better Auth's shape, and no answer sets a header from a hostile value.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use castellan_e2e::{Browser, TestApp, orgs};
 use futures_util::StreamExt as _;
 use serde_json::{Map, Value, json};
 
-/// Every field name a handler reads, gathered from the services' sources, so a new field is
-/// swept without editing this test.
-fn field_names() -> Vec<String> {
+/// How a handler reads a field, which decides what a valid value of it looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Text,
+    Email,
+    Bool,
+    Count,
+    Object,
+    Statements,
+}
+
+/// Every field a handler reads, with how it reads it, gathered from the services' sources so a
+/// new field is swept without editing this test.
+fn fields() -> Vec<(String, Kind)> {
+    const READERS: [(&str, Kind); 14] = [
+        ("string", Kind::Text),
+        ("non_empty_string", Kind::Text),
+        ("optional_string", Kind::Text),
+        ("nullable_string", Kind::Text),
+        ("string_or_list", Kind::Text),
+        ("optional_string_or_list", Kind::Text),
+        ("raw", Kind::Text),
+        ("has", Kind::Text),
+        ("get", Kind::Text),
+        ("email", Kind::Email),
+        ("optional_bool", Kind::Bool),
+        ("optional_count", Kind::Count),
+        ("optional_object", Kind::Object),
+        ("optional_statements", Kind::Statements),
+    ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../services");
-    let mut names = BTreeSet::new();
+    let mut found: BTreeMap<String, Kind> = BTreeMap::new();
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                for (i, _) in text.match_indices("(\"") {
-                    let rest = &text[i + 2..];
-                    let Some(end) = rest.find('"') else { continue };
-                    let name = &rest[..end];
-                    let before = &text[..i];
-                    let reader = before.rsplit(['.', ' ', '(']).next().unwrap_or("");
-                    let is_field_read = [
-                        "string",
-                        "non_empty_string",
-                        "optional_string",
-                        "nullable_string",
-                        "optional_bool",
-                        "string_or_list",
-                        "optional_string_or_list",
-                        "optional_object",
-                        "optional_statements",
-                        "optional_count",
-                        "email",
-                        "raw",
-                        "has",
-                        "get",
-                    ]
-                    .contains(&reader);
-                    if is_field_read
-                        && !name.is_empty()
-                        && name.len() < 40
-                        && name.chars().all(|c| c.is_ascii_alphanumeric())
-                    {
-                        names.insert(name.to_owned());
-                    }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, _) in text.match_indices("(\"") {
+                let rest = &text[i + 2..];
+                let Some(end) = rest.find('"') else { continue };
+                let name = &rest[..end];
+                let reader = text[..i].rsplit(['.', ' ', '(']).next().unwrap_or("");
+                let Some((_, kind)) = READERS.iter().find(|(r, _)| *r == reader) else {
+                    continue;
+                };
+                if !name.is_empty() && name.len() < 40 && name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    // The most specific reading wins (`raw` then `optional_statements`, say).
+                    let slot = found.entry(name.to_owned()).or_insert(*kind);
+                    *slot = (*slot).max(*kind);
                 }
             }
         }
     }
-    let names: Vec<String> = names.into_iter().collect();
-    assert!(names.len() > 40, "the field scan found too few names: {names:?}");
-    names
+    assert!(found.len() > 40, "the field scan found too few names: {found:?}");
+    found.into_iter().collect()
+}
+
+/// Who is calling, for values that must name real things to get past the first checks.
+struct Caller {
+    browser: Browser,
+    user_id: String,
+    org_id: String,
+}
+
+/// A valid value for a field, so a probe that spoils one field reaches as deep as it can.
+fn valid(name: &str, kind: Kind, who: &Caller) -> Value {
+    match kind {
+        Kind::Email => json!(format!("{}@e2e.test", castellan_e2e::unique("sw"))),
+        Kind::Bool => json!(false),
+        Kind::Count => json!(10),
+        Kind::Object => json!({}),
+        Kind::Statements => json!({"member": ["read"]}),
+        Kind::Text => {
+            let lower = name.to_ascii_lowercase();
+            if lower.contains("url") || lower == "redirectto" {
+                json!("/dashboard")
+            } else if lower.contains("password") {
+                json!(castellan_e2e::PASSWORD)
+            } else if lower.contains("email") {
+                json!(format!("{}@e2e.test", castellan_e2e::unique("sw")))
+            } else if lower == "organizationid" {
+                json!(who.org_id)
+            } else if lower == "userid" {
+                json!(who.user_id)
+            } else if lower.contains("role") {
+                json!("member")
+            } else if lower == "slug" {
+                json!(castellan_e2e::unique("sw-"))
+            } else if lower == "domain" {
+                json!("sweep.test")
+            } else if lower == "issuer" {
+                json!("https://idp.sweep.test")
+            } else {
+                json!(castellan_e2e::unique("sw"))
+            }
+        }
+    }
+}
+
+/// Characters that do not compress: Postgres compresses a repetitive value before indexing it,
+/// which would hide an index-row-size failure.
+fn incompressible(len: usize) -> String {
+    let mut s = String::with_capacity(len + 12);
+    while s.len() < len {
+        s.push_str(&castellan_e2e::unique(""));
+    }
+    s.truncate(len);
+    s
 }
 
 fn hostile_strings() -> Vec<(&'static str, String)> {
     vec![
         ("nul", "a\u{0}b".to_owned()),
         ("crlf", "/a\r\nSet-Cookie: pwned=1".to_owned()),
-        ("overlong", "x".repeat(60_000)),
+        ("overlong", incompressible(60_000)),
     ]
 }
 
+/// Wrong types: one scalar, one container (the validator treats every mismatch alike).
 fn wrong_types() -> Vec<(&'static str, Value)> {
     vec![
         ("number", json!(12345)),
-        ("bool", json!(true)),
-        ("array", json!(["a", 1])),
-        ("object", json!({"a": {"b": 1}})),
-        ("null", Value::Null),
+        ("object", json!({"a": [1, {"b": null}]})),
     ]
 }
 
@@ -109,7 +172,7 @@ struct Probe {
     body: Option<String>,
 }
 
-fn probes(method: &str, template: &str, fields: &[String]) -> Vec<Probe> {
+fn probes(method: &str, template: &str, fields: &[(String, Kind)], who: &Caller) -> Vec<Probe> {
     let is_post = method == "POST";
     let plain = path_with(template, "some-id");
     let mut out = Vec::new();
@@ -127,7 +190,7 @@ fn probes(method: &str, template: &str, fields: &[String]) -> Vec<Probe> {
             });
         }
     }
-    for field in fields {
+    for (field, _) in fields {
         // Every field as a query parameter of a GET route; on POST routes, the parameters some
         // of them read from the query (the guard in front of routing is the same for all).
         let read_from_query = ["callbackURL", "token", "organizationId", "disableRefresh"];
@@ -154,16 +217,30 @@ fn probes(method: &str, template: &str, fields: &[String]) -> Vec<Probe> {
             });
             continue;
         }
+        // NUL is refused before any field is read; it gets one probe per route, below.
         let mut values: Vec<(String, Value)> = hostile_strings()
             .into_iter()
+            .filter(|(n, _)| *n != "nul")
             .map(|(n, v)| (n.to_owned(), Value::String(v)))
             .collect();
         values.extend(wrong_types().into_iter().map(|(n, v)| (n.to_owned(), v)));
         for (name, value) in values {
-            let mut body = Map::new();
-            body.insert(field.clone(), value.clone());
-            // Also nested one level down, where update endpoints read `data`.
-            body.insert("data".to_owned(), json!({ field.clone(): value }));
+            // Every other field valid; this one spoiled, at the top and inside `data`, where
+            // update endpoints read their changes.
+            let mut body: Map<String, Value> = fields
+                .iter()
+                .map(|(f, k)| (f.clone(), valid(f, *k, who)))
+                .collect();
+            let mut data: Map<String, Value> = fields
+                .iter()
+                .filter(|(f, _)| f != "data")
+                .map(|(f, k)| (f.clone(), valid(f, *k, who)))
+                .collect();
+            data.insert(field.clone(), value.clone());
+            body.insert(field.clone(), value);
+            if field != "data" {
+                body.insert("data".to_owned(), Value::Object(data));
+            }
             out.push(Probe {
                 label: format!("body {field} {name}"),
                 path: plain.clone(),
@@ -172,6 +249,22 @@ fn probes(method: &str, template: &str, fields: &[String]) -> Vec<Probe> {
         }
     }
     if is_post {
+        let nul: Map<String, Value> = fields
+            .iter()
+            .map(|(f, k)| {
+                let v = if *k == Kind::Text {
+                    json!("a\u{0}b")
+                } else {
+                    valid(f, *k, who)
+                };
+                (f.clone(), v)
+            })
+            .collect();
+        out.push(Probe {
+            label: "NUL in every text field".to_owned(),
+            path: plain.clone(),
+            body: Some(Value::Object(nul).to_string()),
+        });
         let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
         let deep_object = format!("{}1{}", "{\"a\":".repeat(3_000), "}".repeat(3_000));
         for (label, body) in [
@@ -194,8 +287,8 @@ fn probes(method: &str, template: &str, fields: &[String]) -> Vec<Probe> {
 }
 
 /// A signed-in admin with an active organization, as deep into every handler as a stranger gets.
-async fn caller(app: &TestApp) -> Browser {
-    let (b, email) = app.new_user("sweep").await;
+async fn caller(app: &TestApp) -> Caller {
+    let (browser, email) = app.new_user("sweep").await;
     let db = app.db().await;
     use sea_orm::ConnectionTrait as _;
     db.execute_unprepared(&format!(
@@ -203,12 +296,18 @@ async fn caller(app: &TestApp) -> Browser {
     ))
     .await
     .unwrap();
-    let org = orgs::create(&b, "sweep").await;
-    let r = b
-        .post("/organization/set-active", &json!({"organizationId": org["id"]}))
+    let org = orgs::create(&browser, "sweep").await;
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    let r = browser
+        .post("/organization/set-active", &json!({"organizationId": org_id}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    b
+    let user_id = browser.session().await["user"]["id"].as_str().unwrap().to_owned();
+    Caller {
+        browser,
+        user_id,
+        org_id,
+    }
 }
 
 /// Where a probe's answer falls short: a 5xx, a non-JSON error, or a hostile header.
@@ -244,20 +343,20 @@ fn defect(r: &castellan_e2e::Response) -> Option<String> {
 
 /// The sweep sends thousands of requests from one address: rate limiting is off for it.
 async fn sweep(app: TestApp) {
-    let fields = field_names();
+    let fields = fields();
     let routes = castellan::route_table();
     assert!(routes.len() > 90, "the route table lists {} routes", routes.len());
     let mut defects = Vec::new();
     let mut sent = 0usize;
     for route in &routes {
         // A fresh caller per route: sign-out, delete-user and friends end the session.
-        let b = caller(&app).await;
-        let probes = probes(route.method.as_str(), route.path, &fields);
+        let who = caller(&app).await;
+        let probes = probes(route.method.as_str(), route.path, &fields, &who);
+        let b = &who.browser;
         sent += probes.len();
         let method = route.method.as_str().to_owned();
         let results: Vec<(String, castellan_e2e::Response)> = futures_util::stream::iter(probes)
             .map(|p| {
-                let b = &b;
                 let method = method.clone();
                 async move {
                     let r = match &p.body {

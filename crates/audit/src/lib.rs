@@ -70,7 +70,7 @@ pub async fn record<C: ConnectionTrait + TransactionTrait>(
     loop {
         // A savepoint when `db` is already a transaction: a lost race rolls back only this
         // attempt (Postgres would otherwise abort the caller's whole transaction).
-        let attempt = db.begin().await?;
+        let attempt = castellan_data::begin_write(db).await?;
         if attempt.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             attempt
                 .execute_raw(sea_orm::Statement::from_sql_and_values(

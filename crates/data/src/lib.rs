@@ -16,17 +16,39 @@ pub enum DataError {
     /// A unique constraint refused the write (a duplicate email, token or identifier).
     #[error("the row conflicts with an existing one")]
     Conflict,
+    /// A value is larger than the database can store or index (Postgres' `program_limit_exceeded`,
+    /// e.g. an index row over 2.7 kB): the client sent it, so it is the client's error.
+    #[error("a value is too large to store")]
+    TooLarge,
     #[error("database error: {0}")]
     Db(DbErr),
 }
 
 impl From<DbErr> for DataError {
     fn from(e: DbErr) -> Self {
+        if is_too_large(&e) {
+            return Self::TooLarge;
+        }
         match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::Conflict,
             _ => Self::Db(e),
         }
     }
+}
+
+/// Whether the database refused a value for its size (SQLSTATE class 54, "program limit
+/// exceeded": index row size, too many columns, a string too long for its column).
+#[must_use]
+pub fn is_too_large(e: &DbErr) -> bool {
+    let (DbErr::Exec(runtime) | DbErr::Query(runtime)) = e else {
+        return false;
+    };
+    matches!(
+        runtime,
+        sea_orm::RuntimeErr::SqlxError(err)
+            if matches!(&**err, sea_orm::sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| c.starts_with("54")))
+    )
 }
 
 pub type DataResult<T> = Result<T, DataError>;
@@ -58,16 +80,13 @@ impl Backend {
 ///
 /// # Errors
 /// Database failures.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-        db.begin_with_options(sea_orm::TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await
-    } else {
-        db.begin().await
-    }
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    // The mode applies to SQLite's top-level BEGIN only: Postgres and savepoints ignore it.
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Opens a pool. SQLite files get their parent directory created, WAL journaling, a busy timeout

@@ -165,7 +165,19 @@ impl From<castellan_session::SessionError> for ApiError {
 
 impl From<castellan_data::DataError> for ApiError {
     fn from(e: castellan_data::DataError) -> Self {
-        Self::internal(&e)
+        match e {
+            castellan_data::DataError::TooLarge => {
+                Self::validation("Invalid input: a value is too long to be stored")
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// A database failure: the client's fault when the value was too large, else internal.
+impl From<castellan_data::DbErr> for ApiError {
+    fn from(e: castellan_data::DbErr) -> Self {
+        castellan_data::DataError::from(e).into()
     }
 }
 

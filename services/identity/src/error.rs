@@ -194,8 +194,10 @@ impl From<IdentityError> for ApiError {
             ),
             E::KeyInvalid(code) => Self::bad_request(code, sentence(code)),
             E::KeyNotFound => Self::new(S::NOT_FOUND, "KEY_NOT_FOUND", "API Key not found"),
+            E::Authz(castellan_authz::AuthzError::Db(e)) | E::Audit(castellan_audit::AuditError::Db(e)) => {
+                e.into()
+            }
             E::Authz(e) => Self::internal(&e),
-            E::Audit(e) => Self::internal(&e),
             E::Session(e) => e.into(),
             E::Data(e) => e.into(),
             E::Hashing(e) => Self::internal(&e),

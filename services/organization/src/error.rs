@@ -318,6 +318,9 @@ impl From<OrgError> for ApiError {
             ),
             OrgError::Session(e) => e.into(),
             OrgError::Data(e) => e.into(),
+            OrgError::Db(e)
+            | OrgError::Authz(castellan_authz::AuthzError::Db(e))
+            | OrgError::Audit(castellan_audit::AuditError::Db(e)) => e.into(),
             other => Self::internal(&other),
         }
     }

@@ -95,6 +95,9 @@ impl From<SsoError> for ApiError {
             } => Self::message_only(status(kind), message),
             SsoError::Session(e) => e.into(),
             SsoError::Data(e) => e.into(),
+            SsoError::Db(e)
+            | SsoError::Authz(castellan_authz::AuthzError::Db(e))
+            | SsoError::Audit(castellan_audit::AuditError::Db(e)) => e.into(),
             other => Self::internal(&other),
         }
     }

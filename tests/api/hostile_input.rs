@@ -318,7 +318,8 @@ fn defect(r: &castellan_e2e::Response) -> Option<String> {
     if r.status >= 400 {
         let shaped = r.json.get("message").is_some_and(Value::is_string);
         // Better Auth's empty 404/401 bodies are its shape for those answers.
-        if !shaped && !(r.text.is_empty() && matches!(r.status, 401 | 404)) {
+        let empty_like_better_auth = r.text.is_empty() && matches!(r.status, 401 | 404);
+        if !(shaped || empty_like_better_auth) {
             return Some(format!(
                 "{} with a non-JSON error body: {:.200}",
                 r.status, r.text

@@ -32,11 +32,35 @@ macro_rules! both_backends {
     };
 }
 
+/// Declares each test once and runs it on both backends, for tests that start their own
+/// server(s) with particular settings: the body gets the backend and returns early when it is
+/// unavailable (outside CI).
+macro_rules! per_backend {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($backend: castellan_e2e::Backend) $body
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(castellan_e2e::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_redis() {
+                    run(castellan_e2e::Backend::PostgresRedis).await
+                }
+            }
+        )*
+    };
+}
+
 mod admin;
 mod api_keys;
 mod bad_input;
 mod better_auth_database;
 mod conformance;
+mod cors;
 mod email_verification;
 mod hostile_input;
 mod mail_delivery;

@@ -53,3 +53,76 @@ mod shared_counters {
         assert_eq!(on_b.send(req).await.status, 429);
     }
 }
+
+/// Forwarding headers are believed only from `TRUSTED_PROXIES`.
+mod proxy_trust {
+    use castellan_e2e::{Backend, PASSWORD, TestApp};
+    use serde_json::json;
+
+    async fn sign_in_from(
+        app: &TestApp,
+        email: &str,
+        forwarded_for: &str,
+        password: &str,
+    ) -> castellan_e2e::Response {
+        let b = app.browser();
+        let req = reqwest::Client::new()
+            .post(format!("{}/sign-in/email", app.auth_url))
+            .header("origin", &app.origin)
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"email": email, "password": password}));
+        b.send(req).await
+    }
+
+    async fn run(backend: Backend) {
+        // The default: no proxy is trusted. Every "address" a client claims lands in one bucket
+        // (its real one), and sessions record the real peer.
+        let Some(direct) = TestApp::spawn_with(backend, &[("TRUSTED_PROXIES", "")]).await else {
+            return;
+        };
+        let (_, email) = direct.new_user("proxy").await;
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            let claimed = format!("198.51.100.{i}");
+            statuses.push(
+                sign_in_from(&direct, &email, &claimed, "wrong-password-1")
+                    .await
+                    .status,
+            );
+        }
+        assert_eq!(
+            statuses,
+            [401, 401, 401, 429],
+            "a forged X-Forwarded-For dodged the limit"
+        );
+
+        let trusted = TestApp::spawn_on(
+            direct.storage.share(),
+            &[("TRUSTED_PROXIES", "127.0.0.0/8, 10.0.0.0/8")],
+        )
+        .await;
+        // Behind trusted proxies the right-most untrusted hop is the client: the forged left-most
+        // entry is ignored.
+        let r = sign_in_from(&trusted, &email, "6.6.6.6, 203.0.113.50, 10.1.1.1", PASSWORD).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let token = r.json["token"].as_str().unwrap();
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let row = castellan_data::entity::session::Entity::find()
+            .filter(castellan_data::entity::session::Column::Token.eq(token))
+            .one(&trusted.db().await)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.ip_address.as_deref(), Some("203.0.113.50"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_redis() {
+        run(Backend::PostgresRedis).await;
+    }
+}

@@ -37,8 +37,18 @@ fn redis_url() -> String {
     std::env::var("CASTELLAN_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-fn required_services() -> bool {
+pub fn required_services() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A TCP port free on loopback right now (for a helper server the test starts itself).
+#[must_use]
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn unique(tag: &str) -> String {
@@ -231,6 +241,8 @@ impl TestApp {
             // Each simulated browser has its own X-Forwarded-For address, so only tests about
             // rate limiting share a bucket.
             ("RATE_LIMIT", "1".to_owned()),
+            // The simulated browsers' X-Forwarded-For comes from loopback, as from a proxy.
+            ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

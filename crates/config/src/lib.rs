@@ -62,8 +62,34 @@ impl Default for PasswordPolicy {
 #[derive(Clone, Debug)]
 pub struct RateLimitSettings {
     pub enabled: bool,
-    /// Request headers that carry the client address, first match wins.
+    /// Request headers that carry the client address, first match wins. They are read only
+    /// when the connection comes from one of `trusted_proxies`.
     pub ip_headers: Vec<String>,
+    /// `TRUSTED_PROXIES`: the addresses (CIDRs or bare IPs) of the reverse proxies in front of
+    /// Castellan. Empty by default, so a client cannot pick its own address with
+    /// `X-Forwarded-For`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Parses `TRUSTED_PROXIES`: comma-separated CIDRs (`10.0.0.0/8`) or bare addresses.
+///
+/// # Errors
+/// An entry that is neither.
+pub fn parse_proxies(value: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    name: "TRUSTED_PROXIES",
+                    reason: format!("{entry:?} is not an IP address or CIDR"),
+                })
+        })
+        .collect()
 }
 
 /// Debug output redacts the secret and credentials in URLs (see the `Debug` impl below).
@@ -208,6 +234,7 @@ impl Settings {
             rate_limit: RateLimitSettings {
                 enabled: flag("RATE_LIMIT", true),
                 ip_headers,
+                trusted_proxies: parse_proxies(&get("TRUSTED_PROXIES").unwrap_or_default())?,
             },
             send_verification_on_sign_up: flag("EMAIL_VERIFICATION_ON_SIGN_UP", true),
             require_email_verification: flag("REQUIRE_EMAIL_VERIFICATION", false),

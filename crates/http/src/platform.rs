@@ -110,6 +110,8 @@ impl Application {
                 .wrap(from_fn(crate::bearer::set_auth_token))
                 .wrap(from_fn(rate_limit))
                 .wrap(from_fn(crate::guard::hostile_input))
+                // Outermost, so refusals (429, 400) carry CORS headers too and apps can read them.
+                .wrap(from_fn(crate::cors::cors))
                 .service(web::scope(&base_path).configure(|cfg| {
                     let mut routes = crate::routes::Routes::serving(cfg);
                     for mount in mounts {

@@ -75,7 +75,7 @@ pub async fn rate_limit<B: MessageBody + 'static>(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let rule = rule_for(path);
-    let who = client_ip(req.request(), &state.settings.rate_limit.ip_headers)
+    let who = client_ip(req.request(), &state.settings.rate_limit)
         .map_or_else(|| "no-trusted-ip".to_owned(), rate_limit_identity);
     let key = format!("rl:{who}|{path}");
     match state.cache.hit(&key, rule.window, rule.max).await {

@@ -34,7 +34,7 @@ impl AuthState {
     /// Where a request came from: its client address (from the configured headers) and agent.
     #[must_use]
     pub fn client(&self, req: &actix_web::HttpRequest) -> castellan_session::ClientInfo {
-        crate::client::client_info(req, &self.settings.rate_limit.ip_headers)
+        crate::client::client_info(req, &self.settings.rate_limit)
     }
 
     #[must_use]

@@ -158,7 +158,9 @@ pub async fn run(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Syn
         let t = Instant::now();
         let scope = authz.scope(&db, &org, &user).await?;
         if let Some(scope) = scope {
-            let _ = authz.permit(&scope, "member", "delete").await?;
+            let _ = authz
+                .permit::<castellan_authz::grant::MemberDelete>(&scope)
+                .await?;
         }
         full.push(t.elapsed());
     }

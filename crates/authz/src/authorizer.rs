@@ -14,6 +14,7 @@ use castellan_data::entity::{member, organization};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::adapter::SeaOrmAdapter;
+use crate::grant::Grant;
 use crate::permissions::{Statements, split_roles};
 use crate::scope::{OrgScope, Permit};
 use crate::{BUILTIN_POLICY, MODEL};
@@ -244,20 +245,17 @@ impl Authorizer {
     ///
     /// # Errors
     /// Loading the organization's policies failed.
-    pub async fn permit<'s>(
+    pub async fn permit<'s, G: Grant>(
         &self,
         scope: &'s OrgScope,
-        resource: &'static str,
-        action: &'static str,
-    ) -> Result<Option<Permit<'s>>, AuthzError> {
-        let wanted: Statements = [(resource.to_owned(), vec![action.to_owned()])].into();
+    ) -> Result<Option<Permit<'s, G>>, AuthzError> {
+        let wanted: Statements = [(G::RESOURCE.to_owned(), vec![G::ACTION.to_owned()])].into();
         Ok(self
             .allows(scope.org_id(), scope.roles(), &wanted)
             .await?
             .then_some(Permit {
                 scope,
-                resource,
-                action,
+                grant: std::marker::PhantomData,
             }))
     }
 

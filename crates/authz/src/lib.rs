@@ -8,7 +8,9 @@
 //! other, so an unchecked org-scoped query cannot be written.
 
 pub mod adapter;
+pub mod admission;
 mod authorizer;
+pub mod grant;
 pub mod permissions;
 pub mod repo;
 mod scope;

@@ -12,6 +12,11 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
+use crate::grant::{
+    Grant, InvitationCancel, InvitationCreate, MemberDelete, MemberUpdate, OrganizationDelete,
+    OrganizationUpdate, RoleCreate, RoleDelete, RoleUpdate, SsoCreate, SsoDelete, SsoRead, SsoUpdate,
+    TeamCreate, TeamDelete, TeamUpdate,
+};
 use crate::scope::{OrgScope, Permit};
 
 /// The most rows one page returns.
@@ -123,11 +128,10 @@ pub async fn members_with_role(
 /// Database failures.
 pub async fn set_member_role(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, MemberUpdate>,
     target: member::Model,
     role: String,
 ) -> Result<member::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("member", "update"));
     if target.organization_id != permit.org_id() {
         return Err(DbErr::RecordNotFound("member".into()));
     }
@@ -174,7 +178,7 @@ pub async fn remove_member(
 /// Database failures.
 pub async fn invitations(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, InvitationCreate>,
 ) -> Result<Vec<invitation::Model>, DbErr> {
     invitation::Entity::find()
         .filter(invitation::Column::OrganizationId.eq(permit.org_id()))
@@ -189,7 +193,7 @@ pub async fn invitations(
 /// Database failures.
 pub async fn pending_invitation_for(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, InvitationCreate>,
     email: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<invitation::Model>, DbErr> {
@@ -208,7 +212,7 @@ pub async fn pending_invitation_for(
 /// Database failures.
 pub async fn pending_invitation_count(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, InvitationCreate>,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
     let rows = invitation::Entity::find()
@@ -225,10 +229,9 @@ pub async fn pending_invitation_count(
 /// Database failures.
 pub async fn create_invitation(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, InvitationCreate>,
     row: invitation::Model,
 ) -> Result<invitation::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("invitation", "create"));
     let row = invitation::Model {
         organization_id: permit.org_id().to_owned(),
         ..row
@@ -322,10 +325,9 @@ pub async fn custom_role(
 /// Database failures.
 pub async fn update_organization(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, OrganizationUpdate>,
     change: organization::ActiveModel,
 ) -> Result<organization::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("organization", "update"));
     let change = organization::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(permit.org_id().to_owned()),
         ..change
@@ -337,8 +339,10 @@ pub async fn update_organization(
 ///
 /// # Errors
 /// Database failures.
-pub async fn delete_organization(db: &impl ConnectionTrait, permit: &Permit<'_>) -> Result<(), DbErr> {
-    debug_assert_eq!(permit.grants(), ("organization", "delete"));
+pub async fn delete_organization(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_, OrganizationDelete>,
+) -> Result<(), DbErr> {
     let org = permit.org_id().to_owned();
     let teams: Vec<String> = team::Entity::find()
         .filter(team::Column::OrganizationId.eq(&org))
@@ -391,7 +395,7 @@ pub async fn lock_organization(db: &impl ConnectionTrait, scope: &OrgScope) -> R
 ///
 /// # Errors
 /// Database failures.
-pub async fn lock_organization_id(db: &impl ConnectionTrait, org_id: &str) -> Result<(), DbErr> {
+pub(crate) async fn lock_organization_id(db: &impl ConnectionTrait, org_id: &str) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let sql = match backend {
         sea_orm::DatabaseBackend::Postgres => r#"UPDATE "organization" SET "id" = "id" WHERE "id" = $1"#,
@@ -412,10 +416,9 @@ pub async fn lock_organization_id(db: &impl ConnectionTrait, org_id: &str) -> Re
 /// Database failures.
 pub async fn create_team(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, TeamCreate>,
     row: team::Model,
 ) -> Result<team::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("team", "create"));
     let row = team::Model {
         organization_id: permit.org_id().to_owned(),
         ..row
@@ -432,12 +435,11 @@ pub async fn create_team(
 /// Database failures; `RecordNotFound` for a team of another organization.
 pub async fn rename_team(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, TeamUpdate>,
     team_id: &str,
     name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<team::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("team", "update"));
     let existing = team_by_id(db, permit.scope(), team_id)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("team".into()))?;
@@ -455,10 +457,9 @@ pub async fn rename_team(
 /// Database failures.
 pub async fn delete_team(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, TeamDelete>,
     team_id: &str,
 ) -> Result<bool, DbErr> {
-    debug_assert_eq!(permit.grants(), ("team", "delete"));
     if team_by_id(db, permit.scope(), team_id).await?.is_none() {
         return Ok(false);
     }
@@ -486,6 +487,70 @@ pub async fn team_seats(
         .filter(team_member::Column::TeamId.eq(team_id))
         .all(db)
         .await
+}
+
+/// Whether `user_id` has a seat in a team of the scope's organization.
+///
+/// # Errors
+/// Database failures.
+pub async fn is_seated(
+    db: &impl ConnectionTrait,
+    scope: &OrgScope,
+    team_id: &str,
+    user_id: &str,
+) -> Result<bool, DbErr> {
+    Ok(user_teams(db, scope, user_id)
+        .await?
+        .iter()
+        .any(|t| t.id == team_id))
+}
+
+/// A team, if `user_id` is a member of its organization: how a caller who names only a team
+/// reaches it (anyone else learns nothing of it).
+///
+/// # Errors
+/// Database failures.
+pub async fn team_of_member(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    team_id: &str,
+) -> Result<Option<team::Model>, DbErr> {
+    team::Entity::find_by_id(team_id.to_owned())
+        .filter(team::Column::OrganizationId.in_subquery(organizations_of_user(user_id)))
+        .one(db)
+        .await
+}
+
+/// `SELECT organizationId FROM member WHERE userId = ?`.
+fn organizations_of_user(user_id: &str) -> sea_orm::sea_query::SelectStatement {
+    member::Entity::find()
+        .select_only()
+        .column(member::Column::OrganizationId)
+        .filter(member::Column::UserId.eq(user_id))
+        .into_query()
+}
+
+/// The organizations `user_id` is a member of, oldest membership first (user-scoped).
+///
+/// # Errors
+/// Database failures.
+pub async fn organizations_of(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<organization::Model>, DbErr> {
+    let memberships = member::Entity::find()
+        .filter(member::Column::UserId.eq(user_id))
+        .order_by_asc(member::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let orgs = organization::Entity::find()
+        .filter(organization::Column::Id.in_subquery(organizations_of_user(user_id)))
+        .all(db)
+        .await?;
+    Ok(memberships
+        .iter()
+        .filter_map(|m| orgs.iter().find(|o| o.id == m.organization_id).cloned())
+        .collect())
 }
 
 /// The teams of the scope's organization in which `user_id` has a seat.
@@ -519,14 +584,9 @@ fn seats_of(user_id: &str) -> sea_orm::sea_query::SelectStatement {
 /// # Errors
 /// Database failures.
 pub async fn own_teams(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<team::Model>, DbErr> {
-    let orgs = member::Entity::find()
-        .select_only()
-        .column(member::Column::OrganizationId)
-        .filter(member::Column::UserId.eq(user_id))
-        .into_query();
     team::Entity::find()
         .filter(team::Column::Id.in_subquery(seats_of(user_id)))
-        .filter(team::Column::OrganizationId.in_subquery(orgs))
+        .filter(team::Column::OrganizationId.in_subquery(organizations_of_user(user_id)))
         .all(db)
         .await
 }
@@ -538,10 +598,9 @@ pub async fn own_teams(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<t
 /// Database failures; `RecordNotFound` for a team of another organization.
 pub async fn add_seat(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, MemberUpdate>,
     seat: team_member::Model,
 ) -> Result<team_member::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("member", "update"));
     if team_by_id(db, permit.scope(), &seat.team_id).await?.is_none() {
         return Err(DbErr::RecordNotFound("team".into()));
     }
@@ -564,11 +623,10 @@ pub async fn add_seat(
 /// Database failures.
 pub async fn remove_seat(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, MemberDelete>,
     team_id: &str,
     user_id: &str,
 ) -> Result<bool, DbErr> {
-    debug_assert_eq!(permit.grants(), ("member", "delete"));
     if team_by_id(db, permit.scope(), team_id).await?.is_none() {
         return Ok(false);
     }
@@ -586,10 +644,9 @@ pub async fn remove_seat(
 /// Database failures.
 pub async fn create_custom_role(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, RoleCreate>,
     row: organization_role::Model,
 ) -> Result<organization_role::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("ac", "create"));
     let row = organization_role::Model {
         organization_id: permit.org_id().to_owned(),
         ..row
@@ -606,13 +663,12 @@ pub async fn create_custom_role(
 /// Database failures; `RecordNotFound` for a role of another organization.
 pub async fn update_custom_role(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, RoleUpdate>,
     role_id: &str,
     role: String,
     permission: String,
     now: DateTime<Utc>,
 ) -> Result<organization_role::Model, DbErr> {
-    debug_assert_eq!(permit.grants(), ("ac", "update"));
     let existing = custom_role(db, permit.scope(), None, Some(role_id))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("role".into()))?;
@@ -629,10 +685,9 @@ pub async fn update_custom_role(
 /// Database failures.
 pub async fn delete_custom_role(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, RoleDelete>,
     role_id: &str,
 ) -> Result<(), DbErr> {
-    debug_assert_eq!(permit.grants(), ("ac", "delete"));
     organization_role::Entity::delete_many()
         .filter(organization_role::Column::Id.eq(role_id))
         .filter(organization_role::Column::OrganizationId.eq(permit.org_id()))
@@ -647,10 +702,9 @@ pub async fn delete_custom_role(
 /// Database failures.
 pub async fn cancel_invitation(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, InvitationCancel>,
     invitation_id: &str,
 ) -> Result<bool, DbErr> {
-    debug_assert_eq!(permit.grants(), ("invitation", "cancel"));
     let res = invitation::Entity::update_many()
         .col_expr(
             invitation::Column::Status,
@@ -669,11 +723,10 @@ pub async fn cancel_invitation(
 /// Database failures.
 pub async fn extend_invitation(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, InvitationCreate>,
     invitation_id: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    debug_assert_eq!(permit.grants(), ("invitation", "create"));
     invitation::Entity::update_many()
         .col_expr(
             invitation::Column::ExpiresAt,
@@ -690,13 +743,12 @@ pub async fn extend_invitation(
 // organization; a personal one (no organization) with none, its registrant having been checked by
 // the caller. Anything else fails closed as `RecordNotFound`.
 
-fn connection_in_reach(
-    permit: Option<&Permit<'_>>,
+fn connection_in_reach<G: Grant>(
+    permit: Option<&Permit<'_, G>>,
     row: &sso_provider::Model,
-    action: &'static str,
 ) -> Result<(), DbErr> {
     let reached = match (permit, row.organization_id.as_deref()) {
-        (Some(permit), Some(org_id)) => permit.org_id() == org_id && permit.grants() == ("sso", action),
+        (Some(permit), Some(org_id)) => permit.org_id() == org_id,
         (None, None) => true,
         _ => false,
     };
@@ -713,9 +765,8 @@ fn connection_in_reach(
 /// Database failures.
 pub async fn sso_connections(
     db: &impl ConnectionTrait,
-    permit: &Permit<'_>,
+    permit: &Permit<'_, SsoRead>,
 ) -> Result<Vec<sso_provider::Model>, DbErr> {
-    debug_assert_eq!(permit.grants(), ("sso", "read"));
     sso_provider::Entity::find()
         .filter(sso_provider::Column::OrganizationId.eq(permit.org_id()))
         .order_by_asc(sso_provider::Column::ProviderId)
@@ -729,10 +780,10 @@ pub async fn sso_connections(
 /// Database failures (a taken `providerId` is a unique violation); `RecordNotFound` out of reach.
 pub async fn insert_sso_connection(
     db: &impl ConnectionTrait,
-    permit: Option<&Permit<'_>>,
+    permit: Option<&Permit<'_, SsoCreate>>,
     row: sso_provider::Model,
 ) -> Result<sso_provider::Model, DbErr> {
-    connection_in_reach(permit, &row, "create")?;
+    connection_in_reach(permit, &row)?;
     sso_provider::ActiveModel::from(row).insert(db).await
 }
 
@@ -742,10 +793,10 @@ pub async fn insert_sso_connection(
 /// Database failures; `RecordNotFound` out of reach.
 pub async fn update_sso_connection(
     db: &impl ConnectionTrait,
-    permit: Option<&Permit<'_>>,
+    permit: Option<&Permit<'_, SsoUpdate>>,
     row: sso_provider::Model,
 ) -> Result<sso_provider::Model, DbErr> {
-    connection_in_reach(permit, &row, "update")?;
+    connection_in_reach(permit, &row)?;
     use sea_orm::ActiveValue::{NotSet, Unchanged};
     sso_provider::ActiveModel {
         id: Unchanged(row.id),
@@ -770,10 +821,10 @@ pub async fn update_sso_connection(
 /// Database failures; `RecordNotFound` out of reach.
 pub async fn mark_sso_domain_verified(
     db: &impl ConnectionTrait,
-    permit: Option<&Permit<'_>>,
+    permit: Option<&Permit<'_, SsoUpdate>>,
     row: &sso_provider::Model,
 ) -> Result<bool, DbErr> {
-    connection_in_reach(permit, row, "update")?;
+    connection_in_reach(permit, row)?;
     let done = sso_provider::Entity::update_many()
         .col_expr(
             sso_provider::Column::DomainVerified,
@@ -793,11 +844,11 @@ pub async fn mark_sso_domain_verified(
 /// Database failures; `RecordNotFound` out of reach.
 pub async fn save_sso_provisioning(
     db: &impl ConnectionTrait,
-    permit: Option<&Permit<'_>>,
+    permit: Option<&Permit<'_, SsoUpdate>>,
     connection: &sso_provider::Model,
     settings: sso_provisioning::Model,
 ) -> Result<(), DbErr> {
-    connection_in_reach(permit, connection, "update")?;
+    connection_in_reach(permit, connection)?;
     sso_provisioning::Entity::delete_by_id(connection.provider_id.clone())
         .exec(db)
         .await?;
@@ -818,10 +869,10 @@ pub async fn save_sso_provisioning(
 /// Database failures; `RecordNotFound` out of reach.
 pub async fn delete_sso_connection(
     db: &impl ConnectionTrait,
-    permit: Option<&Permit<'_>>,
+    permit: Option<&Permit<'_, SsoDelete>>,
     row: &sso_provider::Model,
 ) -> Result<(), DbErr> {
-    connection_in_reach(permit, row, "delete")?;
+    connection_in_reach(permit, row)?;
     account::Entity::delete_many()
         .filter(account::Column::ProviderId.eq(row.provider_id.as_str()))
         .exec(db)
@@ -876,18 +927,18 @@ mod tests {
     }
 
     #[test]
-    fn an_organizations_connection_needs_a_permit_of_that_organization_for_that_action() {
+    fn an_organizations_connection_needs_a_permit_of_that_organization() {
+        // The action is the permit's type: a delete permit cannot be passed where an update
+        // permit is needed (that does not compile), so only the organization is checked here.
         let a = scope("org-a");
-        let update_a = Permit {
+        let update_a: Permit<'_, SsoUpdate> = Permit {
             scope: &a,
-            resource: "sso",
-            action: "update",
+            grant: std::marker::PhantomData,
         };
-        assert!(connection_in_reach(Some(&update_a), &connection(Some("org-a")), "update").is_ok());
-        assert!(connection_in_reach(Some(&update_a), &connection(Some("org-b")), "update").is_err());
-        assert!(connection_in_reach(Some(&update_a), &connection(Some("org-a")), "delete").is_err());
-        assert!(connection_in_reach(None, &connection(Some("org-a")), "update").is_err());
-        assert!(connection_in_reach(Some(&update_a), &connection(None), "update").is_err());
-        assert!(connection_in_reach(None, &connection(None), "update").is_ok());
+        assert!(connection_in_reach(Some(&update_a), &connection(Some("org-a"))).is_ok());
+        assert!(connection_in_reach(Some(&update_a), &connection(Some("org-b"))).is_err());
+        assert!(connection_in_reach::<SsoUpdate>(None, &connection(Some("org-a"))).is_err());
+        assert!(connection_in_reach(Some(&update_a), &connection(None)).is_err());
+        assert!(connection_in_reach::<SsoUpdate>(None, &connection(None)).is_ok());
     }
 }

@@ -3,6 +3,9 @@
 
 use castellan_data::entity::{member, organization};
 
+use std::marker::PhantomData;
+
+use crate::grant::Grant;
 use crate::permissions::CREATOR_ROLE;
 
 /// The caller is a member of this organization (checked against `member` on this request).
@@ -40,15 +43,14 @@ impl OrgScope {
     }
 }
 
-/// casbin allowed `action` on `resource` for the caller in this organization.
+/// casbin allowed `G`'s action on its resource for the caller in this organization.
 #[derive(Debug)]
-pub struct Permit<'a> {
+pub struct Permit<'a, G: Grant> {
     pub(crate) scope: &'a OrgScope,
-    pub(crate) resource: &'static str,
-    pub(crate) action: &'static str,
+    pub(crate) grant: PhantomData<G>,
 }
 
-impl Permit<'_> {
+impl<G: Grant> Permit<'_, G> {
     #[must_use]
     pub fn scope(&self) -> &OrgScope {
         self.scope
@@ -61,6 +63,6 @@ impl Permit<'_> {
 
     #[must_use]
     pub fn grants(&self) -> (&'static str, &'static str) {
-        (self.resource, self.action)
+        (G::RESOURCE, G::ACTION)
     }
 }

@@ -48,7 +48,7 @@ impl IdentityService {
             .await?
             .ok_or_else(denied)?;
         self.authz
-            .permit(&scope, "organization", "update")
+            .permit::<castellan_authz::grant::OrganizationUpdate>(&scope)
             .await?
             .ok_or_else(denied)?;
         Ok(org.to_owned())

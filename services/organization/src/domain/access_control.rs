@@ -2,6 +2,7 @@
 //! transaction: in `organizationRole` (Better Auth's schema and wire shape) and as casbin lines,
 //! which is what decisions read.
 
+use castellan_authz::grant;
 use castellan_authz::permissions::is_known;
 use castellan_authz::{BUILTIN_ROLES, OrgScope, Statements, repo};
 use castellan_crypto::random;
@@ -77,10 +78,8 @@ impl OrganizationService {
         }
         let scope = self.roles_scope(actor, org_id).await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::RoleCreate>(
                 &scope,
-                "ac",
-                "create",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE"),
             )
             .await?;
@@ -123,10 +122,8 @@ impl OrganizationService {
     /// Not a member, not allowed.
     pub async fn list_roles(&self, actor: &Actor, org_id: Option<&str>) -> OrgResult<Vec<CustomRole>> {
         let scope = self.roles_scope(actor, org_id).await?;
-        self.require_permit(
+        self.require_permit::<grant::RoleRead>(
             &scope,
-            "ac",
-            "read",
             OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_READ_A_ROLE"),
         )
         .await?;
@@ -147,10 +144,8 @@ impl OrganizationService {
         id: Option<&str>,
     ) -> OrgResult<CustomRole> {
         let scope = self.roles_scope(actor, org_id).await?;
-        self.require_permit(
+        self.require_permit::<grant::RoleRead>(
             &scope,
-            "ac",
-            "read",
             OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_READ_A_ROLE"),
         )
         .await?;
@@ -173,10 +168,8 @@ impl OrganizationService {
     ) -> OrgResult<CustomRole> {
         let scope = self.roles_scope(actor, org_id).await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::RoleUpdate>(
                 &scope,
-                "ac",
-                "update",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_A_ROLE"),
             )
             .await?;
@@ -248,10 +241,8 @@ impl OrganizationService {
         }
         let scope = self.roles_scope(actor, org_id).await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::RoleDelete>(
                 &scope,
-                "ac",
-                "delete",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_A_ROLE"),
             )
             .await?;

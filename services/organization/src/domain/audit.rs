@@ -2,6 +2,7 @@
 
 use castellan_audit::Verification;
 use castellan_authz::OrgScope;
+use castellan_authz::grant;
 use castellan_data::entity::audit_log;
 
 use super::{Actor, OrganizationService};
@@ -20,10 +21,8 @@ impl OrganizationService {
                 OrgError::denied("YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION"),
             )
             .await?;
-        self.require_permit(
+        self.require_permit::<grant::AuditRead>(
             &scope,
-            "audit",
-            "read",
             OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_READ_THE_AUDIT_LOG"),
         )
         .await?;

@@ -1,12 +1,12 @@
 //! Invitations: sending, accepting, rejecting, cancelling and listing them.
 
+use castellan_authz::admission::{self, Joined};
+use castellan_authz::grant;
 use castellan_authz::{CREATOR_ROLE, repo};
 use castellan_crypto::random;
 use castellan_data::entity::{invitation, member, organization, team_member, user};
-use castellan_data::repo::{invitations, organizations, users};
+use castellan_data::repo::{invitations, users};
 use castellan_mail::Mail;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Map, json};
 
 use super::organizations::membership_key;
@@ -48,10 +48,8 @@ impl OrganizationService {
             .require_scope(actor, &org_id, OrgError::invalid("MEMBER_NOT_FOUND"))
             .await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::InvitationCreate>(
                 &scope,
-                "invitation",
-                "create",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION"),
             )
             .await?;
@@ -184,38 +182,21 @@ impl OrganizationService {
     pub async fn accept(&self, actor: &Actor, id: &str) -> OrgResult<(invitation::Model, member::Model)> {
         let inv = self.invitation_for_recipient(actor, id, false).await?;
         let now = self.now();
-        let txn = castellan_data::begin_write(&self.db).await?;
-        repo::lock_organization_id(&txn, &inv.organization_id).await?;
-        let members = member::Entity::find().filter(member::Column::OrganizationId.eq(&inv.organization_id));
-        if members.clone().count(&txn).await? >= MEMBERSHIP_LIMIT {
-            return Err(OrgError::denied("ORGANIZATION_MEMBERSHIP_LIMIT_REACHED"));
-        }
-        if !invitations::transition(&txn, &inv.id, Some("pending"), "accepted").await? {
-            return Err(OrgError::invalid("INVITATION_NOT_FOUND"));
-        }
-        if members
-            .filter(member::Column::UserId.eq(actor.user_id()))
-            .count(&txn)
-            .await?
-            > 0
-        {
-            return Err(OrgError::invalid("USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION"));
-        }
         let team_ids: Vec<String> = inv
             .team_id
             .as_deref()
             .map(castellan_authz::permissions::split_roles)
             .unwrap_or_default();
-        for team_id in &team_ids {
-            let seat = team_member::ActiveModel {
-                id: Set(random::generate_id()),
-                team_id: Set(team_id.clone()),
-                user_id: Set(actor.user_id().to_owned()),
-                membership_key: Set(Some(membership_key(team_id, actor.user_id()))),
-                created_at: Set(Some(now)),
-            };
-            organizations::insert(&txn, seat).await?;
-        }
+        let seats: Vec<team_member::Model> = team_ids
+            .iter()
+            .map(|team_id| team_member::Model {
+                id: random::generate_id(),
+                team_id: team_id.clone(),
+                user_id: actor.user_id().to_owned(),
+                membership_key: Some(membership_key(team_id, actor.user_id())),
+                created_at: Some(now),
+            })
+            .collect();
         let member = member::Model {
             id: random::generate_id(),
             organization_id: inv.organization_id.clone(),
@@ -223,7 +204,17 @@ impl OrganizationService {
             role: inv.role.clone().unwrap_or_else(|| "member".to_owned()),
             created_at: now,
         };
-        organizations::insert(&txn, member::ActiveModel::from(member.clone())).await?;
+        let txn = castellan_data::begin_write(&self.db).await?;
+        match admission::join_by_invitation(&txn, &inv, &member, &seats, MEMBERSHIP_LIMIT).await? {
+            Joined::Joined => {}
+            Joined::MembershipLimitReached => {
+                return Err(OrgError::denied("ORGANIZATION_MEMBERSHIP_LIMIT_REACHED"));
+            }
+            Joined::InvitationNoLongerPending => return Err(OrgError::invalid("INVITATION_NOT_FOUND")),
+            Joined::AlreadyMember => {
+                return Err(OrgError::invalid("USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION"));
+            }
+        }
         let details = json!({ "invitationId": inv.id, "role": member.role });
         self.audit(
             &txn,
@@ -288,10 +279,8 @@ impl OrganizationService {
             .require_scope(actor, &inv.organization_id, not_found())
             .await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::InvitationCancel>(
                 &scope,
-                "invitation",
-                "cancel",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION"),
             )
             .await?;
@@ -319,15 +308,10 @@ impl OrganizationService {
     /// Not found, not the recipient, inviter gone.
     pub async fn invitation(&self, actor: &Actor, id: &str) -> OrgResult<InvitationDetails> {
         let inv = self.invitation_for_recipient(actor, id, false).await?;
-        let organization = organizations::find_by_id(&self.db, &inv.organization_id)
+        let organization = admission::invitation_organization(&self.db, &inv)
             .await?
             .ok_or_else(|| OrgError::invalid("INVITATION_NOT_FOUND"))?;
-        let inviter_is_member = member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(&inv.organization_id))
-            .filter(member::Column::UserId.eq(&inv.inviter_id))
-            .count(&self.db)
-            .await?
-            > 0;
+        let inviter_is_member = admission::inviter_is_member(&self.db, &inv).await?;
         let inviter = users::find_by_id(&self.db, &inv.inviter_id).await?;
         let (true, Some(inviter)) = (inviter_is_member, inviter) else {
             return Err(OrgError::invalid(
@@ -361,10 +345,8 @@ impl OrganizationService {
             )
             .await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::InvitationCreate>(
                 &scope,
-                "invitation",
-                "create",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS"),
             )
             .await?;
@@ -382,7 +364,7 @@ impl OrganizationService {
         let pending = invitations::pending_for_email(&self.db, &actor.auth.user.email).await?;
         let mut out = Vec::with_capacity(pending.len());
         for inv in pending {
-            let name = organizations::find_by_id(&self.db, &inv.organization_id)
+            let name = admission::invitation_organization(&self.db, &inv)
                 .await?
                 .map(|o| o.name)
                 .unwrap_or_default();

@@ -1,5 +1,6 @@
 //! Members: listing, roles, removal, leaving, and permission questions.
 
+use castellan_authz::grant;
 use castellan_authz::{CREATOR_ROLE, OrgScope, Statements, repo};
 use castellan_data::entity::{member, user};
 use serde_json::json;
@@ -106,7 +107,9 @@ impl OrganizationService {
                 "YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER",
             ));
         }
-        let permit = self.require_permit(&scope, "member", "update", denied()).await?;
+        let permit = self
+            .require_permit::<grant::MemberUpdate>(&scope, denied())
+            .await?;
         let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization(&txn, &scope).await?;
         let updated = repo::set_member_role(&txn, &permit, target.clone(), roles.join(",")).await?;
@@ -159,7 +162,7 @@ impl OrganizationService {
                 "YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER",
             ));
         }
-        if self.authz.permit(&scope, "member", "delete").await?.is_none() {
+        if self.authz.permit::<grant::MemberDelete>(&scope).await?.is_none() {
             return Err(OrgError::unauthenticated(
                 "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER",
             ));

@@ -13,6 +13,7 @@ pub mod teams;
 use std::sync::Arc;
 
 use castellan_audit::AuditEvent;
+use castellan_authz::grant::Grant;
 use castellan_authz::{Authorizer, OrgScope, Permit};
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
@@ -81,14 +82,12 @@ impl OrganizationService {
     }
 
     /// A casbin decision, failing with `denied` when refused.
-    pub(crate) async fn require_permit<'s>(
+    pub(crate) async fn require_permit<'s, G: Grant>(
         &self,
         scope: &'s OrgScope,
-        resource: &'static str,
-        action: &'static str,
         denied: OrgError,
-    ) -> OrgResult<Permit<'s>> {
-        self.authz.permit(scope, resource, action).await?.ok_or(denied)
+    ) -> OrgResult<Permit<'s, G>> {
+        self.authz.permit::<G>(scope).await?.ok_or(denied)
     }
 
     /// Records an organization change in the audit log, in the caller's transaction.

@@ -1,5 +1,7 @@
 //! Creating, reading, updating, deleting and activating organizations.
 
+use castellan_authz::admission;
+use castellan_authz::grant;
 use castellan_authz::{CREATOR_ROLE, OrgScope, repo};
 use castellan_crypto::{random, signing};
 use castellan_data::DataError;
@@ -82,21 +84,28 @@ impl OrganizationService {
             created_at: now,
             updated_at: None,
         };
-        let seat = team_member::ActiveModel {
-            id: Set(random::generate_id()),
-            team_id: Set(default_team.id.clone()),
-            user_id: Set(actor.user_id().to_owned()),
-            membership_key: Set(Some(membership_key(&default_team.id, actor.user_id()))),
-            created_at: Set(Some(now)),
+        let owner_seat = team_member::Model {
+            id: random::generate_id(),
+            team_id: default_team.id.clone(),
+            user_id: actor.user_id().to_owned(),
+            membership_key: Some(membership_key(&default_team.id, actor.user_id())),
+            created_at: Some(now),
+        };
+        let keep_current_active = new.keep_current_active;
+        let rows = admission::NewOrganization {
+            organization: organization.clone(),
+            owner: owner.clone(),
+            default_team: default_team.clone(),
+            owner_seat,
         };
         let txn = castellan_data::begin_write(&self.db).await?;
-        match organizations::insert(&txn, organization::ActiveModel::from(organization.clone())).await {
+        match admission::create_organization(&txn, &rows)
+            .await
+            .map_err(DataError::from)
+        {
             Err(DataError::Conflict) => return Err(OrgError::invalid("ORGANIZATION_ALREADY_EXISTS")),
             other => other?,
         }
-        organizations::insert(&txn, member::ActiveModel::from(owner.clone())).await?;
-        organizations::insert(&txn, team::ActiveModel::from(default_team.clone())).await?;
-        organizations::insert(&txn, seat).await?;
         self.audit(
             &txn,
             actor,
@@ -107,7 +116,7 @@ impl OrganizationService {
         )
         .await?;
         txn.commit().await?;
-        if !new.keep_current_active {
+        if !keep_current_active {
             self.sessions
                 .set_active(
                     &actor.auth,
@@ -128,7 +137,7 @@ impl OrganizationService {
     /// # Errors
     /// Storage failures.
     pub async fn list(&self, actor: &Actor) -> OrgResult<Vec<organization::Model>> {
-        Ok(organizations::for_user(&self.db, actor.user_id()).await?)
+        Ok(repo::organizations_of(&self.db, actor.user_id()).await?)
     }
 
     /// Resolves an organization for reading: the slug wins over the id, then the active one.
@@ -193,7 +202,7 @@ impl OrganizationService {
         let (members, _) =
             repo::members_with_users(&self.db, &scope, members_limit.unwrap_or(MEMBERSHIP_LIMIT), 0).await?;
         // Better Auth 1.7.25 shows invitations only to those who may create them.
-        let invitations = match self.authz.permit(&scope, "invitation", "create").await? {
+        let invitations = match self.authz.permit::<grant::InvitationCreate>(&scope).await? {
             Some(permit) => repo::invitations(&self.db, &permit).await?,
             None => Vec::new(),
         };
@@ -225,10 +234,8 @@ impl OrganizationService {
             )
             .await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::OrganizationUpdate>(
                 &scope,
-                "organization",
-                "update",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION"),
             )
             .await?;
@@ -283,10 +290,8 @@ impl OrganizationService {
             .await?;
         let org = scope.organization().clone();
         let permit = self
-            .require_permit(
+            .require_permit::<grant::OrganizationDelete>(
                 &scope,
-                "organization",
-                "delete",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION"),
             )
             .await?;

@@ -1,10 +1,10 @@
 //! Teams inside an organization and their members.
 
+use castellan_authz::grant;
 use castellan_authz::{OrgScope, repo};
 use castellan_crypto::random;
 use castellan_data::entity::{team, team_member};
 use castellan_session::AuthSession;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::organizations::membership_key;
@@ -40,10 +40,8 @@ impl OrganizationService {
             )
             .await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::TeamCreate>(
                 &scope,
-                "team",
-                "create",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION"),
             )
             .await?;
@@ -95,7 +93,7 @@ impl OrganizationService {
     ) -> OrgResult<team::Model> {
         let denied = || OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM");
         let scope = self.team_scope(actor, org_id, denied()).await?;
-        let permit = self.require_permit(&scope, "team", "update", denied()).await?;
+        let permit = self.require_permit::<grant::TeamUpdate>(&scope, denied()).await?;
         let existing = repo::team_by_id(&self.db, &scope, team_id)
             .await?
             .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
@@ -123,10 +121,8 @@ impl OrganizationService {
             return Err(denied());
         }
         let permit = self
-            .require_permit(
+            .require_permit::<grant::TeamDelete>(
                 &scope,
-                "team",
-                "delete",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION"),
             )
             .await?;
@@ -185,7 +181,7 @@ impl OrganizationService {
         let team = repo::team_by_id(&self.db, &scope, &team_id)
             .await?
             .ok_or_else(|| OrgError::invalid("TEAM_NOT_FOUND"))?;
-        if !self.in_team(&team.id, actor.user_id()).await? {
+        if !repo::is_seated(&self.db, &scope, &team.id, actor.user_id()).await? {
             return Err(OrgError::denied("USER_IS_NOT_A_MEMBER_OF_THE_TEAM"));
         }
         let session = self
@@ -193,15 +189,6 @@ impl OrganizationService {
             .set_active(&actor.auth, Some(org_id), Some(Some(team.id.clone())))
             .await?;
         Ok((session, Some(team)))
-    }
-
-    async fn in_team(&self, team_id: &str, user_id: &str) -> OrgResult<bool> {
-        Ok(team_member::Entity::find()
-            .filter(team_member::Column::TeamId.eq(team_id))
-            .filter(team_member::Column::UserId.eq(user_id))
-            .one(&self.db)
-            .await?
-            .is_some())
     }
 
     /// `list-user-teams`, with Better Auth's rules: the caller's own teams (in one organization,
@@ -222,10 +209,8 @@ impl OrganizationService {
             let id =
                 Self::target(actor, org_id).ok_or_else(|| OrgError::invalid("NO_ACTIVE_ORGANIZATION"))?;
             let scope = self.require_scope(actor, id, not_member()).await?;
-            self.require_permit(
+            self.require_permit::<grant::MemberUpdate>(
                 &scope,
-                "member",
-                "update",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER"),
             )
             .await?;
@@ -265,10 +250,8 @@ impl OrganizationService {
             )
             .await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::MemberUpdate>(
                 &scope,
-                "member",
-                "update",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER"),
             )
             .await?;
@@ -321,10 +304,8 @@ impl OrganizationService {
             )
             .await?;
         let permit = self
-            .require_permit(
+            .require_permit::<grant::MemberDelete>(
                 &scope,
-                "member",
-                "delete",
                 OrgError::denied("YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER"),
             )
             .await?;
@@ -363,14 +344,13 @@ impl OrganizationService {
             .ok_or_else(|| OrgError::invalid("YOU_DO_NOT_HAVE_AN_ACTIVE_TEAM"))?;
         // Whether the team is unknown, foreign or just not the caller's, the answer is the same.
         let not_in_team = || OrgError::invalid("USER_IS_NOT_A_MEMBER_OF_THE_TEAM");
-        let team = team::Entity::find_by_id(team_id.clone())
-            .one(&self.db)
+        let team = repo::team_of_member(&self.db, actor.user_id(), &team_id)
             .await?
             .ok_or_else(not_in_team)?;
         let scope = self
             .require_scope(actor, &team.organization_id, not_in_team())
             .await?;
-        if !self.in_team(&team.id, actor.user_id()).await? {
+        if !repo::is_seated(&self.db, &scope, &team.id, actor.user_id()).await? {
             return Err(not_in_team());
         }
         Ok(repo::team_seats(&self.db, &scope, &team.id).await?)

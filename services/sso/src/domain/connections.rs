@@ -2,6 +2,7 @@
 //! `sso/get-provider`, `sso/update-provider`, `sso/delete-provider`), plus Castellan's
 //! per-connection provisioning settings.
 
+use castellan_authz::grant;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -10,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use castellan_data::DataError;
 use castellan_data::entity::{sso_provider, sso_provisioning};
-use castellan_data::repo::{accounts, organizations, sso_providers, verifications};
+use castellan_data::repo::{accounts, sso_providers, verifications};
 
 use super::{Actor, AuditNote, Client, SsoService};
 use crate::connection::{Connection, OidcConfig, SamlConfig, open_secret, seal_secret, split_domains};
@@ -166,15 +167,18 @@ impl SsoService {
             ),
             None => None,
         };
-        let permit = match &scope {
-            Some(scope) => Some(self.authz.permit(scope, "sso", "create").await?.ok_or_else(|| {
-                SsoError::new(
-                    Kind::Denied,
-                    "You must be an organization owner or admin to register SSO providers",
-                )
-            })?),
-            None => None,
-        };
+        let permit =
+            match &scope {
+                Some(scope) => Some(self.authz.permit::<grant::SsoCreate>(scope).await?.ok_or_else(
+                    || {
+                        SsoError::new(
+                            Kind::Denied,
+                            "You must be an organization owner or admin to register SSO providers",
+                        )
+                    },
+                )?),
+                None => None,
+            };
         validate_provider_id(&reg.provider_id)?;
         if RESERVED_PROVIDER_IDS.contains(&reg.provider_id.as_str()) {
             return Err(SsoError::new(
@@ -402,11 +406,11 @@ impl SsoService {
             .into_iter()
             .map(Connection::from_row)
             .collect();
-        for org in organizations::for_user(&self.db, actor.user_id()).await? {
+        for org in castellan_authz::repo::organizations_of(&self.db, actor.user_id()).await? {
             let Some(scope) = self.authz.scope(&self.db, &org.id, actor.user_id()).await? else {
                 continue;
             };
-            let Some(permit) = self.authz.permit(&scope, "sso", "read").await? else {
+            let Some(permit) = self.authz.permit::<grant::SsoRead>(&scope).await? else {
                 continue;
             };
             out.extend(
@@ -424,7 +428,7 @@ impl SsoService {
     pub async fn get(&self, actor: &Actor, provider_id: &str) -> SsoResult<Connection> {
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
-        self.permit(scope.as_ref(), "read").await?;
+        self.permit::<grant::SsoRead>(scope.as_ref()).await?;
         Ok(connection)
     }
 
@@ -439,7 +443,7 @@ impl SsoService {
         }
         let current = self.connection(&change.provider_id).await?;
         let scope = self.scope_for(actor, &current.row).await?;
-        let permit = self.permit(scope.as_ref(), "update").await?;
+        let permit = self.permit::<grant::SsoUpdate>(scope.as_ref()).await?;
         if change.oidc.is_some() && current.oidc.is_none() {
             return Err(invalid(
                 "Cannot update OIDC config for a provider that doesn't have OIDC configured",
@@ -560,7 +564,7 @@ impl SsoService {
     pub async fn delete(&self, actor: &Actor, provider_id: &str) -> SsoResult<()> {
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
-        let permit = self.permit(scope.as_ref(), "delete").await?;
+        let permit = self.permit::<grant::SsoDelete>(scope.as_ref()).await?;
         let txn = castellan_data::begin_write(&self.db).await?;
         repo::delete_sso_connection(&txn, permit.as_ref(), &connection.row).await?;
         self.audit(
@@ -606,7 +610,7 @@ impl SsoService {
     pub async fn get_provisioning(&self, actor: &Actor, provider_id: &str) -> SsoResult<Provisioning> {
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
-        self.permit(scope.as_ref(), "read").await?;
+        self.permit::<grant::SsoRead>(scope.as_ref()).await?;
         self.provisioning_of(provider_id).await
     }
 
@@ -622,7 +626,7 @@ impl SsoService {
     ) -> SsoResult<Provisioning> {
         let connection = self.connection(&change.provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
-        let permit = self.permit(scope.as_ref(), "update").await?;
+        let permit = self.permit::<grant::SsoUpdate>(scope.as_ref()).await?;
         let mut settings = self.provisioning_of(&change.provider_id).await?;
         if let Some(role) = change.default_role {
             settings.default_role = role;

@@ -1,6 +1,7 @@
 //! Proving control of a connection's domains with a DNS TXT record
 //! (`_<prefix>-<providerId>.<domain>` holding the token, or `_<prefix>-<providerId>=<token>`).
 
+use castellan_authz::grant;
 use serde_json::json;
 
 use castellan_data::repo::verifications;
@@ -28,7 +29,7 @@ impl SsoService {
     pub async fn request_domain_verification(&self, actor: &Actor, provider_id: &str) -> SsoResult<String> {
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
-        self.permit(scope.as_ref(), "update").await?;
+        self.permit::<grant::SsoUpdate>(scope.as_ref()).await?;
         if connection.domain_verified() {
             return Err(already_verified());
         }
@@ -72,7 +73,7 @@ impl SsoService {
     pub async fn verify_domain(&self, actor: &Actor, provider_id: &str, dns: &TxtResolver) -> SsoResult<()> {
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
-        let permit = self.permit(scope.as_ref(), "update").await?;
+        let permit = self.permit::<grant::SsoUpdate>(scope.as_ref()).await?;
         if connection.domain_verified() {
             return Err(already_verified());
         }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use castellan_audit::AuditEvent;
+use castellan_authz::grant::Grant;
 use castellan_authz::{Authorizer, OrgScope, Permit};
 use castellan_config::Settings;
 use castellan_data::entity::sso_provider;
@@ -68,9 +69,6 @@ fn no_access() -> SsoError {
     SsoError::new(Kind::Denied, "You don't have access to this provider")
 }
 
-/// The casbin resource of SSO connections.
-const RESOURCE: &str = "sso";
-
 impl SsoService {
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -118,19 +116,13 @@ impl SsoService {
     ///
     /// # Errors
     /// 403 "You don't have access to this provider".
-    pub(crate) async fn permit<'s>(
+    pub(crate) async fn permit<'s, G: Grant>(
         &self,
         scope: Option<&'s OrgScope>,
-        action: &'static str,
-    ) -> SsoResult<Option<Permit<'s>>> {
+    ) -> SsoResult<Option<Permit<'s, G>>> {
         match scope {
             None => Ok(None),
-            Some(scope) => Ok(Some(
-                self.authz
-                    .permit(scope, RESOURCE, action)
-                    .await?
-                    .ok_or_else(no_access)?,
-            )),
+            Some(scope) => Ok(Some(self.authz.permit::<G>(scope).await?.ok_or_else(no_access)?)),
         }
     }
 

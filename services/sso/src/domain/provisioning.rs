@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use castellan_authz::admission;
 use castellan_data::DataError;
 use castellan_data::entity::{member, user};
-use castellan_data::repo::{accounts, organizations, users};
+use castellan_data::repo::{accounts, users};
 
 use super::connections::Provisioning;
 use super::{AuditNote, Client, SsoService};
@@ -182,7 +183,7 @@ impl SsoService {
 
         let mut role = None;
         if let Some(org_id) = connection.row.organization_id.as_deref()
-            && organizations::find_by_id(&txn, org_id)
+            && admission::connection_organization(&txn, &connection.row)
                 .await
                 .map_err(SsoError::from)?
                 .is_some()
@@ -203,7 +204,7 @@ impl SsoService {
                         role: granted.clone(),
                         created_at: now,
                     };
-                    organizations::insert(&txn, member::ActiveModel::from(row))
+                    admission::provision_member(&txn, &connection.row, row)
                         .await
                         .map_err(SsoError::from)?;
                     self.audit(
@@ -231,7 +232,7 @@ impl SsoService {
                                 .any(|r| r == castellan_authz::permissions::CREATOR_ROLE) =>
                     {
                         let before = scope.member().role.clone();
-                        organizations::set_member_role_from_idp(&txn, scope.member().clone(), mapped.clone())
+                        admission::set_role_from_idp(&txn, &connection.row, &scope, mapped.clone())
                             .await
                             .map_err(SsoError::from)?;
                         self.audit(

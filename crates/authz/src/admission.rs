@@ -1,0 +1,203 @@
+//! The ways into an organization that no member's permit authorizes, as named operations:
+//! creating one (the creator becomes its owner), joining by an invitation (authorized as its
+//! addressee), and being provisioned by an SSO connection (authorized by the connection's
+//! configuration). Each states what authorizes it in its arguments, and none takes a plain
+//! organization id from a request.
+
+use castellan_data::entity::{invitation, member, organization, sso_provider, team, team_member};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
+
+use crate::repo::lock_organization_id;
+use crate::scope::OrgScope;
+
+/// A new organization with its owner, its default team and the owner's seat in it.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub organization: organization::Model,
+    pub owner: member::Model,
+    pub default_team: team::Model,
+    pub owner_seat: team_member::Model,
+}
+
+/// Creates an organization and makes its creator the owner.
+///
+/// # Errors
+/// Database failures; a unique violation when the slug is taken.
+pub async fn create_organization(db: &impl ConnectionTrait, new: &NewOrganization) -> Result<(), DbErr> {
+    organization::Entity::insert(organization::ActiveModel::from(new.organization.clone()))
+        .exec_without_returning(db)
+        .await?;
+    let owner = member::Model {
+        organization_id: new.organization.id.clone(),
+        ..new.owner.clone()
+    };
+    member::Entity::insert(member::ActiveModel::from(owner))
+        .exec_without_returning(db)
+        .await?;
+    let team = team::Model {
+        organization_id: new.organization.id.clone(),
+        ..new.default_team.clone()
+    };
+    team::Entity::insert(team::ActiveModel::from(team))
+        .exec_without_returning(db)
+        .await?;
+    team_member::Entity::insert(team_member::ActiveModel::from(new.owner_seat.clone()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// How joining by an invitation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    Joined,
+    MembershipLimitReached,
+    /// Another accept (or a cancel) got there first.
+    InvitationNoLongerPending,
+    AlreadyMember,
+}
+
+/// The invitation's addressee joins its organization (and its teams), once: the organization
+/// row is locked so the membership limit stays exact, and the pending → accepted step is a
+/// guarded update. Run it in a transaction.
+///
+/// # Errors
+/// Database failures.
+pub async fn join_by_invitation(
+    db: &impl ConnectionTrait,
+    invitation: &invitation::Model,
+    member: &member::Model,
+    seats: &[team_member::Model],
+    membership_limit: u64,
+) -> Result<Joined, DbErr> {
+    let org_id = invitation.organization_id.as_str();
+    lock_organization_id(db, org_id).await?;
+    let members = member::Entity::find().filter(member::Column::OrganizationId.eq(org_id));
+    if members.clone().count(db).await? >= membership_limit {
+        return Ok(Joined::MembershipLimitReached);
+    }
+    let accepted = invitation::Entity::update_many()
+        .col_expr(
+            invitation::Column::Status,
+            sea_orm::sea_query::Expr::value("accepted"),
+        )
+        .filter(invitation::Column::Id.eq(invitation.id.as_str()))
+        .filter(invitation::Column::Status.eq("pending"))
+        .exec(db)
+        .await?;
+    if accepted.rows_affected != 1 {
+        return Ok(Joined::InvitationNoLongerPending);
+    }
+    if members
+        .filter(member::Column::UserId.eq(member.user_id.as_str()))
+        .count(db)
+        .await?
+        > 0
+    {
+        return Ok(Joined::AlreadyMember);
+    }
+    // Only teams of the invitation's organization are joined.
+    for seat in seats {
+        let in_org = team::Entity::find_by_id(seat.team_id.clone())
+            .filter(team::Column::OrganizationId.eq(org_id))
+            .one(db)
+            .await?
+            .is_some();
+        if in_org {
+            team_member::Entity::insert(team_member::ActiveModel::from(seat.clone()))
+                .exec_without_returning(db)
+                .await?;
+        }
+    }
+    let member = member::Model {
+        organization_id: org_id.to_owned(),
+        ..member.clone()
+    };
+    member::Entity::insert(member::ActiveModel::from(member))
+        .exec_without_returning(db)
+        .await?;
+    Ok(Joined::Joined)
+}
+
+/// Whether the person who sent an invitation is still a member of its organization.
+///
+/// # Errors
+/// Database failures.
+pub async fn inviter_is_member(
+    db: &impl ConnectionTrait,
+    invitation: &invitation::Model,
+) -> Result<bool, DbErr> {
+    Ok(member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(invitation.organization_id.as_str()))
+        .filter(member::Column::UserId.eq(invitation.inviter_id.as_str()))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// The organization an invitation is to.
+///
+/// # Errors
+/// Database failures.
+pub async fn invitation_organization(
+    db: &impl ConnectionTrait,
+    invitation: &invitation::Model,
+) -> Result<Option<organization::Model>, DbErr> {
+    organization::Entity::find_by_id(invitation.organization_id.clone())
+        .one(db)
+        .await
+}
+
+/// The organization an SSO connection provisions into, when it has one that still exists.
+///
+/// # Errors
+/// Database failures.
+pub async fn connection_organization(
+    db: &impl ConnectionTrait,
+    connection: &sso_provider::Model,
+) -> Result<Option<organization::Model>, DbErr> {
+    match connection.organization_id.clone() {
+        Some(id) => organization::Entity::find_by_id(id).one(db).await,
+        None => Ok(None),
+    }
+}
+
+/// A user the connection signed in joins the connection's organization with `role`.
+///
+/// # Errors
+/// Database failures; `RecordNotFound` for a member of another organization than the
+/// connection's.
+pub async fn provision_member(
+    db: &impl ConnectionTrait,
+    connection: &sso_provider::Model,
+    member: member::Model,
+) -> Result<(), DbErr> {
+    if connection.organization_id.as_deref() != Some(member.organization_id.as_str()) {
+        return Err(DbErr::RecordNotFound("organization".into()));
+    }
+    member::Entity::insert(member::ActiveModel::from(member))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets a member's role as the connection's group mapping decides it at login.
+///
+/// # Errors
+/// Database failures; `RecordNotFound` when the scope is not the connection's organization.
+pub async fn set_role_from_idp(
+    db: &impl ConnectionTrait,
+    connection: &sso_provider::Model,
+    scope: &OrgScope,
+    role: String,
+) -> Result<member::Model, DbErr> {
+    if connection.organization_id.as_deref() != Some(scope.org_id()) {
+        return Err(DbErr::RecordNotFound("organization".into()));
+    }
+    let mut row: member::ActiveModel = scope.member().clone().into();
+    row.role = Set(role);
+    row.update(db).await
+}

@@ -51,7 +51,7 @@ fn prepared_suite() -> Option<PathBuf> {
             "CI=true but the conformance suite ({}) or node is missing",
             src.display()
         );
-        eprintln!("skipping: conformance suite or node not available");
+        castellan_e2e::skip("conformance suite or node not available");
         return None;
     }
     let files = [

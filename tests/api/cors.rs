@@ -91,7 +91,7 @@ per_backend! {
     async fn a_browser_app_on_another_origin_signs_in_with_credentials(backend) {
         if !std::path::Path::new("/usr/bin/chromium").exists() {
             assert!(!castellan_e2e::required_services(), "CI=true but /usr/bin/chromium is missing");
-            eprintln!("skipping: no /usr/bin/chromium");
+            castellan_e2e::skip("no /usr/bin/chromium");
             return;
         }
         let page_port = castellan_e2e::free_tcp_port();

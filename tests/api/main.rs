@@ -6,7 +6,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "tests"
+    clippy::disallowed_methods,
+    reason = "tests; they read the wall clock like the server they drive"
 )]
 
 /// Declares each test once and runs it on both backends.

@@ -1,6 +1,6 @@
 //! Better Auth's default rate-limit rules and its 429 answer.
 
-use castellan_e2e::PASSWORD;
+use castellan_e2e::{PASSWORD, TestApp};
 use serde_json::json;
 
 both_backends! {
@@ -54,27 +54,24 @@ mod shared_counters {
     }
 }
 
-/// Forwarding headers are believed only from `TRUSTED_PROXIES`.
-mod proxy_trust {
-    use castellan_e2e::{Backend, PASSWORD, TestApp};
-    use serde_json::json;
+async fn sign_in_from(
+    app: &TestApp,
+    email: &str,
+    forwarded_for: &str,
+    password: &str,
+) -> castellan_e2e::Response {
+    let b = app.browser();
+    let req = reqwest::Client::new()
+        .post(format!("{}/sign-in/email", app.auth_url))
+        .header("origin", &app.origin)
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"email": email, "password": password}));
+    b.send(req).await
+}
 
-    async fn sign_in_from(
-        app: &TestApp,
-        email: &str,
-        forwarded_for: &str,
-        password: &str,
-    ) -> castellan_e2e::Response {
-        let b = app.browser();
-        let req = reqwest::Client::new()
-            .post(format!("{}/sign-in/email", app.auth_url))
-            .header("origin", &app.origin)
-            .header("x-forwarded-for", forwarded_for)
-            .json(&json!({"email": email, "password": password}));
-        b.send(req).await
-    }
-
-    async fn run(backend: Backend) {
+// Forwarding headers are believed only from `TRUSTED_PROXIES`.
+per_backend! {
+    async fn forwarding_headers_count_only_from_trusted_proxies(backend) {
         // The default: no proxy is trusted. Every "address" a client claims lands in one bucket
         // (its real one), and sessions record the real peer.
         let Some(direct) = TestApp::spawn_with(backend, &[("TRUSTED_PROXIES", "")]).await else {
@@ -114,15 +111,5 @@ mod proxy_trust {
             .unwrap()
             .unwrap();
         assert_eq!(row.ip_address.as_deref(), Some("203.0.113.50"));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        run(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres_redis() {
-        run(Backend::PostgresRedis).await;
     }
 }

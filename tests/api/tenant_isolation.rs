@@ -249,6 +249,44 @@ async fn attempt(b: &Browser, method: &str, path: &str, body: &Value) -> castell
     }
 }
 
+/// Tenant B, with a member, a pending invitation, a team and a custom role; its owner's browser.
+async fn tenant_b(app: &castellan_e2e::TestApp) -> (Browser, TenantB) {
+    let (b_owner, _) = app.new_user("bowner").await;
+    let org_b = orgs::create(&b_owner, "tenantb").await;
+    let b_id = org_b["id"].as_str().unwrap().to_owned();
+    let (_, member_email, b_row) = orgs::add_member(app, &b_owner, &b_id, "member", "bmember").await;
+    let inv = b_owner
+        .post(
+            "/organization/invite-member",
+            &json!({"email": "pending@e2e.test", "role": "member", "organizationId": b_id}),
+        )
+        .await;
+    let team = b_owner
+        .post(
+            "/organization/create-team",
+            &json!({"name": "B secret team", "organizationId": b_id}),
+        )
+        .await;
+    let role = b_owner
+        .post(
+            "/organization/create-role",
+            &json!({"organizationId": b_id, "role": "auditor", "permission": {"ac": ["read"]}}),
+        )
+        .await;
+    assert_eq!((inv.status, team.status, role.status), (200, 200, 200));
+    let tenant = TenantB {
+        id: b_id,
+        name: org_b["name"].as_str().unwrap().to_owned(),
+        slug: org_b["slug"].as_str().unwrap().to_owned(),
+        member_id: b_row["id"].as_str().unwrap().to_owned(),
+        member_user: b_row["userId"].as_str().unwrap().to_owned(),
+        member_email,
+        invitation: inv.json["id"].as_str().unwrap().to_owned(),
+        team: team.json["id"].as_str().unwrap().to_owned(),
+    };
+    (b_owner, tenant)
+}
+
 /// Ids of the same shape as a real tenant's, naming nothing.
 fn made_up_tenant() -> TenantB {
     let id = || castellan_e2e::unique("x").chars().take(32).collect::<String>();
@@ -271,25 +309,7 @@ fn answer(r: &castellan_e2e::Response) -> (u16, Value, Value) {
 
 both_backends! {
     async fn outsiders_get_the_same_answer_for_real_and_made_up_ids(app: TestApp) {
-        // Tenant B, with a member, a pending invitation, a team and a custom role.
-        let (b_owner, _) = app.new_user("bowner").await;
-        let org_b = orgs::create(&b_owner, "tenantb").await;
-        let b_id = org_b["id"].as_str().unwrap().to_owned();
-        let (_, b_member_email, b_row) = orgs::add_member(&app, &b_owner, &b_id, "member", "bmember").await;
-        let inv = b_owner.post("/organization/invite-member", &json!({"email": "pending@e2e.test", "role": "member", "organizationId": b_id})).await;
-        let team = b_owner.post("/organization/create-team", &json!({"name": "B secret team", "organizationId": b_id})).await;
-        let role = b_owner.post("/organization/create-role", &json!({"organizationId": b_id, "role": "auditor", "permission": {"ac": ["read"]}})).await;
-        assert_eq!((inv.status, team.status, role.status), (200, 200, 200));
-        let real = TenantB {
-            id: b_id.clone(),
-            name: org_b["name"].as_str().unwrap().to_owned(),
-            slug: org_b["slug"].as_str().unwrap().to_owned(),
-            member_id: b_row["id"].as_str().unwrap().to_owned(),
-            member_user: b_row["userId"].as_str().unwrap().to_owned(),
-            member_email: b_member_email,
-            invitation: inv.json["id"].as_str().unwrap().to_owned(),
-            team: team.json["id"].as_str().unwrap().to_owned(),
-        };
+        let (_b_owner, real) = tenant_b(&app).await;
         let fake = made_up_tenant();
 
         // Outsiders: an owner and a member of A (A active), and a user in no organization.
@@ -315,25 +335,8 @@ both_backends! {
     }
 
     async fn members_of_one_org_cannot_reach_another(app: TestApp) {
-        // Tenant B, with a member, a pending invitation, a team and a custom role.
-        let (b_owner, _) = app.new_user("bowner").await;
-        let org_b = orgs::create(&b_owner, "tenantb").await;
-        let b_id = org_b["id"].as_str().unwrap().to_owned();
-        let (_, b_member_email, b_row) = orgs::add_member(&app, &b_owner, &b_id, "member", "bmember").await;
-        let inv = b_owner.post("/organization/invite-member", &json!({"email": "pending@e2e.test", "role": "member", "organizationId": b_id})).await;
-        let team = b_owner.post("/organization/create-team", &json!({"name": "B secret team", "organizationId": b_id})).await;
-        let role = b_owner.post("/organization/create-role", &json!({"organizationId": b_id, "role": "auditor", "permission": {"ac": ["read"]}})).await;
-        assert_eq!((inv.status, team.status, role.status), (200, 200, 200));
-        let b = TenantB {
-            id: b_id.clone(),
-            name: org_b["name"].as_str().unwrap().to_owned(),
-            slug: org_b["slug"].as_str().unwrap().to_owned(),
-            member_id: b_row["id"].as_str().unwrap().to_owned(),
-            member_user: b_row["userId"].as_str().unwrap().to_owned(),
-            member_email: b_member_email.clone(),
-            invitation: inv.json["id"].as_str().unwrap().to_owned(),
-            team: team.json["id"].as_str().unwrap().to_owned(),
-        };
+        let (b_owner, b) = tenant_b(&app).await;
+        let b_id = b.id.clone();
         let before = b_owner.get(&format!("/organization/get-full-organization?organizationId={b_id}")).await.json;
         let roles_before = b_owner.get(&format!("/organization/list-roles?organizationId={b_id}")).await.json;
 

@@ -51,6 +51,20 @@ pub fn free_tcp_port() -> u16 {
         .port()
 }
 
+/// Reports a test that could not run here (a service or tool is missing outside CI) as skipped,
+/// not passed: a line on the terminal (written past libtest's capture, so it shows even when
+/// the test "passes") and a line in `target/test-skips.log`, which `.ci/run` counts.
+pub fn skip(reason: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let line = format!("SKIPPED {test}: {reason}");
+    let _ = writeln!(std::io::stderr(), "{line}");
+    let log = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-skips.log");
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 pub fn unique(tag: &str) -> String {
     let mut b = [0u8; 6];
     getrandom::fill(&mut b).unwrap();
@@ -78,7 +92,7 @@ impl PgDatabase {
                             admin_pg_url()
                         );
                     }
-                    eprintln!("skipping: Postgres unreachable at {}", admin_pg_url());
+                    skip(&format!("Postgres unreachable at {}", admin_pg_url()));
                     return None;
                 }
             };
@@ -168,7 +182,7 @@ impl Storage {
                     if required_services() {
                         panic!("CI=true but Redis is unreachable at {}", redis_url());
                     }
-                    eprintln!("skipping: Redis unreachable at {}", redis_url());
+                    skip(&format!("Redis unreachable at {}", redis_url()));
                     return None;
                 }
                 Some(Self {

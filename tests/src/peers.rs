@@ -51,7 +51,7 @@ fn prepared() -> Option<PathBuf> {
             !ci(),
             "CI=true but the SSO peers, node, python3 or xmlsec1 are missing"
         );
-        eprintln!("skipping: SSO peers not available");
+        crate::skip("SSO peers not available");
         *guard = Some(None);
         return None;
     }
@@ -239,7 +239,7 @@ impl Dns {
     pub async fn serve(port: u16, records: &[(&str, &str)]) -> Option<Self> {
         let Some(binary) = dnsmasq_binary() else {
             assert!(!ci(), "CI=true but dnsmasq is missing");
-            eprintln!("skipping: dnsmasq not available");
+            crate::skip("dnsmasq not available");
             return None;
         };
         let mut cmd = Command::new(binary);

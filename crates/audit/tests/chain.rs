@@ -1,6 +1,10 @@
 //! The chain detects edits, deletions and reordering, and concurrent appends stay ordered.
 
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    reason = "tests read the wall clock like the server they test"
+)]
 
 use castellan_audit::{AuditEvent, record, verify};
 use sea_orm::{ConnectionTrait, DatabaseConnection};

@@ -888,7 +888,7 @@ pub async fn delete_sso_connection(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "test")]
+    #![allow(clippy::unwrap_used, clippy::disallowed_methods, reason = "test")]
     use super::*;
 
     fn scope(org_id: &str) -> OrgScope {

@@ -110,6 +110,10 @@ impl DevMailbox {
 
 #[async_trait::async_trait]
 impl Mailer for DevMailbox {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the capture time of a dev-mailbox line, like a log timestamp, is the wall clock's"
+    )]
     async fn send(&self, mail: Mail) -> Result<(), MailError> {
         let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         let line = Self::line(&mail, &ts);

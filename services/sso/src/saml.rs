@@ -285,6 +285,7 @@ impl ServiceProviderConfig {
         idp: &TrustedIdp,
         encoded: &str,
         expected_request: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<ValidatedAssertion, LoginFailure> {
         let xml = decode_response(encoded)?;
         let shape = inspect(&xml)?;
@@ -320,7 +321,7 @@ impl ServiceProviderConfig {
         drop(openssl::error::ErrorStack::get());
         let assertion = verdict.map_err(rejected_by_samael)?;
         self.check_audience(&assertion)?;
-        ValidatedAssertion::from_assertion(assertion, self.clock_skew)
+        ValidatedAssertion::from_assertion(assertion, self.clock_skew, now)
     }
 
     /// samael checks the audience only when the assertion restricts it; Castellan requires the
@@ -513,7 +514,11 @@ pub struct ValidatedAssertion {
 }
 
 impl ValidatedAssertion {
-    fn from_assertion(assertion: Assertion, skew: Duration) -> Result<Self, LoginFailure> {
+    fn from_assertion(
+        assertion: Assertion,
+        skew: Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, LoginFailure> {
         let subject = assertion.subject.as_ref();
         let name_id = subject
             .and_then(|s| s.name_id.as_ref())
@@ -532,7 +537,6 @@ impl ValidatedAssertion {
                 attributes.insert(name, Value::Array(values));
             }
         }
-        let now = chrono::Utc::now();
         let latest = assertion
             .conditions
             .as_ref()
@@ -666,7 +670,9 @@ mod tests {
                 e.put();
             }
         }
-        let failure = sp.validate(&idp, &encoded, None).unwrap_err();
+        let failure = sp
+            .validate(&idp, &encoded, None, chrono::DateTime::UNIX_EPOCH)
+            .unwrap_err();
         assert_eq!(failure.code, "invalid_saml_response");
         assert!(
             failure.reason.starts_with("SAML_SIGNATURE_INVALID"),

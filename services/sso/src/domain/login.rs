@@ -471,6 +471,7 @@ impl SsoService {
                     code_verifier: flow.code_verifier.as_deref(),
                     nonce,
                     clock_skew: self.settings.sso.clock_skew,
+                    now: self.now(),
                 },
             )
             .await?;
@@ -615,7 +616,7 @@ impl SsoService {
                 "the RelayState is unknown or expired",
             ));
         }
-        let assertion = sp.validate(&idp, saml_response, expected.as_deref())?;
+        let assertion = sp.validate(&idp, saml_response, expected.as_deref(), now)?;
         let claimed = sso_providers::claim_assertion(
             &self.db,
             connection.provider_id(),

@@ -65,7 +65,7 @@ pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result
     let password = arg("--password").context("--password is required")?;
     let name = arg("--name").unwrap_or_else(|| "Administrator".to_owned());
     anyhow::ensure!(
-        castellan_http::validate::is_valid_email(&email),
+        castellan_domain::is_valid_email(&email),
         "{email:?} is not an email address"
     );
     let state = castellan_http::platform::bootstrap(settings).await?;

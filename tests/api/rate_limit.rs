@@ -4,6 +4,22 @@ use castellan_e2e::{PASSWORD, TestApp};
 use serde_json::json;
 
 both_backends! {
+    async fn the_health_check_is_never_rate_limited(app: TestApp) {
+        let b = app.browser();
+        // Past the 100-per-10-s rule every other path has.
+        for i in 0..120 {
+            let r = b.get("/ok").await;
+            assert_eq!((r.status, r.json.clone()), (200, json!({"ok": true})), "request {i}");
+        }
+        let mut limited = 0;
+        for _ in 0..101 {
+            if b.get("/jwks").await.status == 429 {
+                limited += 1;
+            }
+        }
+        assert!(limited >= 1, "the same address is still limited elsewhere");
+    }
+
     async fn fourth_sign_in_in_ten_seconds_is_refused(app: TestApp) {
         let (_, email) = app.new_user("rl").await;
         let b = app.browser();

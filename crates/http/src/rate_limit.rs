@@ -14,6 +14,9 @@ use crate::client::{client_ip, rate_limit_identity};
 use crate::error::ApiError;
 use crate::state::AuthState;
 
+/// The liveness endpoint, relative to the base path: exempt from rate limiting.
+pub const HEALTH_PATH: &str = "/ok";
+
 /// A window and the number of requests it admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
@@ -67,10 +70,12 @@ pub async fn rate_limit<B: MessageBody + 'static>(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let base = state.settings.base_path.as_str();
+    // The health check is for load balancers and orchestrators: it is never limited, and it
+    // must answer even when the counter store is down.
     let Some(path) = req
         .path()
         .strip_prefix(base)
-        .filter(|_| state.settings.rate_limit.enabled)
+        .filter(|p| state.settings.rate_limit.enabled && *p != HEALTH_PATH)
     else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };

@@ -95,7 +95,7 @@ impl IdentityService {
         trust_cookie: Option<&str>,
         client: &ClientInfo,
     ) -> IdentityResult<SignInOutcome> {
-        if !castellan_http::validate::is_valid_email(email) {
+        if !castellan_domain::is_valid_email(email) {
             return Err(IdentityError::InvalidEmail);
         }
         let Some(user) = users::find_by_email(&self.db, email).await? else {

@@ -41,7 +41,7 @@ impl OrganizationService {
             .ok_or_else(|| OrgError::invalid("ORGANIZATION_NOT_FOUND"))?
             .to_owned();
         let email = invite.email.to_lowercase();
-        if !castellan_http::validate::is_valid_email(&email) {
+        if !castellan_domain::is_valid_email(&email) {
             return Err(OrgError::invalid("INVALID_EMAIL"));
         }
         let scope = self

@@ -86,7 +86,7 @@ impl SsoService {
     ) -> Result<Provisioned, LoginFailure> {
         let email = identity.email.trim().to_lowercase();
         let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        if !castellan_http::validate::is_valid_email(&email) {
+        if !castellan_domain::is_valid_email(&email) {
             return Err(failed(
                 "missing_user_info",
                 "the IdP sent no usable email address",

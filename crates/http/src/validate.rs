@@ -265,6 +265,15 @@ impl<'a> Fields<'a> {
 
 pub use castellan_domain::{MAX_EMAIL_LEN, is_valid_email};
 
+/// A field [`Fields::finish`] already vouched for. `None` here means the validator and the
+/// handler disagree, which is a bug, reported as a 500 rather than a panic.
+///
+/// # Errors
+/// 500 when the field is missing after all.
+pub fn validated<T>(value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::internal(&"a validated field was missing"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

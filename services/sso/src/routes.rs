@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use castellan_http::body::{query_object, read_limited};
 use castellan_http::routes::Routes;
+use castellan_http::validate::validated;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, respond};
 
 use crate::dns::TxtResolver;
@@ -62,10 +63,6 @@ fn service(state: &AuthState) -> SsoService {
     SsoService::from(state)
 }
 
-fn required<T>(value: Option<T>) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::internal(&"a validated field was missing"))
-}
-
 async fn register(
     state: web::Data<AuthState>,
     req: HttpRequest,
@@ -86,9 +83,9 @@ async fn register(
         .register(
             &actor,
             Registration {
-                provider_id: required(provider_id)?,
-                issuer: required(issuer)?,
-                domain: required(domain)?,
+                provider_id: validated(provider_id)?,
+                issuer: validated(issuer)?,
+                domain: validated(domain)?,
                 organization_id,
                 oidc,
                 saml,
@@ -149,7 +146,7 @@ async fn sign_in(state: web::Data<AuthState>, body: Body) -> Result<HttpResponse
     let started = service(&state)
         .begin_sign_in(
             SignIn {
-                callback_url: required(callback_url)?,
+                callback_url: validated(callback_url)?,
                 email,
                 organization_slug,
                 provider_id,
@@ -253,7 +250,7 @@ async fn saml_acs(
     let outcome = service(&state)
         .finish_saml(
             &path,
-            &required(response)?,
+            &validated(response)?,
             relay_state.as_deref(),
             &client(&req, &state),
         )
@@ -273,7 +270,7 @@ async fn sp_metadata(state: web::Data<AuthState>, req: HttpRequest) -> Result<Ht
     let mut f = Fields::query(&query);
     let provider_id = f.string("providerId");
     f.finish()?;
-    let xml = service(&state).sp_metadata(&required(provider_id)?).await?;
+    let xml = service(&state).sp_metadata(&validated(provider_id)?).await?;
     Ok(HttpResponse::Ok().content_type("application/xml").body(xml))
 }
 
@@ -298,14 +295,14 @@ fn provider_id_query(req: &HttpRequest) -> Result<String, ApiError> {
     let mut f = Fields::query(&query);
     let provider_id = f.string("providerId");
     f.finish()?;
-    required(provider_id)
+    validated(provider_id)
 }
 
 fn provider_id_body(body: &Body) -> Result<String, ApiError> {
     let mut f = Fields::body(body.get())?;
     let provider_id = f.string("providerId");
     f.finish()?;
-    required(provider_id)
+    validated(provider_id)
 }
 
 async fn get_provider(
@@ -337,7 +334,7 @@ async fn update(
         .update(
             &actor,
             Update {
-                provider_id: required(provider_id)?,
+                provider_id: validated(provider_id)?,
                 issuer,
                 domain,
                 oidc,
@@ -441,7 +438,7 @@ async fn set_provisioning(
         ),
     };
     let actor = current.actor(&req, &state)?;
-    let provider_id = required(provider_id)?;
+    let provider_id = validated(provider_id)?;
     let settings = service(&state)
         .set_provisioning(
             &actor,

@@ -11,8 +11,8 @@ mod password_reset;
 mod sessions;
 pub(crate) mod two_factor;
 
-use castellan_http::ApiError;
 use castellan_http::routes::Routes;
+pub(crate) use castellan_http::validate::validated;
 
 pub const SIGN_UP_EMAIL: &str = "/sign-up/email";
 pub const SIGN_IN_EMAIL: &str = "/sign-in/email";
@@ -97,12 +97,6 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/admin/has-permission", admin::has_permission)
         .get(OK, misc::ok)
         .get(ERROR, misc::error_page);
-}
-
-/// A field the validator already vouched for. `None` here means the validator and the handler
-/// disagree, which is a bug, reported as a 500 rather than a panic.
-fn validated<T>(value: Option<T>) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::internal(&"a validated field was missing"))
 }
 
 /// `url` with `?error=CODE` (or `&error=CODE`) appended: how link endpoints report failure.

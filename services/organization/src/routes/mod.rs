@@ -7,8 +7,8 @@ mod members;
 mod organizations;
 mod teams;
 
-use castellan_http::ApiError;
 use castellan_http::routes::Routes;
+pub(crate) use castellan_http::validate::validated;
 
 pub fn configure(routes: &mut Routes<'_>) {
     routes
@@ -50,9 +50,4 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/organization/delete-role", access_control::delete)
         .get("/organization/audit-log", audit::page)
         .get("/organization/audit-log/verify", audit::verify);
-}
-
-/// A field the validator already vouched for (a 500, never a panic, if that is ever wrong).
-fn validated<T>(value: Option<T>) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::internal(&"a validated field was missing"))
 }

@@ -4,7 +4,9 @@
 //! configuration). Each states what authorizes it in its arguments, and none takes a plain
 //! organization id from a request.
 
+use castellan_data::DataError;
 use castellan_data::entity::{invitation, member, organization, sso_provider, team, team_member};
+use castellan_data::repo::invitations;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter,
@@ -72,23 +74,14 @@ pub async fn join_by_invitation(
     member: &member::Model,
     seats: &[team_member::Model],
     membership_limit: u64,
-) -> Result<Joined, DbErr> {
+) -> Result<Joined, DataError> {
     let org_id = invitation.organization_id.as_str();
     lock_organization_id(db, org_id).await?;
     let members = member::Entity::find().filter(member::Column::OrganizationId.eq(org_id));
     if members.clone().count(db).await? >= membership_limit {
         return Ok(Joined::MembershipLimitReached);
     }
-    let accepted = invitation::Entity::update_many()
-        .col_expr(
-            invitation::Column::Status,
-            sea_orm::sea_query::Expr::value("accepted"),
-        )
-        .filter(invitation::Column::Id.eq(invitation.id.as_str()))
-        .filter(invitation::Column::Status.eq("pending"))
-        .exec(db)
-        .await?;
-    if accepted.rows_affected != 1 {
+    if !invitations::transition(db, &invitation.id, Some("pending"), "accepted").await? {
         return Ok(Joined::InvitationNoLongerPending);
     }
     if members

@@ -33,7 +33,7 @@ pub fn check_request_line(path: &str, query: &str) -> Result<(), ApiError> {
             ));
         }
     }
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if has_control(&key) || has_control(&value) {
             return Err(ApiError::validation(format!(
@@ -41,12 +41,11 @@ pub fn check_request_line(path: &str, query: &str) -> Result<(), ApiError> {
                 printable(&key)
             )));
         }
-        if seen.iter().any(|k| *k == key) {
+        if !seen.insert(key.clone()) {
             return Err(ApiError::validation(format!(
                 "[query.{key}] Invalid input: expected string, received array"
             )));
         }
-        seen.push(key.into_owned());
     }
     Ok(())
 }

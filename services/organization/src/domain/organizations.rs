@@ -326,23 +326,25 @@ impl OrganizationService {
         org_id: Option<Option<&str>>,
         slug: Option<&str>,
     ) -> OrgResult<(AuthSession, Option<organization::Model>)> {
-        let id = match (org_id, slug) {
+        // `None`: a slug that names no organization, answered like a foreign one (no existence
+        // oracle).
+        let id: Option<String> = match (org_id, slug) {
             (Some(None), None) => {
                 let session = self.sessions.set_active(&actor.auth, None, None).await?;
                 return Ok((session, None));
             }
-            (_, Some(slug)) => match organizations::find_by_slug(&self.db, slug).await? {
-                Some(org) => org.id,
-                // An unknown slug is answered like a foreign one: no existence oracle.
-                None => String::new(),
-            },
-            (Some(Some(id)), None) => id.to_owned(),
+            (_, Some(slug)) => organizations::find_by_slug(&self.db, slug).await?.map(|o| o.id),
+            (Some(Some(id)), None) => Some(id.to_owned()),
             (None, None) => match actor.active_org() {
-                Some(id) => id.to_owned(),
+                Some(id) => Some(id.to_owned()),
                 None => return Ok((actor.auth.clone(), None)),
             },
         };
-        let Some(scope) = self.scope(actor, &id).await? else {
+        let scope = match &id {
+            Some(id) => self.scope(actor, id).await?,
+            None => None,
+        };
+        let (Some(id), Some(scope)) = (id, scope) else {
             self.sessions.set_active(&actor.auth, None, None).await?;
             return Err(OrgError::denied("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"));
         };

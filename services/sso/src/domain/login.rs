@@ -333,10 +333,20 @@ impl SsoService {
 
     /// Takes (once) the flow a state names.
     async fn take_flow(&self, state: &str) -> SsoResult<Option<FlowState>> {
+        self.read_flow(state, true).await
+    }
+
+    /// The flow a state names, taken once (`consume`) or only looked at. A state that cannot be
+    /// ours (empty, overlong) names nothing.
+    async fn read_flow(&self, state: &str, consume: bool) -> SsoResult<Option<FlowState>> {
         if state.is_empty() || state.len() > 128 {
             return Ok(None);
         }
-        let row = verifications::consume(&self.db, state, self.now()).await?;
+        let row = if consume {
+            verifications::consume(&self.db, state, self.now()).await?
+        } else {
+            verifications::peek(&self.db, state, self.now()).await?
+        };
         Ok(row.and_then(|r| serde_json::from_str(&r.value).ok()))
     }
 
@@ -402,15 +412,7 @@ impl SsoService {
     /// A callback for a flow this browser did not start: `state_mismatch` (audited against the
     /// flow's organization when the flow exists), the flow left in place.
     async fn refuse_stranger(&self, provider_id: &str, state: &str, client: &Client) -> Finished {
-        let peeked = if state.is_empty() || state.len() > 128 {
-            None
-        } else {
-            verifications::peek(&self.db, state, self.now())
-                .await
-                .ok()
-                .flatten()
-                .and_then(|r| serde_json::from_str::<FlowState>(&r.value).ok())
-        };
+        let peeked = self.read_flow(state, false).await.ok().flatten();
         let Some(flow) = peeked.filter(|f| f.protocol == Protocol::Oidc && f.provider_id == provider_id)
         else {
             return Finished::Failed {

@@ -1,7 +1,8 @@
 //! The `castellan` server: every service mounted on one port.
 
 use castellan_config::Settings;
-use castellan_http::{Application, Mount};
+use castellan_http::Mount;
+use castellan_platform::Application;
 
 /// Every service's routes.
 pub const MOUNTS: &[Mount] = &[
@@ -27,10 +28,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
 /// Serves on an already bound listener (tests bind port 0 first, so `BASE_URL` can name the port).
 ///
 /// # Errors
-/// See [`castellan_http::platform::bootstrap`].
+/// See [`castellan_platform::bootstrap`].
 pub async fn build_on(listener: std::net::TcpListener, settings: Settings) -> anyhow::Result<Application> {
-    let state = castellan_http::platform::bootstrap(settings).await?;
-    Application::serve(listener, state, MOUNTS)
+    let platform = castellan_platform::bootstrap(settings).await?;
+    Application::serve(listener, platform, MOUNTS)
 }
 
 /// Applies pending migrations and returns (`castellan migrate`).
@@ -68,8 +69,17 @@ pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result
         castellan_domain::is_valid_email(&email),
         "{email:?} is not an email address"
     );
-    let state = castellan_http::platform::bootstrap(settings).await?;
-    let identity = castellan_identity::IdentityService::from(&state);
+    let platform = castellan_platform::bootstrap(settings).await?;
+    let http = &platform.http;
+    let identity = castellan_identity::IdentityService::new(
+        http.db.clone(),
+        http.sessions.clone(),
+        http.passwords.clone(),
+        platform.mailer.clone(),
+        http.settings.clone(),
+        http.clock.clone(),
+        platform.authz.clone(),
+    );
     let user = identity
         .ensure_admin(&email, &name, &password)
         .await

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    castellan_http::platform::init_tracing();
+    castellan_platform::init_tracing();
     let settings = castellan_config::Settings::from_env().context("reading settings")?;
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => {

@@ -84,9 +84,93 @@ fn dependencies_point_inward_only() {
             }
         }
     }
+    // HTTP plumbing knows requests, not what the domains use or how the server starts.
+    for dep in &deps["crates/http"] {
+        if matches!(
+            dep.as_str(),
+            "castellan-migrations" | "castellan-mail" | "castellan-authz" | "castellan-platform"
+        ) {
+            broken.push(format!(
+                "crates/http -> {dep}: the bootstrap lives in castellan-platform"
+            ));
+        }
+    }
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
     assert!(
         deps["server"].iter().any(|d| d == "castellan-sso"),
         "the manifest reader found no dependencies: {deps:?}"
     );
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Which of `files` name one of `forbidden` (in code, not only in comments).
+fn naming(files: &[std::path::PathBuf], forbidden: &[&str]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if let Some(name) = forbidden.iter().find(|f| code.contains(**f)) {
+                hits.push(format!("{}:{}: {name}", file.display(), n + 1));
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn domains_know_nothing_of_http_and_libraries_do_not_start_servers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut broken = Vec::new();
+    let mut domain_files = 0;
+    for service in ["identity", "organization", "sso"] {
+        let src = root.join("services").join(service).join("src");
+        let domain = sources(&src.join("domain"));
+        domain_files += domain.len();
+        broken.extend(naming(
+            &domain,
+            &["castellan_http", "actix_web", "HttpRequest", "StatusCode"],
+        ));
+        // Only the service's own binary starts a server; its library is mounted by others.
+        let library: Vec<_> = sources(&src)
+            .into_iter()
+            .filter(|f| !f.ends_with("main.rs"))
+            .collect();
+        broken.extend(naming(&library, &["castellan_platform"]));
+    }
+    assert!(domain_files > 15, "found only {domain_files} domain files");
+    assert!(
+        broken.is_empty(),
+        "HTTP in a domain, or a server started from a library:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn the_source_check_sees_what_it_forbids() {
+    let dir = std::env::temp_dir().join(format!("castellan-layering-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("x.rs");
+    std::fs::write(
+        &file,
+        "// castellan_http in a comment is fine\nuse castellan_http::AuthState;\n",
+    )
+    .unwrap();
+    let hits = naming(&[file], &["castellan_http"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits[0].ends_with(":2: castellan_http"), "{hits:?}");
 }

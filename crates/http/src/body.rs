@@ -218,7 +218,7 @@ fn check_callback_params(req: &HttpRequest, state: &AuthState, body: Option<&Val
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => {
                 if !s.is_empty() {
-                    state.origins.check_callback(&s, code, message)?;
+                    crate::origin::check_callback(&state.origins, &s, code, message)?;
                 }
             }
             Some(_) => {

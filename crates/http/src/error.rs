@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, ResponseError};
+use castellan_domain::{Kind, Refusal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorBody {
@@ -109,6 +110,30 @@ impl ApiError {
         match self.body {
             ErrorBody::Coded { code, .. } | ErrorBody::CodedWithExtra { code, .. } => Some(code),
             _ => None,
+        }
+    }
+}
+
+/// The one place a domain's kind of refusal becomes a status.
+#[must_use]
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Denied => StatusCode::FORBIDDEN,
+        Kind::Missing => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::Upstream => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let status = status_of(r.kind);
+        match r.code {
+            Some(code) => Self::new(status, code, r.message),
+            None => Self::message_only(status, r.message),
         }
     }
 }

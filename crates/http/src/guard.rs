@@ -11,11 +11,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
-/// Whether `s` holds a character no path segment or query value may carry: C0 controls and DEL.
-#[must_use]
-pub fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_ascii_control())
-}
+pub use castellan_domain::has_control;
 
 /// Refuses a request whose decoded path or query holds a control character, or whose query
 /// repeats a parameter (every Better Auth query parameter is a scalar; zod sees a repeated one

@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every Castellan service: the error shape, cookies, body and session
-//! extractors, origin checks, rate limiting, the shared state and the server bootstrap.
+//! extractors, origin checks, rate limiting, the route table and the shared state. Starting a server is
+//! `castellan_platform`.
 
 pub mod bearer;
 pub mod body;
@@ -9,7 +10,6 @@ pub mod cors;
 pub mod error;
 pub mod guard;
 pub mod origin;
-pub mod platform;
 pub mod rate_limit;
 pub mod respond;
 pub mod routes;
@@ -19,7 +19,7 @@ pub mod validate;
 
 pub use body::{Body, CredentialForm, JsonOnly};
 pub use error::ApiError;
-pub use platform::{Application, Mount};
+pub use routes::Mount;
 pub use session::MaybeSession;
-pub use state::AuthState;
+pub use state::{AuthState, FromRegistered, Service};
 pub use validate::Fields;

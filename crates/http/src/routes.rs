@@ -15,6 +15,7 @@ pub struct RouteInfo {
 /// Collects a service's routes, registering them on actix when serving.
 pub struct Routes<'a> {
     cfg: Option<&'a mut web::ServiceConfig>,
+    state: Option<&'a crate::AuthState>,
     table: Vec<RouteInfo>,
 }
 
@@ -23,11 +24,30 @@ pub type Mount = fn(&mut Routes<'_>);
 
 impl<'a> Routes<'a> {
     /// Registers on `cfg` as routes are added.
-    pub fn serving(cfg: &'a mut web::ServiceConfig) -> Self {
+    pub fn serving(cfg: &'a mut web::ServiceConfig, state: &'a crate::AuthState) -> Self {
         Self {
             cfg: Some(cfg),
+            state: Some(state),
             table: Vec::new(),
         }
+    }
+
+    /// Registers what a service's handlers share for the life of a worker (an HTTP client
+    /// pool, a resolver), built from the state; nothing when only listing routes. When it
+    /// cannot be built, the failure is logged and the handlers that need it answer 500.
+    pub fn shared<T: 'static, E: std::fmt::Display>(
+        &mut self,
+        make: impl FnOnce(&crate::AuthState) -> Result<T, E>,
+    ) -> &mut Self {
+        if let (Some(cfg), Some(state)) = (self.cfg.as_deref_mut(), self.state) {
+            match make(state) {
+                Ok(shared) => {
+                    cfg.app_data(web::Data::new(shared));
+                }
+                Err(e) => tracing::error!(error = %e, "{} unavailable", std::any::type_name::<T>()),
+            }
+        }
+        self
     }
 
     pub fn get<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
@@ -62,6 +82,7 @@ impl<'a> Routes<'a> {
 pub fn table(mounts: &[Mount]) -> Vec<RouteInfo> {
     let mut routes = Routes {
         cfg: None,
+        state: None,
         table: Vec::new(),
     };
     for mount in mounts {

@@ -1,16 +1,19 @@
-//! The state every service shares, registered once as `web::Data<AuthState>`.
+//! The state the HTTP layer itself needs (sessions, cookies, origins, settings), registered once
+//! as `web::Data<AuthState>`. What only the domains need (the authorizer, the mailer) the
+//! bootstrap registers beside it, and each service's routes fetch with [`registered`].
 
 use std::sync::Arc;
 
-use castellan_authz::Authorizer;
 use castellan_cache::Cache;
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
-use castellan_mail::SharedMailer;
 use castellan_session::jwt::JwtIssuer;
 use castellan_session::{Passwords, SessionManager};
 
+use actix_web::{HttpRequest, web};
+
 use crate::cookies::CookieJarConfig;
+use crate::error::ApiError;
 use crate::origin::TrustedOrigins;
 
 #[derive(Clone)]
@@ -20,11 +23,8 @@ pub struct AuthState {
     pub cache: Cache,
     pub sessions: Arc<SessionManager>,
     pub passwords: Passwords,
-    /// The organization authorization authority (casbin).
-    pub authz: Arc<Authorizer>,
     /// Signs JWTs for downstream backends and publishes the JWKS.
     pub jwt: Arc<JwtIssuer>,
-    pub mailer: SharedMailer,
     pub clock: Arc<dyn Clock>,
     pub cookies: CookieJarConfig,
     pub origins: TrustedOrigins,
@@ -42,10 +42,8 @@ impl AuthState {
         settings: Settings,
         db: DatabaseConnection,
         cache: Cache,
-        mailer: SharedMailer,
         clock: Arc<dyn Clock>,
         passwords: Passwords,
-        authz: Arc<Authorizer>,
     ) -> Self {
         let sessions = Arc::new(SessionManager::new(
             db.clone(),
@@ -69,12 +67,40 @@ impl AuthState {
             cache,
             sessions,
             passwords,
-            authz,
             jwt,
-            mailer,
             clock,
             cookies,
             origins,
         }
+    }
+}
+
+/// A dependency the bootstrap registered as `web::Data<T>`.
+///
+/// # Errors
+/// 500 when it was not registered: a wiring mistake, never a client's.
+pub fn registered<T: ?Sized + 'static>(req: &HttpRequest) -> Result<web::Data<T>, ApiError> {
+    req.app_data::<web::Data<T>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&format!("{} is not registered", std::any::type_name::<T>())))
+}
+
+/// A domain service its routes build per request from the registered dependencies. The
+/// implementation lives in the service's routes module, so the domain never sees HTTP.
+pub trait FromRegistered: Sized {
+    /// # Errors
+    /// A dependency that was not registered.
+    fn build(req: &HttpRequest) -> Result<Self, ApiError>;
+}
+
+/// Extracts a domain service: `Service(orgs): Service<OrganizationService>` in a handler.
+pub struct Service<T>(pub T);
+
+impl<T: FromRegistered> actix_web::FromRequest for Service<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(T::build(req).map(Service))
     }
 }

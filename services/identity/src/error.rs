@@ -92,6 +92,16 @@ pub enum IdentityError {
     KeyInvalid(&'static str),
     #[error("no such api key")]
     KeyNotFound,
+    #[error("POST get-session without deferSessionRefresh")]
+    DeferredRefreshRequired,
+    #[error("account deletion without a session")]
+    NoUserToDelete,
+    #[error("a password in update-user's data")]
+    PasswordViaUpdateUser,
+    #[error("update-user with nothing to change")]
+    NoDataToUpdate,
+    #[error(transparent)]
+    Jwt(#[from] castellan_session::jwt::JwtError),
     #[error(transparent)]
     Authz(#[from] castellan_authz::AuthzError),
     #[error(transparent)]
@@ -193,6 +203,19 @@ impl From<IdentityError> for ApiError {
                 "The property you're trying to set can only be set from the server auth instance only.",
             ),
             E::KeyInvalid(code) => Self::bad_request(code, sentence(code)),
+            E::DeferredRefreshRequired => Self::new(
+                S::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
+                "POST method requires deferSessionRefresh to be enabled in session config",
+            ),
+            E::NoUserToDelete => {
+                Self::new(S::NOT_FOUND, "FAILED_TO_GET_USER_INFO", "Failed to get user info")
+            }
+            E::PasswordViaUpdateUser => Self::bad_request(
+                "PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER",
+                "Password cannot be updated via update user",
+            ),
+            E::NoDataToUpdate => Self::bad_request("NO_DATA_TO_UPDATE", "No data to update"),
             E::KeyNotFound => Self::new(S::NOT_FOUND, "KEY_NOT_FOUND", "API Key not found"),
             E::Authz(castellan_authz::AuthzError::Db(e)) | E::Audit(castellan_audit::AuditError::Db(e)) => {
                 e.into()
@@ -201,6 +224,7 @@ impl From<IdentityError> for ApiError {
             E::Session(e) => e.into(),
             E::Data(e) => e.into(),
             E::Hashing(e) => Self::internal(&e),
+            E::Jwt(e) => Self::internal(&e),
         }
     }
 }

@@ -8,27 +8,13 @@ use std::borrow::Cow;
 use actix_web::http::StatusCode;
 use castellan_http::ApiError;
 
-/// What sort of refusal, independent of HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The request cannot be carried out as asked (400).
-    Invalid,
-    /// Who the caller is, or is not, in the organization (401).
-    Unauthenticated,
-    /// The caller may not do this (403).
-    Denied,
-    /// Nothing there (404).
-    Missing,
-}
+pub use castellan_domain::Kind;
+use castellan_domain::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrgError {
-    #[error("{kind:?} {code:?}: {message}")]
-    Rejected {
-        kind: Kind,
-        code: Option<&'static str>,
-        message: Cow<'static, str>,
-    },
+    #[error(transparent)]
+    Rejected(Refusal),
     /// The caller holds too little to grant a role: Better Auth lists what is missing.
     #[error("missing permissions {0:?}")]
     MissingPermissions(Vec<String>),
@@ -233,83 +219,41 @@ fn message(code: &'static str) -> &'static str {
 impl OrgError {
     #[must_use]
     pub fn invalid(code: &'static str) -> Self {
-        Self::Rejected {
-            kind: Kind::Invalid,
-            code: Some(code),
-            message: Cow::Borrowed(message(code)),
-        }
+        Self::Rejected(Refusal::coded(Kind::Invalid, code, message(code)))
     }
 
     #[must_use]
     pub fn denied(code: &'static str) -> Self {
-        Self::Rejected {
-            kind: Kind::Denied,
-            code: Some(code),
-            message: Cow::Borrowed(message(code)),
-        }
+        Self::Rejected(Refusal::coded(Kind::Denied, code, message(code)))
     }
 
     #[must_use]
     pub fn unauthenticated(code: &'static str) -> Self {
-        Self::Rejected {
-            kind: Kind::Unauthenticated,
-            code: Some(code),
-            message: Cow::Borrowed(message(code)),
-        }
+        Self::Rejected(Refusal::coded(Kind::Unauthenticated, code, message(code)))
     }
 
     #[must_use]
     pub fn missing(code: &'static str) -> Self {
-        Self::Rejected {
-            kind: Kind::Missing,
-            code: Some(code),
-            message: Cow::Borrowed(message(code)),
-        }
+        Self::Rejected(Refusal::coded(Kind::Missing, code, message(code)))
     }
 
     /// A refusal Better Auth words without a code.
     #[must_use]
     pub fn message_only(kind: Kind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Rejected {
-            kind,
-            code: None,
-            message: message.into(),
-        }
+        Self::Rejected(Refusal::message_only(kind, message))
     }
 
     /// A refusal with a code and a custom message.
     #[must_use]
     pub fn with_message(kind: Kind, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Rejected {
-            kind,
-            code: Some(code),
-            message: message.into(),
-        }
-    }
-}
-
-fn status(kind: Kind) -> StatusCode {
-    match kind {
-        Kind::Invalid => StatusCode::BAD_REQUEST,
-        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Kind::Denied => StatusCode::FORBIDDEN,
-        Kind::Missing => StatusCode::NOT_FOUND,
+        Self::Rejected(Refusal::coded(kind, code, message))
     }
 }
 
 impl From<OrgError> for ApiError {
     fn from(e: OrgError) -> Self {
         match e {
-            OrgError::Rejected {
-                kind,
-                code: Some(code),
-                message,
-            } => Self::new(status(kind), code, message),
-            OrgError::Rejected {
-                kind,
-                code: None,
-                message,
-            } => Self::message_only(status(kind), message),
+            OrgError::Rejected(refusal) => refusal.into(),
             OrgError::MissingPermissions(missing) => Self::with_extra(
                 StatusCode::FORBIDDEN,
                 "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_ROLE",

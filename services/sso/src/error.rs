@@ -6,30 +6,15 @@
 
 use std::borrow::Cow;
 
-use actix_web::http::StatusCode;
 use castellan_http::ApiError;
 
-/// What sort of refusal, independent of HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Invalid,
-    Unauthenticated,
-    Denied,
-    Missing,
-    Conflict,
-    Unprocessable,
-    /// The IdP or a DNS server failed us.
-    Upstream,
-}
+pub use castellan_domain::Kind;
+use castellan_domain::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SsoError {
-    #[error("{kind:?} {code:?}: {message}")]
-    Rejected {
-        kind: Kind,
-        code: Option<&'static str>,
-        message: Cow<'static, str>,
-    },
+    #[error(transparent)]
+    Rejected(Refusal),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
@@ -48,19 +33,11 @@ pub type SsoResult<T> = Result<T, SsoError>;
 
 impl SsoError {
     pub fn new(kind: Kind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Rejected {
-            kind,
-            code: None,
-            message: message.into(),
-        }
+        Self::Rejected(Refusal::message_only(kind, message))
     }
 
     pub fn coded(kind: Kind, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Rejected {
-            kind,
-            code: Some(code),
-            message: message.into(),
-        }
+        Self::Rejected(Refusal::coded(kind, code, message))
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -68,31 +45,10 @@ impl SsoError {
     }
 }
 
-fn status(kind: Kind) -> StatusCode {
-    match kind {
-        Kind::Invalid => StatusCode::BAD_REQUEST,
-        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Kind::Denied => StatusCode::FORBIDDEN,
-        Kind::Missing => StatusCode::NOT_FOUND,
-        Kind::Conflict => StatusCode::CONFLICT,
-        Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-        Kind::Upstream => StatusCode::BAD_GATEWAY,
-    }
-}
-
 impl From<SsoError> for ApiError {
     fn from(e: SsoError) -> Self {
         match e {
-            SsoError::Rejected {
-                kind,
-                code: Some(code),
-                message,
-            } => Self::new(status(kind), code, message),
-            SsoError::Rejected {
-                kind,
-                code: None,
-                message,
-            } => Self::message_only(status(kind), message),
+            SsoError::Rejected(refusal) => refusal.into(),
             SsoError::Session(e) => e.into(),
             SsoError::Data(e) => e.into(),
             SsoError::Db(e)
@@ -137,7 +93,7 @@ impl LoginFailure {
 impl From<SsoError> for LoginFailure {
     fn from(e: SsoError) -> Self {
         match e {
-            SsoError::Rejected { message, .. } => Self::new("invalid_request", message.into_owned()),
+            SsoError::Rejected(refusal) => Self::new("invalid_request", refusal.message.into_owned()),
             other => {
                 tracing::error!(error = %other, "SSO login failed");
                 Self::new("internal_error", "the login could not be completed")

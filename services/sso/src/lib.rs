@@ -3,11 +3,12 @@
 //! `/api/auth/sign-in/sso`. Connections are managed under the organization's casbin authority
 //! (resource `sso`); every change, verification and login lands in the organization's audit log.
 
-pub mod connection;
+pub mod certificates;
 pub mod dns;
 pub mod domain;
 pub mod error;
 pub mod oidc;
+pub mod provider;
 pub mod routes;
 pub mod saml;
 

@@ -3,5 +3,5 @@
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    castellan_http::platform::run_service("castellan-sso", castellan_sso::MOUNTS).await
+    castellan_platform::run_service("castellan-sso", castellan_sso::MOUNTS).await
 }

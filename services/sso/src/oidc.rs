@@ -14,8 +14,8 @@ use openidconnect::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::connection::OidcConfig;
 use crate::error::{Kind, LoginFailure, SsoError, SsoResult};
+use crate::provider::OidcConfig;
 
 /// Scopes asked for when neither the sign-in nor the connection names any (Better Auth's).
 pub const DEFAULT_SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access"];

@@ -2,7 +2,6 @@
 //! Castellan's `sso/provisioning` settings.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,14 +9,13 @@ use serde_json::{Map, Value, json};
 
 use castellan_http::body::{query_object, read_limited};
 use castellan_http::routes::Routes;
+use castellan_http::state::registered;
 use castellan_http::validate::validated;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, respond};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service, respond};
 
-use crate::dns::TxtResolver;
 use crate::domain::connections::{Provisioning, ProvisioningChange, Registration, Update};
 use crate::domain::login::{Finished, OidcCallback, SignIn};
-use crate::domain::{Client, SsoService};
-use crate::oidc::RelyingParty;
+use crate::domain::{Client, Outbound, SsoService};
 use crate::saml::MAX_RESPONSE_BYTES;
 
 /// The signed cookie binding an OIDC login to the browser that started it.
@@ -25,6 +23,7 @@ const STATE_COOKIE: &str = "state";
 
 pub fn configure(routes: &mut Routes<'_>) {
     routes
+        .shared(|state| Outbound::new(state.settings.sso.dns_server))
         .post("/sso/register", register)
         .post("/sign-in/sso", sign_in)
         .get("/sso/callback/{provider_id}", oidc_callback)
@@ -41,16 +40,6 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/sso/provisioning", set_provisioning);
 }
 
-/// The process's OIDC client: one connection pool to every IdP.
-fn relying_party() -> Result<&'static RelyingParty, ApiError> {
-    static RP: OnceLock<RelyingParty> = OnceLock::new();
-    if let Some(rp) = RP.get() {
-        return Ok(rp);
-    }
-    let rp = RelyingParty::new().map_err(ApiError::from)?;
-    Ok(RP.get_or_init(|| rp))
-}
-
 fn client(req: &HttpRequest, state: &AuthState) -> Client {
     let info = state.client(req);
     Client {
@@ -59,11 +48,23 @@ fn client(req: &HttpRequest, state: &AuthState) -> Client {
     }
 }
 
-fn service(state: &AuthState) -> SsoService {
-    SsoService::from(state)
+impl castellan_http::FromRegistered for SsoService {
+    fn build(req: &HttpRequest) -> Result<Self, ApiError> {
+        let http = registered::<AuthState>(req)?;
+        Ok(Self::new(
+            http.settings.clone(),
+            http.db.clone(),
+            registered::<castellan_authz::Authorizer>(req)?.into_inner(),
+            http.sessions.clone(),
+            http.clock.clone(),
+            http.origins.clone(),
+            registered::<Outbound>(req)?.get_ref().clone(),
+        ))
+    }
 }
 
 async fn register(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -79,7 +80,7 @@ async fn register(
     let override_user_info = f.optional_bool("overrideUserInfo");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let registered = service(&state)
+    let registered = sso
         .register(
             &actor,
             Registration {
@@ -91,7 +92,6 @@ async fn register(
                 saml,
                 override_user_info,
             },
-            relying_party()?,
         )
         .await?;
     let mut view = registered
@@ -103,7 +103,11 @@ async fn register(
     Ok(respond::json(&view))
 }
 
-async fn sign_in(state: web::Data<AuthState>, body: Body) -> Result<HttpResponse, ApiError> {
+async fn sign_in(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::body(body.get())?;
     let callback_url = f.string("callbackURL");
     let email = f.optional_string("email");
@@ -143,23 +147,20 @@ async fn sign_in(state: web::Data<AuthState>, body: Body) -> Result<HttpResponse
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let started = service(&state)
-        .begin_sign_in(
-            SignIn {
-                callback_url: validated(callback_url)?,
-                email,
-                organization_slug,
-                provider_id,
-                domain,
-                error_callback_url,
-                new_user_callback_url,
-                scopes,
-                login_hint,
-                provider_type,
-                additional_params,
-            },
-            relying_party()?,
-        )
+    let started = sso
+        .begin_sign_in(SignIn {
+            callback_url: validated(callback_url)?,
+            email,
+            organization_slug,
+            provider_id,
+            domain,
+            error_callback_url,
+            new_user_callback_url,
+            scopes,
+            login_hint,
+            provider_type,
+            additional_params,
+        })
         .await?;
     let res = respond::json(&json!({ "url": started.url, "redirect": true }));
     Ok(match started.state_cookie {
@@ -186,6 +187,7 @@ fn finished(state: &AuthState, outcome: Finished, clear_state: bool) -> HttpResp
 }
 
 async fn oidc_callback(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -199,14 +201,8 @@ async fn oidc_callback(
         error_description: text("error_description"),
     };
     let state_cookie = state.cookies.read_signed(&req, STATE_COOKIE);
-    let outcome = service(&state)
-        .finish_oidc(
-            &path,
-            callback,
-            state_cookie,
-            &client(&req, &state),
-            relying_party()?,
-        )
+    let outcome = sso
+        .finish_oidc(&path, callback, state_cookie, &client(&req, &state))
         .await;
     Ok(finished(&state, outcome, true))
 }
@@ -237,6 +233,7 @@ async fn acs_fields(req: &HttpRequest, mut payload: web::Payload) -> Result<Map<
 }
 
 async fn saml_acs(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -247,7 +244,7 @@ async fn saml_acs(
     let response = f.non_empty_string("SAMLResponse");
     let relay_state = f.optional_string("RelayState");
     f.finish()?;
-    let outcome = service(&state)
+    let outcome = sso
         .finish_saml(
             &path,
             &validated(response)?,
@@ -265,23 +262,24 @@ async fn saml_acs_without_response(state: web::Data<AuthState>) -> HttpResponse 
     ))
 }
 
-async fn sp_metadata(state: web::Data<AuthState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn sp_metadata(Service(sso): Service<SsoService>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = query_object(&req);
     let mut f = Fields::query(&query);
     let provider_id = f.string("providerId");
     f.finish()?;
-    let xml = service(&state).sp_metadata(&validated(provider_id)?).await?;
+    let xml = sso.sp_metadata(&validated(provider_id)?).await?;
     Ok(HttpResponse::Ok().content_type("application/xml").body(xml))
 }
 
 async fn list(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let actor = current.actor(&req, &state)?;
     let auth_url = state.settings.auth_url();
-    let providers: Vec<Value> = service(&state)
+    let providers: Vec<Value> = sso
         .list(&actor)
         .await?
         .iter()
@@ -306,17 +304,19 @@ fn provider_id_body(body: &Body) -> Result<String, ApiError> {
 }
 
 async fn get_provider(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_query(&req)?;
     let actor = current.actor(&req, &state)?;
-    let connection = service(&state).get(&actor, &provider_id).await?;
+    let connection = sso.get(&actor, &provider_id).await?;
     Ok(respond::json(&connection.sanitized(&state.settings.auth_url())))
 }
 
 async fn update(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -330,7 +330,7 @@ async fn update(
     let saml = f.optional_object("samlConfig");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let updated = service(&state)
+    let updated = sso
         .update(
             &actor,
             Update {
@@ -340,13 +340,13 @@ async fn update(
                 oidc,
                 saml,
             },
-            relying_party()?,
         )
         .await?;
     Ok(respond::json(&updated.sanitized(&state.settings.auth_url())))
 }
 
 async fn delete(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -354,11 +354,12 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_body(&body)?;
     let actor = current.actor(&req, &state)?;
-    service(&state).delete(&actor, &provider_id).await?;
+    sso.delete(&actor, &provider_id).await?;
     Ok(respond::json(&json!({ "success": true })))
 }
 
 async fn request_domain_verification(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -366,9 +367,7 @@ async fn request_domain_verification(
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_body(&body)?;
     let actor = current.actor(&req, &state)?;
-    let token = service(&state)
-        .request_domain_verification(&actor, &provider_id)
-        .await?;
+    let token = sso.request_domain_verification(&actor, &provider_id).await?;
     Ok(respond::json_with_status(
         StatusCode::CREATED,
         &json!({ "domainVerificationToken": token }),
@@ -376,6 +375,7 @@ async fn request_domain_verification(
 }
 
 async fn verify_domain(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -383,10 +383,7 @@ async fn verify_domain(
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_body(&body)?;
     let actor = current.actor(&req, &state)?;
-    let resolver = TxtResolver::new(state.settings.sso.dns_server).map_err(|e| ApiError::internal(&e))?;
-    service(&state)
-        .verify_domain(&actor, &provider_id, &resolver)
-        .await?;
+    sso.verify_domain(&actor, &provider_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -401,17 +398,19 @@ fn provisioning_view(provider_id: &str, p: &Provisioning) -> Value {
 }
 
 async fn get_provisioning(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let provider_id = provider_id_query(&req)?;
     let actor = current.actor(&req, &state)?;
-    let settings = service(&state).get_provisioning(&actor, &provider_id).await?;
+    let settings = sso.get_provisioning(&actor, &provider_id).await?;
     Ok(respond::json(&provisioning_view(&provider_id, &settings)))
 }
 
 async fn set_provisioning(
+    Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -439,7 +438,7 @@ async fn set_provisioning(
     };
     let actor = current.actor(&req, &state)?;
     let provider_id = validated(provider_id)?;
-    let settings = service(&state)
+    let settings = sso
         .set_provisioning(
             &actor,
             ProvisioningChange {

@@ -13,11 +13,11 @@ use samael::crypto::AllowedSignatureAlgorithm;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::schema::Assertion;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
-use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
+use serde_json::Value;
 
-use crate::connection::SamlConfig;
+use crate::certificates::certificate_der;
 use crate::error::{Kind, LoginFailure, SsoError, SsoResult};
+use crate::provider::SamlConfig;
 
 /// Largest SAMLResponse accepted at the ACS (Better Auth's `maxResponseSize`).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -41,50 +41,6 @@ const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
 
 fn invalid(code: &'static str, message: impl Into<String>) -> SsoError {
     SsoError::coded(Kind::Invalid, code, message.into())
-}
-
-/// DER bytes of a certificate given as PEM or as bare base64.
-fn certificate_der(text: &str) -> Option<Vec<u8>> {
-    let body: String = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
-    openssl::x509::X509::from_der(&der).ok()?;
-    Some(der)
-}
-
-/// Better Auth's certificate summary: `{fingerprintSha256, notBefore, notAfter, publicKeyAlgorithm}`.
-#[must_use]
-pub fn describe_certificate(text: &str) -> Value {
-    let parsed = certificate_der(text).and_then(|der| {
-        let cert = openssl::x509::X509::from_der(&der).ok()?;
-        let fingerprint = Sha256::digest(&der)
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":");
-        let algorithm = match cert.public_key().ok()?.id() {
-            openssl::pkey::Id::RSA => "rsa",
-            openssl::pkey::Id::EC => "ec",
-            openssl::pkey::Id::ED25519 => "ed25519",
-            _ => "unknown",
-        };
-        Some(json!({
-            "fingerprintSha256": fingerprint,
-            "notBefore": asn1_time_iso(cert.not_before()),
-            "notAfter": asn1_time_iso(cert.not_after()),
-            "publicKeyAlgorithm": algorithm,
-        }))
-    });
-    parsed.unwrap_or_else(|| json!({ "error": "Failed to parse certificate" }))
-}
-
-fn asn1_time_iso(t: &openssl::asn1::Asn1TimeRef) -> String {
-    chrono::NaiveDateTime::parse_from_str(&t.to_string(), "%b %e %H:%M:%S %Y GMT")
-        .map(|d| d.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|_| t.to_string())
 }
 
 fn xml_escape(s: &str) -> String {
@@ -600,7 +556,7 @@ mod tests {
     fn metadata_without_a_signing_certificate_is_refused() {
         let cfg = SamlConfig {
             entry_point: "https://idp.example/sso".into(),
-            idp_metadata: Some(crate::connection::IdpMetadata {
+            idp_metadata: Some(crate::provider::IdpMetadata {
                 metadata: Some(
                     r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#.into(),
                 ),
@@ -612,10 +568,10 @@ mod tests {
         assert!(
             matches!(
                 err,
-                SsoError::Rejected {
+                SsoError::Rejected(castellan_domain::Refusal {
                     code: Some("CERT_SOURCE_MISSING"),
                     ..
-                }
+                })
             ),
             "{err:?}"
         );
@@ -644,7 +600,7 @@ mod tests {
         let cfg = SamlConfig {
             entry_point: "https://idp.test/sso".into(),
             cert: Some(Value::String(self_signed_pem())),
-            idp_metadata: Some(crate::connection::IdpMetadata {
+            idp_metadata: Some(crate::provider::IdpMetadata {
                 entity_id: Some("https://idp.test".into()),
                 ..Default::default()
             }),
@@ -652,7 +608,7 @@ mod tests {
         };
         let idp = TrustedIdp::from_config(&cfg).unwrap();
         assert_eq!(
-            describe_certificate(cfg.configured_certs()[0].as_str())["publicKeyAlgorithm"],
+            crate::certificates::describe_certificate(cfg.configured_certs()[0].as_str())["publicKeyAlgorithm"],
             "rsa"
         );
         let sp = ServiceProviderConfig {
@@ -685,8 +641,8 @@ mod tests {
     #[test]
     fn an_unparseable_certificate_is_described_as_an_error() {
         assert_eq!(
-            describe_certificate("x"),
-            json!({"error": "Failed to parse certificate"})
+            crate::certificates::describe_certificate("x"),
+            serde_json::json!({"error": "Failed to parse certificate"})
         );
     }
 }

@@ -13,14 +13,14 @@ use std::sync::Arc;
 
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
-use castellan_http::AuthState;
 use castellan_mail::{Mail, SharedMailer};
 use castellan_session::{Passwords, SessionManager};
 use chrono::{DateTime, Utc};
 
 use crate::error::{IdentityError, IdentityResult};
 
-/// Everything the use cases need, cloned cheaply from the shared state.
+/// Everything the use cases need; the routes build one per request from the registered
+/// dependencies, `castellan admin create` from the bootstrap's.
 pub struct IdentityService {
     pub(crate) db: DatabaseConnection,
     pub(crate) sessions: Arc<SessionManager>,
@@ -31,21 +31,28 @@ pub struct IdentityService {
     pub(crate) authz: Arc<castellan_authz::Authorizer>,
 }
 
-impl From<&AuthState> for IdentityService {
-    fn from(s: &AuthState) -> Self {
+impl IdentityService {
+    #[must_use]
+    pub fn new(
+        db: DatabaseConnection,
+        sessions: Arc<SessionManager>,
+        passwords: Passwords,
+        mailer: SharedMailer,
+        settings: Arc<Settings>,
+        clock: Arc<dyn Clock>,
+        authz: Arc<castellan_authz::Authorizer>,
+    ) -> Self {
         Self {
-            db: s.db.clone(),
-            sessions: s.sessions.clone(),
-            passwords: s.passwords.clone(),
-            mailer: s.mailer.clone(),
-            settings: s.settings.clone(),
-            clock: s.clock.clone(),
-            authz: s.authz.clone(),
+            db,
+            sessions,
+            passwords,
+            mailer,
+            settings,
+            clock,
+            authz,
         }
     }
-}
 
-impl IdentityService {
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

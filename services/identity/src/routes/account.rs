@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_data::repo::{accounts, users::ProfileChange};
 use castellan_http::body::query_param;
 use castellan_http::respond::{self, iso};
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::json;
 
 use super::validated;
@@ -13,6 +13,7 @@ use crate::domain::deletion::{DeleteRequest, DeletionOutcome};
 use crate::error::IdentityError;
 
 pub async fn update_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     body: Body,
     current: MaybeSession,
@@ -32,7 +33,7 @@ pub async fn update_user(
     if name.is_none() && image.is_none() {
         return Err(IdentityError::NoFieldsToUpdate.into());
     }
-    IdentityService::from(state.get_ref())
+    identity
         .update_profile(&auth, ProfileChange { name, image })
         .await?;
     // Better Auth re-issues the session cookie with a fresh Max-Age.
@@ -72,6 +73,7 @@ pub async fn list_accounts(
 }
 
 pub async fn delete_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     body: Body,
     current: MaybeSession,
@@ -82,7 +84,7 @@ pub async fn delete_user(
     let token = f.optional_string("token");
     f.finish()?;
     let auth = current.require()?;
-    let outcome = IdentityService::from(state.get_ref())
+    let outcome = identity
         .delete_user(
             &auth,
             DeleteRequest {
@@ -105,6 +107,7 @@ pub async fn delete_user(
 
 /// The mailed deletion link. It needs the user's session, so a leaked link alone deletes nothing.
 pub async fn delete_user_callback(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -115,20 +118,15 @@ pub async fn delete_user_callback(
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
     if let Some(cb) = &callback_url {
-        state
-            .origins
-            .check_callback(cb, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
+        castellan_http::origin::check_callback(
+            &state.origins,
+            cb,
+            "INVALID_CALLBACK_URL",
+            "Invalid callbackURL",
+        )?;
     }
-    let auth = current.session.ok_or_else(|| {
-        ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "FAILED_TO_GET_USER_INFO",
-            "Failed to get user info",
-        )
-    })?;
-    IdentityService::from(state.get_ref())
-        .confirm_deletion(&auth, &validated(token)?)
-        .await?;
+    let auth = current.session.ok_or(IdentityError::NoUserToDelete)?;
+    identity.confirm_deletion(&auth, &validated(token)?).await?;
     let cleared = respond::cleared_session_cookies(&state);
     Ok(match query_param(&req, "callbackURL") {
         Some(cb) if !cb.is_empty() => respond::with_cookies(respond::redirect(&cb), &cleared),

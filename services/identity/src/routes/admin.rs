@@ -5,7 +5,7 @@ use castellan_data::repo::users::{AdminChange, Filter, TextMatch, UserField, Use
 use castellan_http::body::query_object;
 use castellan_http::cookies::DONT_REMEMBER;
 use castellan_http::respond::{self, SessionView, UserView};
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use castellan_session::AuthSession;
 use serde_json::{Value, json};
 
@@ -148,15 +148,14 @@ fn user_query(req: &HttpRequest) -> Result<(UserQuery, Option<u64>, Option<u64>)
 }
 
 pub async fn list_users(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let (query, limit, offset) = user_query(&req)?;
     let op = operator(&req, &state, current)?;
-    let (users, total) = IdentityService::from(state.get_ref())
-        .admin_list_users(&op, &query)
-        .await?;
+    let (users, total) = identity.admin_list_users(&op, &query).await?;
     let mut body = json!({ "users": users.iter().map(UserView::from).collect::<Vec<_>>(), "total": total });
     if let Some(obj) = body.as_object_mut() {
         if let Some(l) = limit {
@@ -170,6 +169,7 @@ pub async fn list_users(
 }
 
 pub async fn get_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -179,13 +179,12 @@ pub async fn get_user(
     let id = f.string("id");
     f.finish()?;
     let op = operator(&req, &state, current)?;
-    let u = IdentityService::from(state.get_ref())
-        .admin_get_user(&op, &validated(id)?)
-        .await?;
+    let u = identity.admin_get_user(&op, &validated(id)?).await?;
     Ok(respond::json(&UserView::from(&u)))
 }
 
 pub async fn create_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -204,13 +203,12 @@ pub async fn create_user(
         name: validated(name)?,
         role,
     };
-    let u = IdentityService::from(state.get_ref())
-        .admin_create_user(&op, new)
-        .await?;
+    let u = identity.admin_create_user(&op, new).await?;
     Ok(wrapped_user(&u))
 }
 
 pub async fn update_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -221,10 +219,7 @@ pub async fn update_user(
     let data = f.optional_object("data").unwrap_or_default();
     f.finish()?;
     if data.contains_key("password") {
-        return Err(ApiError::bad_request(
-            "PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER",
-            "Password cannot be updated via update user",
-        ));
+        return Err(IdentityError::PasswordViaUpdateUser.into());
     }
     let data = Value::Object(data);
     let mut d = Fields::body(Some(&data))?;
@@ -246,16 +241,15 @@ pub async fn update_user(
         && change.role.is_none()
         && change.ban.is_none()
     {
-        return Err(ApiError::bad_request("NO_DATA_TO_UPDATE", "No data to update"));
+        return Err(IdentityError::NoDataToUpdate.into());
     }
     let op = operator(&req, &state, current)?;
-    let u = IdentityService::from(state.get_ref())
-        .admin_update_user(&op, &validated(id)?, change)
-        .await?;
+    let u = identity.admin_update_user(&op, &validated(id)?, change).await?;
     Ok(respond::json(&UserView::from(&u)))
 }
 
 pub async fn set_role(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -266,13 +260,14 @@ pub async fn set_role(
     let role = f.string_or_list("role");
     f.finish()?;
     let op = operator(&req, &state, current)?;
-    let u = IdentityService::from(state.get_ref())
+    let u = identity
         .admin_set_role(&op, &validated(id)?, &validated(role)?)
         .await?;
     Ok(wrapped_user(&u))
 }
 
 pub async fn set_user_password(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -283,13 +278,14 @@ pub async fn set_user_password(
     let password = f.non_empty_string("newPassword");
     f.finish()?;
     let op = operator(&req, &state, current)?;
-    IdentityService::from(state.get_ref())
+    identity
         .admin_set_password(&op, &validated(id)?, &validated(password)?)
         .await?;
     Ok(respond::json(&json!({ "status": true })))
 }
 
 pub async fn ban_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -301,13 +297,14 @@ pub async fn ban_user(
     let expires_in = f.raw("banExpiresIn").and_then(Value::as_i64).filter(|s| *s > 0);
     f.finish()?;
     let op = operator(&req, &state, current)?;
-    let u = IdentityService::from(state.get_ref())
+    let u = identity
         .admin_ban(&op, &validated(id)?, reason, expires_in)
         .await?;
     Ok(wrapped_user(&u))
 }
 
 pub async fn unban_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -315,13 +312,12 @@ pub async fn unban_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
     let op = operator(&req, &state, current)?;
-    let u = IdentityService::from(state.get_ref())
-        .admin_unban(&op, &id)
-        .await?;
+    let u = identity.admin_unban(&op, &id).await?;
     Ok(wrapped_user(&u))
 }
 
 pub async fn list_user_sessions(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -329,15 +325,14 @@ pub async fn list_user_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
     let op = operator(&req, &state, current)?;
-    let sessions = IdentityService::from(state.get_ref())
-        .admin_list_sessions(&op, &id)
-        .await?;
+    let sessions = identity.admin_list_sessions(&op, &id).await?;
     Ok(respond::json(
         &json!({ "sessions": sessions.iter().map(SessionView::from).collect::<Vec<_>>() }),
     ))
 }
 
 pub async fn revoke_user_session(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -347,13 +342,12 @@ pub async fn revoke_user_session(
     let token = f.string("sessionToken");
     f.finish()?;
     let op = operator(&req, &state, current)?;
-    IdentityService::from(state.get_ref())
-        .admin_revoke_session(&op, &validated(token)?)
-        .await?;
+    identity.admin_revoke_session(&op, &validated(token)?).await?;
     Ok(respond::json(&json!({ "success": true })))
 }
 
 pub async fn revoke_user_sessions(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -361,13 +355,12 @@ pub async fn revoke_user_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
     let op = operator(&req, &state, current)?;
-    IdentityService::from(state.get_ref())
-        .admin_revoke_sessions(&op, &id)
-        .await?;
+    identity.admin_revoke_sessions(&op, &id).await?;
     Ok(respond::json(&json!({ "success": true })))
 }
 
 pub async fn remove_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -375,15 +368,14 @@ pub async fn remove_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&body)?;
     let op = operator(&req, &state, current)?;
-    IdentityService::from(state.get_ref())
-        .admin_remove_user(&op, &id)
-        .await?;
+    identity.admin_remove_user(&op, &id).await?;
     Ok(respond::json(&json!({ "success": true })))
 }
 
 /// Starts impersonating: the admin's own session is parked in the signed `admin_session`
 /// cookie, and the browser holds the impersonation session as a "don't remember" session.
 pub async fn impersonate_user(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -395,9 +387,7 @@ pub async fn impersonate_user(
     f.finish()?;
     let dont_remember = current.dont_remember;
     let op = operator(&req, &state, current)?;
-    let imp = IdentityService::from(state.get_ref())
-        .impersonate(&op, &validated(id)?, reason)
-        .await?;
+    let imp = identity.impersonate(&op, &validated(id)?, reason).await?;
     let parked = format!(
         "{}:{}",
         op.auth.session.token,
@@ -411,6 +401,7 @@ pub async fn impersonate_user(
 }
 
 pub async fn stop_impersonating(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     _body: Body,
@@ -422,9 +413,7 @@ pub async fn stop_impersonating(
         Some((t, dr)) => (Some(t.to_owned()), !dr.is_empty()),
         None => (None, false),
     };
-    let admin = IdentityService::from(state.get_ref())
-        .stop_impersonating(&op, admin_token.as_deref())
-        .await?;
+    let admin = identity.stop_impersonating(&op, admin_token.as_deref()).await?;
     let mut cookies = respond::session_cookies(&state, &admin.session.token, dont_remember);
     cookies.push(state.cookies.expired(ADMIN_SESSION));
     if !dont_remember {
@@ -435,7 +424,7 @@ pub async fn stop_impersonating(
 }
 
 pub async fn has_permission(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -449,8 +438,6 @@ pub async fn has_permission(
             "[body] Invalid input: permissions is required",
         ));
     };
-    let success = IdentityService::from(state.get_ref())
-        .admin_has_permission(&auth, &wanted)
-        .await?;
+    let success = identity.admin_has_permission(&auth, &wanted).await?;
     Ok(respond::json(&json!({ "error": null, "success": success })))
 }

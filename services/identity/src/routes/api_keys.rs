@@ -1,10 +1,10 @@
 //! API-key endpoints (`/api-key/*`, `@better-auth/api-key` 1.7.5).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use castellan_data::entity::api_key;
 use castellan_http::body::query_object;
 use castellan_http::respond::{self, iso};
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, Body, Fields, MaybeSession, Service};
 use serde_json::{Value, json};
 
 use super::validated;
@@ -56,7 +56,7 @@ fn view(k: &api_key::Model) -> Value {
 }
 
 pub async fn create(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -81,9 +81,7 @@ pub async fn create(
     }
     f.finish()?;
     let auth = current.require()?;
-    let (row, key) = IdentityService::from(state.get_ref())
-        .create_api_key(&auth, new)
-        .await?;
+    let (row, key) = identity.create_api_key(&auth, new).await?;
     let mut body = view(&row);
     if let Some(obj) = body.as_object_mut() {
         obj.insert("key".into(), key.into());
@@ -92,7 +90,7 @@ pub async fn create(
 }
 
 pub async fn get(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -101,14 +99,12 @@ pub async fn get(
     let id = f.string("id");
     f.finish()?;
     let auth = current.require()?;
-    let key = IdentityService::from(state.get_ref())
-        .get_api_key(&auth, &validated(id)?)
-        .await?;
+    let key = identity.get_api_key(&auth, &validated(id)?).await?;
     Ok(respond::json(&view(&key)))
 }
 
 pub async fn update(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -125,14 +121,12 @@ pub async fn update(
     };
     f.finish()?;
     let auth = current.require()?;
-    let key = IdentityService::from(state.get_ref())
-        .update_api_key(&auth, &validated(id)?, change)
-        .await?;
+    let key = identity.update_api_key(&auth, &validated(id)?, change).await?;
     Ok(respond::json(&view(&key)))
 }
 
 pub async fn delete(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -140,14 +134,12 @@ pub async fn delete(
     let id = f.string("keyId");
     f.finish()?;
     let auth = current.require()?;
-    IdentityService::from(state.get_ref())
-        .delete_api_key(&auth, &validated(id)?)
-        .await?;
+    identity.delete_api_key(&auth, &validated(id)?).await?;
     Ok(respond::json(&json!({ "success": true })))
 }
 
 pub async fn list(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -158,7 +150,7 @@ pub async fn list(
     let offset = f.optional_count("offset");
     f.finish()?;
     let auth = current.require()?;
-    let (keys, total) = IdentityService::from(state.get_ref())
+    let (keys, total) = identity
         .list_api_keys(&auth, org.as_deref(), limit, offset)
         .await?;
     let api_keys: Vec<Value> = keys.iter().map(view).collect();

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::CredentialForm;
 use castellan_http::respond::{self, UserView};
 use castellan_http::session::presented_token;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::json;
 
 use super::validated;
@@ -34,6 +34,7 @@ fn truthy(v: &serde_json::Value) -> bool {
 }
 
 pub async fn sign_up(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body<CredentialForm>,
@@ -61,9 +62,7 @@ pub async fn sign_up(
         callback_url,
     };
     let client = state.client(&req);
-    let done = IdentityService::from(state.get_ref())
-        .sign_up(request, &client)
-        .await?;
+    let done = identity.sign_up(request, &client).await?;
     let token = done.session.as_ref().map(|s| s.session.token.as_str());
     let res = respond::json(&json!({ "token": token, "user": UserView::from(&done.user) }));
     Ok(match &done.session {
@@ -76,6 +75,7 @@ pub async fn sign_up(
 }
 
 pub async fn sign_in(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body<CredentialForm>,
@@ -88,7 +88,7 @@ pub async fn sign_in(
     f.finish()?;
     let client = state.client(&req);
     let trust = state.cookies.read_signed(&req, TRUST_DEVICE);
-    let outcome = IdentityService::from(state.get_ref())
+    let outcome = identity
         .sign_in(
             &validated(email)?,
             &validated(password)?,
@@ -159,6 +159,7 @@ pub async fn sign_out(
 }
 
 pub async fn change_password(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -171,7 +172,7 @@ pub async fn change_password(
     f.finish()?;
     let auth = current.require()?;
     let client = state.client(&req);
-    let replaced = IdentityService::from(state.get_ref())
+    let replaced = identity
         .change_password(
             &auth,
             &validated(current_password)?,
@@ -189,7 +190,7 @@ pub async fn change_password(
 }
 
 pub async fn verify_password(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -197,7 +198,7 @@ pub async fn verify_password(
     let password = f.string("password");
     f.finish()?;
     let auth = current.require()?;
-    IdentityService::from(state.get_ref())
+    identity
         .verify_password(&auth.user.id, &validated(password)?)
         .await?;
     Ok(respond::json(&json!({ "status": true })))

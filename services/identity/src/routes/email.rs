@@ -3,14 +3,14 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond::{self, UserView};
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::json;
 
 use super::{validated, with_error};
 use crate::domain::IdentityService;
 
 pub async fn send_verification_email(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -18,7 +18,7 @@ pub async fn send_verification_email(
     let email = f.email("email");
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
-    IdentityService::from(state.get_ref())
+    identity
         .request_verification(
             &validated(email)?,
             callback_url.as_deref(),
@@ -31,6 +31,7 @@ pub async fn send_verification_email(
 /// The link in the verification mail. With a `callbackURL` every outcome is a redirect
 /// (failures as `?error=CODE`); without one, JSON.
 pub async fn verify_email(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -41,12 +42,15 @@ pub async fn verify_email(
     let callback_url = f.optional_string("callbackURL").filter(|c| !c.is_empty());
     f.finish()?;
     if let Some(cb) = &callback_url {
-        state
-            .origins
-            .check_callback(cb, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
+        castellan_http::origin::check_callback(
+            &state.origins,
+            cb,
+            "INVALID_CALLBACK_URL",
+            "Invalid callbackURL",
+        )?;
     }
     let token = validated(token)?;
-    let service = IdentityService::from(state.get_ref());
+    let service = identity;
     let outcome = match service.verify_email(&token, current.session.as_ref()).await {
         Ok(o) => o,
         Err(e) => {
@@ -73,7 +77,7 @@ pub async fn verify_email(
 }
 
 pub async fn change_email(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -82,7 +86,7 @@ pub async fn change_email(
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
     let auth = current.require()?;
-    IdentityService::from(state.get_ref())
+    identity
         .change_email(&auth, &validated(new_email)?, callback_url.as_deref())
         .await?;
     Ok(respond::json(&json!({ "status": true })))

@@ -4,6 +4,8 @@ use actix_web::{HttpResponse, web};
 use castellan_http::respond::{self, UserView};
 use castellan_http::{ApiError, AuthState, MaybeSession};
 use castellan_session::AuthSession;
+
+use crate::error::IdentityError;
 use serde_json::{Map, Value, json};
 
 /// The JWT for a session's user: the user object as claims, plus the registered ones.
@@ -19,7 +21,7 @@ pub async fn token_for(state: &AuthState, auth: &AuthSession) -> Result<String, 
         .jwt
         .sign(claims, &auth.user.id)
         .await
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(|e| IdentityError::from(e).into())
 }
 
 /// The JWT `get-session` hands out in `set-auth-jwt`, reused for a while per session.
@@ -35,7 +37,7 @@ pub async fn session_token_for(state: &AuthState, auth: &AuthSession) -> Result<
         .jwt
         .for_session(&auth.session.token, auth.user.updated_at, payload, &auth.user.id)
         .await
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(|e| IdentityError::from(e).into())
 }
 
 pub async fn token(state: web::Data<AuthState>, current: MaybeSession) -> Result<HttpResponse, ApiError> {
@@ -46,6 +48,6 @@ pub async fn token(state: web::Data<AuthState>, current: MaybeSession) -> Result
 }
 
 pub async fn jwks(state: web::Data<AuthState>) -> Result<HttpResponse, ApiError> {
-    let keys = state.jwt.jwks().await.map_err(|e| ApiError::internal(&e))?;
+    let keys = state.jwt.jwks().await.map_err(IdentityError::from)?;
     Ok(respond::json(&json!({ "keys": keys })))
 }

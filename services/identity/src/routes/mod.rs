@@ -104,3 +104,19 @@ fn with_error(url: &str, code: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}error={code}")
 }
+
+impl castellan_http::FromRegistered for crate::domain::IdentityService {
+    fn build(req: &actix_web::HttpRequest) -> Result<Self, castellan_http::ApiError> {
+        use castellan_http::state::registered;
+        let http = registered::<castellan_http::AuthState>(req)?;
+        Ok(Self::new(
+            http.db.clone(),
+            http.sessions.clone(),
+            http.passwords.clone(),
+            registered::<castellan_mail::SharedMailer>(req)?.get_ref().clone(),
+            http.settings.clone(),
+            http.clock.clone(),
+            registered::<castellan_authz::Authorizer>(req)?.into_inner(),
+        ))
+    }
+}

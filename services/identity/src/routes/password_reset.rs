@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::{query_object, query_param};
-use castellan_http::{ApiError, AuthState, Body, Fields, respond};
+use castellan_http::{ApiError, AuthState, Body, Fields, Service, respond};
 use serde_json::json;
 
 use super::{validated, with_error};
@@ -11,12 +11,15 @@ use crate::error::IdentityError;
 
 const RESET_REQUESTED: &str = "If this email exists in our system, check your email for the reset link";
 
-pub async fn request(state: web::Data<AuthState>, body: Body) -> Result<HttpResponse, ApiError> {
+pub async fn request(
+    Service(identity): Service<IdentityService>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::body(body.get())?;
     let email = f.email("email");
     let redirect_to = f.optional_string("redirectTo");
     f.finish()?;
-    IdentityService::from(state.get_ref())
+    identity
         .request_password_reset(&validated(email)?, redirect_to.as_deref())
         .await?;
     Ok(respond::json(
@@ -27,6 +30,7 @@ pub async fn request(state: web::Data<AuthState>, body: Body) -> Result<HttpResp
 /// `GET /reset-password/{token}`: redirects to the app's reset page with the token, or with
 /// `?error=INVALID_TOKEN`. Does not consume the token.
 pub async fn landing(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     token: web::Path<String>,
@@ -36,9 +40,12 @@ pub async fn landing(
     let callback_url = f.string("callbackURL");
     f.finish()?;
     let callback_url = validated(callback_url)?;
-    state
-        .origins
-        .check_callback(&callback_url, "INVALID_CALLBACK_URL", "Invalid callbackURL")?;
+    castellan_http::origin::check_callback(
+        &state.origins,
+        &callback_url,
+        "INVALID_CALLBACK_URL",
+        "Invalid callbackURL",
+    )?;
     // Relative callbacks are resolved against the public origin, as Better Auth does.
     let target = if callback_url.starts_with('/') {
         format!("{}{callback_url}", state.settings.origin())
@@ -47,9 +54,7 @@ pub async fn landing(
     } else {
         callback_url
     };
-    let valid = IdentityService::from(state.get_ref())
-        .reset_token_is_valid(&token)
-        .await?;
+    let valid = identity.reset_token_is_valid(&token).await?;
     Ok(if valid {
         let sep = if target.contains('?') { '&' } else { '?' };
         respond::redirect(&format!("{target}{sep}token={}", token.as_str()))
@@ -59,7 +64,7 @@ pub async fn landing(
 }
 
 pub async fn reset(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     req: HttpRequest,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
@@ -73,8 +78,6 @@ pub async fn reset(
     let Some(token) = token else {
         return Err(IdentityError::InvalidResetToken.into());
     };
-    IdentityService::from(state.get_ref())
-        .reset_password(&token, &validated(new_password)?)
-        .await?;
+    identity.reset_password(&token, &validated(new_password)?).await?;
     Ok(respond::json(&json!({ "status": true })))
 }

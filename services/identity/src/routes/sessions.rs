@@ -1,6 +1,5 @@
 //! Session endpoints: get-session and the list/revoke family.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_param;
@@ -84,11 +83,7 @@ pub async fn get_session(
 
 /// Better Auth only accepts POST here with `deferSessionRefresh`, which Castellan does not need.
 pub async fn post_get_session() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
-        "POST method requires deferSessionRefresh to be enabled in session config",
-    ))
+    Err(IdentityError::DeferredRefreshRequired.into())
 }
 
 /// Needs a fresh session: the answer contains every device's token.

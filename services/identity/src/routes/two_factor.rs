@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::cookies::DONT_REMEMBER;
 use castellan_http::respond::{self, UserView};
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::json;
 
 use super::validated;
@@ -24,7 +24,7 @@ fn password(body: &Body) -> Result<String, ApiError> {
 }
 
 pub async fn enable(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -33,7 +33,7 @@ pub async fn enable(
     let issuer = f.optional_string("issuer");
     f.finish()?;
     let auth = current.require()?;
-    let e = IdentityService::from(state.get_ref())
+    let e = identity
         .enable_two_factor(&auth, &validated(password)?, issuer.as_deref())
         .await?;
     Ok(respond::json(
@@ -42,15 +42,14 @@ pub async fn enable(
 }
 
 pub async fn disable(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let password = password(&body)?;
     let auth = current.require()?;
-    IdentityService::from(state.get_ref())
-        .disable_two_factor(&auth, &password)
-        .await?;
+    identity.disable_two_factor(&auth, &password).await?;
     Ok(respond::with_cookies(
         respond::json(&json!({ "status": true })),
         &[state.cookies.expired(TRUST_DEVICE)],
@@ -58,28 +57,24 @@ pub async fn disable(
 }
 
 pub async fn get_totp_uri(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let password = password(&body)?;
     let auth = current.require()?;
-    let uri = IdentityService::from(state.get_ref())
-        .totp_uri(&auth, &password)
-        .await?;
+    let uri = identity.totp_uri(&auth, &password).await?;
     Ok(respond::json(&json!({ "totpURI": uri })))
 }
 
 pub async fn generate_backup_codes(
-    state: web::Data<AuthState>,
+    Service(identity): Service<IdentityService>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let password = password(&body)?;
     let auth = current.require()?;
-    let codes = IdentityService::from(state.get_ref())
-        .regenerate_backup_codes(&auth, &password)
-        .await?;
+    let codes = identity.regenerate_backup_codes(&auth, &password).await?;
     Ok(respond::json(&json!({ "status": true, "backupCodes": codes })))
 }
 
@@ -144,6 +139,7 @@ enum Factor {
 }
 
 async fn verify(
+    service: IdentityService,
     state: &AuthState,
     req: &HttpRequest,
     body: &Body,
@@ -155,7 +151,6 @@ async fn verify(
     let p = proof(req, state, &current, &mut challenge)?;
     let from_challenge = matches!(p, Proof::Challenge { .. });
     let client = state.client(req);
-    let service = IdentityService::from(state);
     let done = match factor {
         Factor::Totp => service.verify_totp(p, &code, trust, &client).await?,
         Factor::BackupCode => service.verify_backup_code(p, &code, trust, &client).await?,
@@ -165,33 +160,37 @@ async fn verify(
 }
 
 pub async fn verify_totp(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    verify(&state, &req, &body, current, Factor::Totp).await
+    verify(identity, &state, &req, &body, current, Factor::Totp).await
 }
 
 pub async fn verify_backup_code(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    verify(&state, &req, &body, current, Factor::BackupCode).await
+    verify(identity, &state, &req, &body, current, Factor::BackupCode).await
 }
 
 pub async fn verify_otp(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    verify(&state, &req, &body, current, Factor::MailedCode).await
+    verify(identity, &state, &req, &body, current, Factor::MailedCode).await
 }
 
 pub async fn send_otp(
+    Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     _body: Body,
@@ -199,6 +198,6 @@ pub async fn send_otp(
 ) -> Result<HttpResponse, ApiError> {
     let mut challenge = None;
     let p = proof(&req, &state, &current, &mut challenge)?;
-    IdentityService::from(state.get_ref()).send_otp(p).await?;
+    identity.send_otp(p).await?;
     Ok(respond::json(&json!({ "status": true })))
 }

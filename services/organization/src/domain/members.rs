@@ -6,6 +6,8 @@ use castellan_data::entity::{member, user};
 use serde_json::json;
 
 use super::{Actor, MEMBERSHIP_LIMIT, OrganizationService, normalise_roles};
+use castellan_domain::Refusal;
+
 use crate::error::{Kind, OrgError, OrgResult};
 
 impl OrganizationService {
@@ -23,10 +25,10 @@ impl OrganizationService {
         let scope = match self.readable_scope(actor, org_id, slug).await {
             Ok(Some(scope)) => scope,
             Ok(None) => return Err(OrgError::invalid("NO_ACTIVE_ORGANIZATION")),
-            Err(OrgError::Rejected {
+            Err(OrgError::Rejected(Refusal {
                 code: Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"),
                 ..
-            }) => {
+            })) => {
                 return Err(not_member());
             }
             Err(e) => return Err(e),
@@ -268,10 +270,10 @@ impl OrganizationService {
         let scope = match self.readable_scope(actor, org_id, slug).await {
             Ok(Some(scope)) => scope,
             Ok(None) => return Err(OrgError::invalid("NO_ACTIVE_ORGANIZATION")),
-            Err(OrgError::Rejected {
+            Err(OrgError::Rejected(Refusal {
                 code: Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"),
                 ..
-            }) => {
+            })) => {
                 return Err(not_member());
             }
             Err(e) => return Err(e),

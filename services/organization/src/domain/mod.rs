@@ -17,7 +17,6 @@ use castellan_authz::grant::Grant;
 use castellan_authz::{Authorizer, OrgScope, Permit};
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
-use castellan_http::AuthState;
 use castellan_mail::SharedMailer;
 use castellan_session::SessionManager;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -43,20 +42,26 @@ pub struct OrganizationService {
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-impl From<&AuthState> for OrganizationService {
-    fn from(s: &AuthState) -> Self {
+impl OrganizationService {
+    #[must_use]
+    pub fn new(
+        db: DatabaseConnection,
+        authz: Arc<Authorizer>,
+        sessions: Arc<SessionManager>,
+        mailer: SharedMailer,
+        settings: Arc<Settings>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            db: s.db.clone(),
-            authz: s.authz.clone(),
-            sessions: s.sessions.clone(),
-            mailer: s.mailer.clone(),
-            settings: s.settings.clone(),
-            clock: s.clock.clone(),
+            db,
+            authz,
+            sessions,
+            mailer,
+            settings,
+            clock,
         }
     }
-}
 
-impl OrganizationService {
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

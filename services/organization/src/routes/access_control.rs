@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::{Value, json};
 
 use super::validated;
@@ -19,6 +19,7 @@ fn statements() -> Value {
 }
 
 pub async fn create(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -36,7 +37,7 @@ pub async fn create(
     }
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let created = OrganizationService::from(state.get_ref())
+    let created = orgs
         .create_role(
             &actor,
             org_id.as_deref(),
@@ -57,6 +58,7 @@ fn name_or_id(f: &mut Fields<'_>) -> (Option<String>, Option<String>) {
 }
 
 pub async fn list(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -66,15 +68,14 @@ pub async fn list(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let roles = OrganizationService::from(state.get_ref())
-        .list_roles(&actor, org_id.as_deref())
-        .await?;
+    let roles = orgs.list_roles(&actor, org_id.as_deref()).await?;
     Ok(respond::json(
         &roles.iter().map(views::custom_role).collect::<Vec<Value>>(),
     ))
 }
 
 pub async fn get(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -90,13 +91,14 @@ pub async fn get(
         ));
     }
     let actor = current.actor(&req, &state)?;
-    let role = OrganizationService::from(state.get_ref())
+    let role = orgs
         .get_role(&actor, org_id.as_deref(), name.as_deref(), id.as_deref())
         .await?;
     Ok(respond::json(&views::custom_role(&role)))
 }
 
 pub async fn update(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -118,7 +120,7 @@ pub async fn update(
     let permission = d.optional_statements("permission");
     d.finish()?;
     let actor = current.actor(&req, &state)?;
-    let updated = OrganizationService::from(state.get_ref())
+    let updated = orgs
         .update_role(
             &actor,
             org_id.as_deref(),
@@ -134,6 +136,7 @@ pub async fn update(
 }
 
 pub async fn delete(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -149,8 +152,7 @@ pub async fn delete(
         ));
     }
     let actor = current.actor(&req, &state)?;
-    OrganizationService::from(state.get_ref())
-        .delete_role(&actor, org_id.as_deref(), name.as_deref(), id.as_deref())
+    orgs.delete_role(&actor, org_id.as_deref(), name.as_deref(), id.as_deref())
         .await?;
     Ok(respond::json(&json!({ "success": true })))
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond;
-use castellan_http::{ApiError, AuthState, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Fields, MaybeSession, Service};
 use serde_json::{Value, json};
 
 use crate::domain::OrganizationService;
@@ -14,6 +14,7 @@ const MAX_PAGE: u64 = 500;
 
 /// `GET /organization/audit-log?organizationId=&limit=&offset=`: newest first.
 pub async fn page(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -25,9 +26,7 @@ pub async fn page(
     let offset = f.optional_count("offset").unwrap_or(0);
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let (entries, total) = OrganizationService::from(state.get_ref())
-        .audit_log(&actor, org_id.as_deref(), limit, offset)
-        .await?;
+    let (entries, total) = orgs.audit_log(&actor, org_id.as_deref(), limit, offset).await?;
     let entries: Vec<Value> = entries.iter().map(views::audit_entry).collect();
     Ok(respond::json(
         &json!({ "entries": entries, "total": total, "limit": limit, "offset": offset }),
@@ -36,6 +35,7 @@ pub async fn page(
 
 /// `GET /organization/audit-log/verify?organizationId=`: recomputes the hash chain.
 pub async fn verify(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -45,8 +45,6 @@ pub async fn verify(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let report = OrganizationService::from(state.get_ref())
-        .verify_audit_log(&actor, org_id.as_deref())
-        .await?;
+    let report = orgs.verify_audit_log(&actor, org_id.as_deref()).await?;
     Ok(respond::json(&report))
 }

@@ -1,18 +1,19 @@
 //! Invitation endpoints.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::{Value, json};
 
 use super::validated;
 use crate::domain::OrganizationService;
 use crate::domain::invitations::Invite;
+use crate::error::{Kind, OrgError};
 use crate::views;
 
 pub async fn invite(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -33,9 +34,7 @@ pub async fn invite(
         resend,
         team_ids,
     };
-    let created = OrganizationService::from(state.get_ref())
-        .invite(&actor, invite)
-        .await?;
+    let created = orgs.invite(&actor, invite).await?;
     Ok(respond::json(&views::invitation(&created)))
 }
 
@@ -47,6 +46,7 @@ fn invitation_id(body: &Body) -> Result<String, ApiError> {
 }
 
 pub async fn accept(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -54,15 +54,14 @@ pub async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     let id = invitation_id(&body)?;
     let actor = current.actor(&req, &state)?;
-    let (invitation, member) = OrganizationService::from(state.get_ref())
-        .accept(&actor, &id)
-        .await?;
+    let (invitation, member) = orgs.accept(&actor, &id).await?;
     Ok(respond::json(
         &json!({ "invitation": views::invitation(&invitation), "member": views::member(&member) }),
     ))
 }
 
 pub async fn reject(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -70,15 +69,14 @@ pub async fn reject(
 ) -> Result<HttpResponse, ApiError> {
     let id = invitation_id(&body)?;
     let actor = current.actor(&req, &state)?;
-    let invitation = OrganizationService::from(state.get_ref())
-        .reject(&actor, &id)
-        .await?;
+    let invitation = orgs.reject(&actor, &id).await?;
     Ok(respond::json(
         &json!({ "invitation": views::invitation(&invitation), "member": null }),
     ))
 }
 
 pub async fn cancel(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -86,13 +84,12 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let id = invitation_id(&body)?;
     let actor = current.actor(&req, &state)?;
-    let invitation = OrganizationService::from(state.get_ref())
-        .cancel(&actor, &id)
-        .await?;
+    let invitation = orgs.cancel(&actor, &id).await?;
     Ok(respond::json(&views::invitation(&invitation)))
 }
 
 pub async fn get(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -102,15 +99,10 @@ pub async fn get(
     let id = f.string("id");
     f.finish()?;
     if current.session.is_none() {
-        return Err(ApiError::message_only(
-            StatusCode::UNAUTHORIZED,
-            "Not authenticated",
-        ));
+        return Err(OrgError::message_only(Kind::Unauthenticated, "Not authenticated").into());
     }
     let actor = current.actor(&req, &state)?;
-    let details = OrganizationService::from(state.get_ref())
-        .invitation(&actor, &validated(id)?)
-        .await?;
+    let details = orgs.invitation(&actor, &validated(id)?).await?;
     let mut body = views::invitation(&details.invitation);
     if let Some(obj) = body.as_object_mut() {
         obj.insert(
@@ -127,6 +119,7 @@ pub async fn get(
 }
 
 pub async fn list(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -136,29 +129,27 @@ pub async fn list(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let list = OrganizationService::from(state.get_ref())
-        .list_invitations(&actor, org_id.as_deref())
-        .await?;
+    let list = orgs.list_invitations(&actor, org_id.as_deref()).await?;
     Ok(respond::json(
         &list.iter().map(views::invitation).collect::<Vec<Value>>(),
     ))
 }
 
 pub async fn list_for_user(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     if castellan_http::body::query_param(&req, "email").is_some() {
-        return Err(ApiError::message_only(
-            StatusCode::BAD_REQUEST,
+        return Err(OrgError::message_only(
+            Kind::Invalid,
             "User email cannot be passed for client side API calls.",
-        ));
+        )
+        .into());
     }
     let actor = current.actor(&req, &state)?;
-    let list = OrganizationService::from(state.get_ref())
-        .list_user_invitations(&actor)
-        .await?;
+    let list = orgs.list_user_invitations(&actor).await?;
     let body: Vec<Value> = list
         .iter()
         .map(|(inv, org_name)| {

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::json;
 
 use super::validated;
@@ -11,6 +11,7 @@ use crate::domain::OrganizationService;
 use crate::views;
 
 pub async fn list(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -23,7 +24,7 @@ pub async fn list(
     let offset = f.optional_count("offset");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let (members, total) = OrganizationService::from(state.get_ref())
+    let (members, total) = orgs
         .list_members(&actor, org_id.as_deref(), slug.as_deref(), limit, offset)
         .await?;
     let members: Vec<_> = members
@@ -34,6 +35,7 @@ pub async fn list(
 }
 
 pub async fn remove(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -44,13 +46,14 @@ pub async fn remove(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let removed = OrganizationService::from(state.get_ref())
+    let removed = orgs
         .remove_member(&actor, org_id.as_deref(), &validated(target)?)
         .await?;
     Ok(respond::json(&json!({ "member": views::member(&removed) })))
 }
 
 pub async fn update_role(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -62,7 +65,7 @@ pub async fn update_role(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let updated = OrganizationService::from(state.get_ref())
+    let updated = orgs
         .update_member_role(
             &actor,
             org_id.as_deref(),
@@ -74,18 +77,18 @@ pub async fn update_role(
 }
 
 pub async fn active(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let actor = current.actor(&req, &state)?;
-    let (member, user) = OrganizationService::from(state.get_ref())
-        .active_member(&actor)
-        .await?;
+    let (member, user) = orgs.active_member(&actor).await?;
     Ok(respond::json(&views::member_with_user(&member, Some(&user))))
 }
 
 pub async fn active_role(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -97,13 +100,14 @@ pub async fn active_role(
     let slug = f.optional_string("organizationSlug");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let role = OrganizationService::from(state.get_ref())
+    let role = orgs
         .active_member_role(&actor, org_id.as_deref(), slug.as_deref(), user_id.as_deref())
         .await?;
     Ok(respond::json(&json!({ "role": role })))
 }
 
 pub async fn leave(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -113,13 +117,12 @@ pub async fn leave(
     let org_id = f.string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let (member, user) = OrganizationService::from(state.get_ref())
-        .leave(&actor, &validated(org_id)?)
-        .await?;
+    let (member, user) = orgs.leave(&actor, &validated(org_id)?).await?;
     Ok(respond::json(&views::member_with_user(&member, Some(&user))))
 }
 
 pub async fn has_permission(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -136,7 +139,7 @@ pub async fn has_permission(
     }
     let actor = current.actor(&req, &state)?;
     // Better Auth reads only `permissions`; the deprecated `permission` always answers false.
-    let success = OrganizationService::from(state.get_ref())
+    let success = orgs
         .has_permission(&actor, org_id.as_deref(), permissions.as_ref())
         .await?;
     Ok(respond::json(&json!({ "error": null, "success": success })))

@@ -51,3 +51,18 @@ pub fn configure(routes: &mut Routes<'_>) {
         .get("/organization/audit-log", audit::page)
         .get("/organization/audit-log/verify", audit::verify);
 }
+
+impl castellan_http::FromRegistered for crate::domain::OrganizationService {
+    fn build(req: &actix_web::HttpRequest) -> Result<Self, castellan_http::ApiError> {
+        use castellan_http::state::registered;
+        let http = registered::<castellan_http::AuthState>(req)?;
+        Ok(Self::new(
+            http.db.clone(),
+            registered::<castellan_authz::Authorizer>(req)?.into_inner(),
+            http.sessions.clone(),
+            registered::<castellan_mail::SharedMailer>(req)?.get_ref().clone(),
+            http.settings.clone(),
+            http.clock.clone(),
+        ))
+    }
+}

@@ -3,15 +3,17 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::{Value, json};
 
 use super::validated;
 use crate::domain::OrganizationService;
 use crate::domain::organizations::{NewOrganization, OrganizationChange};
+use crate::error::{Kind, OrgError};
 use crate::views;
 
 pub async fn create(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -36,9 +38,7 @@ pub async fn create(
         metadata,
         keep_current_active: keep,
     };
-    let created = OrganizationService::from(state.get_ref())
-        .create(&actor, new)
-        .await?;
+    let created = orgs.create(&actor, new).await?;
     let mut body = views::organization(&created.organization, true);
     if let Some(obj) = body.as_object_mut() {
         obj.insert("members".to_owned(), json!([views::member(&created.owner)]));
@@ -47,6 +47,7 @@ pub async fn create(
 }
 
 pub async fn check_slug(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -56,10 +57,7 @@ pub async fn check_slug(
     let slug = f.non_empty_string("slug");
     f.finish()?;
     current.actor(&req, &state)?;
-    if OrganizationService::from(state.get_ref())
-        .slug_is_free(&validated(slug)?)
-        .await?
-    {
+    if orgs.slug_is_free(&validated(slug)?).await? {
         Ok(respond::json(&json!({ "status": true })))
     } else {
         Err(crate::error::OrgError::invalid("ORGANIZATION_SLUG_ALREADY_TAKEN").into())
@@ -67,6 +65,7 @@ pub async fn check_slug(
 }
 
 pub async fn update(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -86,19 +85,15 @@ pub async fn update(
     };
     d.finish()?;
     if current.session.is_none() {
-        return Err(ApiError::message_only(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "User not found",
-        ));
+        return Err(OrgError::message_only(Kind::Unauthenticated, "User not found").into());
     }
     let actor = current.actor(&req, &state)?;
-    let updated = OrganizationService::from(state.get_ref())
-        .update(&actor, org_id.as_deref(), change)
-        .await?;
+    let updated = orgs.update(&actor, org_id.as_deref(), change).await?;
     Ok(respond::json(&views::organization(&updated, true)))
 }
 
 pub async fn delete(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -108,14 +103,13 @@ pub async fn delete(
     let org_id = f.string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let deleted = OrganizationService::from(state.get_ref())
-        .delete(&actor, &validated(org_id)?)
-        .await?;
+    let deleted = orgs.delete(&actor, &validated(org_id)?).await?;
     Ok(respond::json(&views::organization(&deleted, false)))
 }
 
 /// The organization row alone; `null` when nothing names one.
 pub async fn get(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -126,9 +120,7 @@ pub async fn get(
     let slug = f.optional_string("organizationSlug");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let org = OrganizationService::from(state.get_ref())
-        .get(&actor, org_id.as_deref(), slug.as_deref())
-        .await?;
+    let org = orgs.get(&actor, org_id.as_deref(), slug.as_deref()).await?;
     Ok(respond::json(
         &org.as_ref()
             .map_or(Value::Null, |o| views::organization(o, false)),
@@ -136,6 +128,7 @@ pub async fn get(
 }
 
 pub async fn get_full(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -147,7 +140,7 @@ pub async fn get_full(
     let members_limit = f.optional_count("membersLimit");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let full = OrganizationService::from(state.get_ref())
+    let full = orgs
         .full(&actor, org_id.as_deref(), slug.as_deref(), members_limit)
         .await?;
     let Some(full) = full else {
@@ -175,6 +168,7 @@ pub async fn get_full(
 }
 
 pub async fn set_active(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -186,7 +180,7 @@ pub async fn set_active(
     f.finish()?;
     let dont_remember = current.dont_remember;
     let actor = current.actor(&req, &state)?;
-    let service = OrganizationService::from(state.get_ref());
+    let service = orgs;
     let (session, org) = service
         .set_active(&actor, org_id.as_ref().map(|o| o.as_deref()), slug.as_deref())
         .await?;
@@ -199,12 +193,13 @@ pub async fn set_active(
 }
 
 pub async fn list(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let actor = current.actor(&req, &state)?;
-    let orgs = OrganizationService::from(state.get_ref()).list(&actor).await?;
+    let orgs = orgs.list(&actor).await?;
     let body: Vec<Value> = orgs.iter().map(|o| views::organization(o, false)).collect();
     Ok(respond::json(&body))
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service};
 use serde_json::{Value, json};
 
 use super::validated;
@@ -11,6 +11,7 @@ use crate::domain::OrganizationService;
 use crate::views;
 
 pub async fn create(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -21,13 +22,14 @@ pub async fn create(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let team = OrganizationService::from(state.get_ref())
+    let team = orgs
         .create_team(&actor, org_id.as_deref(), validated(name)?)
         .await?;
     Ok(respond::json(&views::team(&team, false)))
 }
 
 pub async fn list(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -37,15 +39,14 @@ pub async fn list(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let teams = OrganizationService::from(state.get_ref())
-        .list_teams(&actor, org_id.as_deref())
-        .await?;
+    let teams = orgs.list_teams(&actor, org_id.as_deref()).await?;
     Ok(respond::json(
         &teams.iter().map(|t| views::team(t, true)).collect::<Vec<Value>>(),
     ))
 }
 
 pub async fn update(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -61,13 +62,14 @@ pub async fn update(
     let org_id = d.optional_string("organizationId");
     d.finish()?;
     let actor = current.actor(&req, &state)?;
-    let team = OrganizationService::from(state.get_ref())
+    let team = orgs
         .update_team(&actor, org_id.as_deref(), &validated(team_id)?, name)
         .await?;
     Ok(respond::json(&views::team(&team, false)))
 }
 
 pub async fn remove(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -78,13 +80,13 @@ pub async fn remove(
     let org_id = f.optional_string("organizationId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    OrganizationService::from(state.get_ref())
-        .remove_team(&actor, org_id.as_deref(), &validated(team_id)?)
+    orgs.remove_team(&actor, org_id.as_deref(), &validated(team_id)?)
         .await?;
     Ok(respond::json(&json!({ "message": "Team removed successfully." })))
 }
 
 pub async fn set_active(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -95,7 +97,7 @@ pub async fn set_active(
     f.finish()?;
     let dont_remember = current.dont_remember;
     let actor = current.actor(&req, &state)?;
-    let (session, team) = OrganizationService::from(state.get_ref())
+    let (session, team) = orgs
         .set_active_team(&actor, team_id.as_ref().map(|t| t.as_deref()))
         .await?;
     let body = team.as_ref().map_or(Value::Null, |t| views::team(t, false));
@@ -104,6 +106,7 @@ pub async fn set_active(
 }
 
 pub async fn list_for_user(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -114,7 +117,7 @@ pub async fn list_for_user(
     let user_id = f.optional_string("userId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let teams = OrganizationService::from(state.get_ref())
+    let teams = orgs
         .list_user_teams(&actor, org_id.as_deref(), user_id.as_deref())
         .await?;
     Ok(respond::json(
@@ -132,6 +135,7 @@ fn team_and_user(body: &Body) -> Result<(String, String, Option<String>), ApiErr
 }
 
 pub async fn add_member(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -139,13 +143,14 @@ pub async fn add_member(
 ) -> Result<HttpResponse, ApiError> {
     let (team_id, user_id, org_id) = team_and_user(&body)?;
     let actor = current.actor(&req, &state)?;
-    let seat = OrganizationService::from(state.get_ref())
+    let seat = orgs
         .add_team_member(&actor, org_id.as_deref(), &team_id, &user_id)
         .await?;
     Ok(respond::json(&views::team_member(&seat)))
 }
 
 pub async fn remove_member(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     body: Body,
@@ -153,8 +158,7 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, ApiError> {
     let (team_id, user_id, org_id) = team_and_user(&body)?;
     let actor = current.actor(&req, &state)?;
-    OrganizationService::from(state.get_ref())
-        .remove_team_member(&actor, org_id.as_deref(), &team_id, &user_id)
+    orgs.remove_team_member(&actor, org_id.as_deref(), &team_id, &user_id)
         .await?;
     Ok(respond::json(
         &json!({ "message": "Team member removed successfully." }),
@@ -162,6 +166,7 @@ pub async fn remove_member(
 }
 
 pub async fn list_members(
+    Service(orgs): Service<OrganizationService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
     current: MaybeSession,
@@ -171,9 +176,7 @@ pub async fn list_members(
     let team_id = f.optional_string("teamId");
     f.finish()?;
     let actor = current.actor(&req, &state)?;
-    let seats = OrganizationService::from(state.get_ref())
-        .list_team_members(&actor, team_id.as_deref())
-        .await?;
+    let seats = orgs.list_team_members(&actor, team_id.as_deref()).await?;
     Ok(respond::json(
         &seats.iter().map(views::team_member).collect::<Vec<Value>>(),
     ))

@@ -7,7 +7,7 @@ use serde_json::json;
 use castellan_data::repo::verifications;
 
 use super::{Actor, AuditNote, Client, SsoService};
-use crate::dns::{LookupError, TxtResolver};
+use crate::dns::LookupError;
 use crate::error::{Kind, SsoError, SsoResult};
 
 /// The longest DNS label.
@@ -70,7 +70,8 @@ impl SsoService {
     /// Better Auth's: 409 `DOMAIN_VERIFIED`, 400 `IDENTIFIER_TOO_LONG`, 404
     /// `NO_PENDING_VERIFICATION`, 400 `INVALID_DOMAIN`, 502 `DOMAIN_VERIFICATION_FAILED`, 409
     /// `SSO_PROVIDER_CHANGED`.
-    pub async fn verify_domain(&self, actor: &Actor, provider_id: &str, dns: &TxtResolver) -> SsoResult<()> {
+    pub async fn verify_domain(&self, actor: &Actor, provider_id: &str) -> SsoResult<()> {
+        let dns = self.outbound.dns.as_ref().map_err(SsoError::internal)?;
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
         let permit = self.permit::<grant::SsoUpdate>(scope.as_ref()).await?;

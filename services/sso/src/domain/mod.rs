@@ -18,11 +18,12 @@ use castellan_config::Settings;
 use castellan_data::entity::sso_provider;
 use castellan_data::repo::sso_providers;
 use castellan_data::{Clock, DatabaseConnection, TransactionTrait};
-use castellan_http::AuthState;
 use castellan_session::SessionManager;
 
-use crate::connection::Connection;
+use crate::dns::TxtResolver;
 use crate::error::{Kind, SsoError, SsoResult};
+use crate::oidc::RelyingParty;
+use crate::provider::Connection;
 
 pub use castellan_session::Actor;
 
@@ -40,18 +41,54 @@ pub struct SsoService {
     pub(crate) authz: Arc<Authorizer>,
     pub(crate) sessions: Arc<SessionManager>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) origins: castellan_http::origin::TrustedOrigins,
+    pub(crate) origins: castellan_domain::origins::TrustedOrigins,
+    pub(crate) outbound: Outbound,
 }
 
-impl From<&AuthState> for SsoService {
-    fn from(state: &AuthState) -> Self {
+/// What the SSO service talks to outside Castellan, built once per worker: the HTTP client pool
+/// to every IdP, and the DNS resolver for domain verification.
+#[derive(Clone)]
+pub struct Outbound {
+    pub(crate) rp: RelyingParty,
+    /// Why there is no resolver, when the system's configuration could not be read: only
+    /// domain verification fails then, with a 500.
+    pub(crate) dns: Result<TxtResolver, String>,
+}
+
+impl Outbound {
+    /// # Errors
+    /// The HTTP client could not be built.
+    pub fn new(nameserver: Option<std::net::SocketAddr>) -> SsoResult<Self> {
+        let dns = TxtResolver::new(nameserver).map_err(|e| {
+            tracing::error!(error = %e, "no DNS resolver: SSO domain verification is unavailable");
+            e.to_string()
+        });
+        Ok(Self {
+            rp: RelyingParty::new()?,
+            dns,
+        })
+    }
+}
+
+impl SsoService {
+    #[must_use]
+    pub fn new(
+        settings: Arc<Settings>,
+        db: DatabaseConnection,
+        authz: Arc<Authorizer>,
+        sessions: Arc<SessionManager>,
+        clock: Arc<dyn Clock>,
+        origins: castellan_domain::origins::TrustedOrigins,
+        outbound: Outbound,
+    ) -> Self {
         Self {
-            settings: state.settings.clone(),
-            db: state.db.clone(),
-            authz: state.authz.clone(),
-            sessions: state.sessions.clone(),
-            clock: state.clock.clone(),
-            origins: state.origins.clone(),
+            settings,
+            db,
+            authz,
+            sessions,
+            clock,
+            origins,
+            outbound,
         }
     }
 }

@@ -6,15 +6,17 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use castellan_authz::admission;
+use castellan_authz::{OrgScope, admission};
 use castellan_data::DataError;
+use castellan_data::DatabaseTransaction;
 use castellan_data::entity::{member, user};
 use castellan_data::repo::{accounts, users};
+use chrono::{DateTime, Utc};
 
 use super::connections::Provisioning;
 use super::{AuditNote, Client, SsoService};
-use crate::connection::Connection;
 use crate::error::{LoginFailure, SsoError};
+use crate::provider::Connection;
 
 /// Which protocol a login came through: Better Auth spells link errors differently for each
 /// (`account+not+linked` for OIDC, `account_not_linked` for SAML).
@@ -84,89 +86,13 @@ impl SsoService {
         settings: &Provisioning,
         client: &Client,
     ) -> Result<Provisioned, LoginFailure> {
-        let email = identity.email.trim().to_lowercase();
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        if !castellan_domain::is_valid_email(&email) {
-            return Err(failed(
-                "missing_user_info",
-                "the IdP sent no usable email address",
-            ));
-        }
-        // An organization's IdP speaks for the organization's domains only.
-        if !connection.covers(domain) {
-            return Err(failed(
-                "email_domain_mismatch",
-                format!("{domain} is not a domain of this connection"),
-            ));
-        }
-        if identity.email_verified == Some(false) {
-            return Err(failed(
-                "email_not_verified",
-                "the IdP reports the email address as unverified",
-            ));
-        }
-        // Better Auth's `isTrustedProvider`: a verified domain covering the address.
-        let trusted = connection.domain_verified();
-        let provider_id = connection.provider_id();
+        let email = acceptable_email(connection, &identity)?;
         let now = self.now();
-
         let txn = castellan_data::begin_write(&self.db)
             .await
             .map_err(SsoError::from)?;
-        let linked = accounts::find_linked(&txn, provider_id, &identity.account_id)
-            .await
-            .map_err(SsoError::from)?;
-        let existing = match linked {
-            Some(account) => users::find_by_id(&txn, &account.user_id)
-                .await
-                .map_err(SsoError::from)?,
-            None => None,
-        };
-        let (mut user, is_new_user) = match existing {
-            Some(user) => (user, false),
-            None => match users::find_by_email(&txn, &email).await.map_err(SsoError::from)? {
-                Some(user) => {
-                    if !(trusted && user.email_verified) {
-                        return Err(failed(
-                            protocol.link_error("account not linked"),
-                            "an account with this email exists and the connection's domain is not verified",
-                        ));
-                    }
-                    accounts::insert_linked(&txn, provider_id, &identity.account_id, &user.id, now)
-                        .await
-                        .map_err(SsoError::from)?;
-                    (user, false)
-                }
-                None => {
-                    let created = users::insert(
-                        &txn,
-                        users::NewUser {
-                            id: castellan_crypto::random::generate_id(),
-                            name: identity.name.clone(),
-                            email: email.clone(),
-                            image: identity.image.clone(),
-                            email_verified: trusted,
-                            role: None,
-                        },
-                        now,
-                    )
-                    .await;
-                    let created = match created {
-                        Err(DataError::Conflict) => {
-                            return Err(failed(
-                                protocol.link_error("unable to create user"),
-                                "the user exists",
-                            ));
-                        }
-                        other => other.map_err(SsoError::from)?,
-                    };
-                    accounts::insert_linked(&txn, provider_id, &identity.account_id, &created.id, now)
-                        .await
-                        .map_err(SsoError::from)?;
-                    (created, true)
-                }
-            },
-        };
+        let (mut user, is_new_user) =
+            find_or_create_user(&txn, connection, &identity, &email, protocol, now).await?;
         if override_profile && !is_new_user {
             user = users::update_profile(
                 &txn,
@@ -180,79 +106,9 @@ impl SsoService {
             .await
             .map_err(SsoError::from)?;
         }
-
-        let mut role = None;
-        if let Some(org_id) = connection.row.organization_id.as_deref()
-            && admission::connection_organization(&txn, &connection.row)
-                .await
-                .map_err(SsoError::from)?
-                .is_some()
-        {
-            let mapped = mapped_role(&settings.role_mapping, &identity.groups);
-            let membership = self
-                .authz
-                .scope(&txn, org_id, &user.id)
-                .await
-                .map_err(SsoError::from)?;
-            role = Some(match membership {
-                None => {
-                    let granted = mapped.clone().unwrap_or_else(|| settings.default_role.clone());
-                    let row = member::Model {
-                        id: castellan_crypto::random::generate_id(),
-                        organization_id: org_id.to_owned(),
-                        user_id: user.id.clone(),
-                        role: granted.clone(),
-                        created_at: now,
-                    };
-                    admission::provision_member(&txn, &connection.row, row)
-                        .await
-                        .map_err(SsoError::from)?;
-                    self.audit(
-                        &txn,
-                        AuditNote {
-                            org_id: Some(org_id),
-                            action: "sso.member.provisioned",
-                            actor_id: Some(user.id.clone()),
-                            target: provider_id,
-                            details: json!({ "userId": user.id, "role": granted, "groups": identity.groups }),
-                        },
-                        client,
-                    )
-                    .await?;
-                    granted
-                }
-                // The IdP's groups decide the role at every login, except an owner's: an IdP
-                // never demotes the people who administer the organization.
-                Some(scope) => match mapped {
-                    Some(mapped)
-                        if mapped != scope.member().role
-                            && !scope
-                                .roles()
-                                .iter()
-                                .any(|r| r == castellan_authz::permissions::CREATOR_ROLE) =>
-                    {
-                        let before = scope.member().role.clone();
-                        admission::set_role_from_idp(&txn, &connection.row, &scope, mapped.clone())
-                            .await
-                            .map_err(SsoError::from)?;
-                        self.audit(
-                            &txn,
-                            AuditNote {
-                                org_id: Some(org_id),
-                                action: "sso.member.role_mapped",
-                                actor_id: Some(user.id.clone()),
-                                target: provider_id,
-                                details: json!({ "userId": user.id, "from": before, "to": mapped, "groups": identity.groups }),
-                            },
-                            client,
-                        )
-                        .await?;
-                        mapped
-                    }
-                    _ => scope.member().role.clone(),
-                },
-            });
-        }
+        let role = self
+            .seat_in_organization(&txn, connection, &identity, &user, settings, client)
+            .await?;
         txn.commit().await.map_err(SsoError::from)?;
         Ok(Provisioned {
             user,
@@ -260,6 +116,211 @@ impl SsoService {
             role,
         })
     }
+
+    /// The role the user holds in the connection's organization after this login: a new
+    /// member gets the mapped (else default) role, an existing one the mapped role. `None` for
+    /// a personal connection, or one whose organization is gone.
+    async fn seat_in_organization(
+        &self,
+        txn: &DatabaseTransaction,
+        connection: &Connection,
+        identity: &ExternalIdentity,
+        user: &user::Model,
+        settings: &Provisioning,
+        client: &Client,
+    ) -> Result<Option<String>, LoginFailure> {
+        let Some(org_id) = connection.row.organization_id.as_deref() else {
+            return Ok(None);
+        };
+        if admission::connection_organization(txn, &connection.row)
+            .await
+            .map_err(SsoError::from)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let mapped = mapped_role(&settings.role_mapping, &identity.groups);
+        let membership = self
+            .authz
+            .scope(txn, org_id, &user.id)
+            .await
+            .map_err(SsoError::from)?;
+        let seat = Seat {
+            org_id,
+            connection,
+            identity,
+            user,
+            client,
+        };
+        Ok(Some(match membership {
+            None => {
+                let granted = mapped.unwrap_or_else(|| settings.default_role.clone());
+                self.admit_member(txn, &seat, granted).await?
+            }
+            Some(scope) => self.map_role(txn, &seat, &scope, mapped).await?,
+        }))
+    }
+
+    /// Makes the user a member with `role`, and records it.
+    async fn admit_member(
+        &self,
+        txn: &DatabaseTransaction,
+        seat: &Seat<'_>,
+        role: String,
+    ) -> Result<String, LoginFailure> {
+        let row = member::Model {
+            id: castellan_crypto::random::generate_id(),
+            organization_id: seat.org_id.to_owned(),
+            user_id: seat.user.id.clone(),
+            role: role.clone(),
+            created_at: self.now(),
+        };
+        admission::provision_member(txn, &seat.connection.row, row)
+            .await
+            .map_err(SsoError::from)?;
+        let details = json!({ "userId": seat.user.id, "role": role, "groups": seat.identity.groups });
+        self.audit(txn, seat.note("sso.member.provisioned", details), seat.client)
+            .await?;
+        Ok(role)
+    }
+
+    /// The IdP's groups decide an existing member's role at every login, except an owner's: an
+    /// IdP never demotes the people who administer the organization.
+    async fn map_role(
+        &self,
+        txn: &DatabaseTransaction,
+        seat: &Seat<'_>,
+        scope: &OrgScope,
+        mapped: Option<String>,
+    ) -> Result<String, LoginFailure> {
+        let current = scope.member().role.clone();
+        let is_owner = scope
+            .roles()
+            .iter()
+            .any(|r| r == castellan_authz::permissions::CREATOR_ROLE);
+        let Some(mapped) = mapped.filter(|m| *m != current && !is_owner) else {
+            return Ok(current);
+        };
+        admission::set_role_from_idp(txn, &seat.connection.row, scope, mapped.clone())
+            .await
+            .map_err(SsoError::from)?;
+        let details =
+            json!({ "userId": seat.user.id, "from": current, "to": mapped, "groups": seat.identity.groups });
+        self.audit(txn, seat.note("sso.member.role_mapped", details), seat.client)
+            .await?;
+        Ok(mapped)
+    }
+}
+
+/// One login's place in an organization, as the provisioning steps pass it along.
+struct Seat<'a> {
+    org_id: &'a str,
+    connection: &'a Connection,
+    identity: &'a ExternalIdentity,
+    user: &'a user::Model,
+    client: &'a Client,
+}
+
+impl Seat<'_> {
+    fn note(&self, action: &'static str, details: Value) -> AuditNote<'_> {
+        AuditNote {
+            org_id: Some(self.org_id),
+            action,
+            actor_id: Some(self.user.id.clone()),
+            target: self.connection.provider_id(),
+            details,
+        }
+    }
+}
+
+/// The identity's address, normalised, when the connection may vouch for it: well formed, in
+/// one of the connection's domains (an organization's IdP speaks for its domains only), and
+/// not reported unverified by the IdP.
+fn acceptable_email(connection: &Connection, identity: &ExternalIdentity) -> Result<String, LoginFailure> {
+    let email = identity.email.trim().to_lowercase();
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    if !castellan_domain::is_valid_email(&email) {
+        return Err(failed(
+            "missing_user_info",
+            "the IdP sent no usable email address",
+        ));
+    }
+    if !connection.covers(domain) {
+        return Err(failed(
+            "email_domain_mismatch",
+            format!("{domain} is not a domain of this connection"),
+        ));
+    }
+    if identity.email_verified == Some(false) {
+        return Err(failed(
+            "email_not_verified",
+            "the IdP reports the email address as unverified",
+        ));
+    }
+    Ok(email)
+}
+
+/// The user behind the identity, with Better Auth's linking rules: the account already linked;
+/// else the user with that email, linked only when the connection's domain is verified (its
+/// `isTrustedProvider`) and the address verified; else a new user. `true` when created.
+async fn find_or_create_user(
+    txn: &DatabaseTransaction,
+    connection: &Connection,
+    identity: &ExternalIdentity,
+    email: &str,
+    protocol: Protocol,
+    now: DateTime<Utc>,
+) -> Result<(user::Model, bool), LoginFailure> {
+    let trusted = connection.domain_verified();
+    let provider_id = connection.provider_id();
+    let linked = accounts::find_linked(txn, provider_id, &identity.account_id)
+        .await
+        .map_err(SsoError::from)?;
+    if let Some(account) = linked
+        && let Some(user) = users::find_by_id(txn, &account.user_id)
+            .await
+            .map_err(SsoError::from)?
+    {
+        return Ok((user, false));
+    }
+    if let Some(user) = users::find_by_email(txn, email).await.map_err(SsoError::from)? {
+        if !(trusted && user.email_verified) {
+            return Err(failed(
+                protocol.link_error("account not linked"),
+                "an account with this email exists and the connection's domain is not verified",
+            ));
+        }
+        accounts::insert_linked(txn, provider_id, &identity.account_id, &user.id, now)
+            .await
+            .map_err(SsoError::from)?;
+        return Ok((user, false));
+    }
+    let created = users::insert(
+        txn,
+        users::NewUser {
+            id: castellan_crypto::random::generate_id(),
+            name: identity.name.clone(),
+            email: email.to_owned(),
+            image: identity.image.clone(),
+            email_verified: trusted,
+            role: None,
+        },
+        now,
+    )
+    .await;
+    let created = match created {
+        Err(DataError::Conflict) => {
+            return Err(failed(
+                protocol.link_error("unable to create user"),
+                "the user exists",
+            ));
+        }
+        other => other.map_err(SsoError::from)?,
+    };
+    accounts::insert_linked(txn, provider_id, &identity.account_id, &created.id, now)
+        .await
+        .map_err(SsoError::from)?;
+    Ok((created, true))
 }
 
 /// The roles the IdP groups map to, comma-joined in a stable order; `None` when no group maps.

@@ -273,7 +273,7 @@ impl Connection {
             let certificates: Vec<Value> = saml
                 .configured_certs()
                 .iter()
-                .map(|pem| crate::saml::describe_certificate(pem))
+                .map(|pem| crate::certificates::describe_certificate(pem))
                 .collect();
             o.insert("certificate".into(), Value::Array(certificates));
             out.insert("samlConfig".into(), Value::Object(o));

@@ -1,5 +1,7 @@
-//! Bootstrapping: connect the database (running migrations), the cache and the mailer, then
-//! serve the mounted services under the base path on one listener.
+//! Starting Castellan: connect the database (running migrations), the cache, the mailer and the
+//! policies, then serve the mounted services under the base path on one listener. The
+//! `castellan` binary and each service's own binary start here; the services themselves only
+//! see what is registered for them (`castellan_http::state::registered`).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,20 +15,32 @@ use castellan_cache::Cache;
 use castellan_config::Settings;
 use castellan_data::SystemClock;
 
-use crate::error::not_found;
-use crate::rate_limit::rate_limit;
-use crate::state::AuthState;
+use castellan_authz::Authorizer;
+use castellan_http::AuthState;
+use castellan_http::error::not_found;
+use castellan_http::rate_limit::rate_limit;
+use castellan_http::routes::Routes;
+use castellan_mail::SharedMailer;
 
 /// Organizations whose enforcers stay in memory at once.
 const AUTHZ_CACHE_ORGS: usize = 10_000;
 
-pub use crate::routes::Mount;
+pub use castellan_http::Mount;
+
+/// Everything a running Castellan holds: the HTTP layer's state and what only the domains use.
+#[derive(Clone)]
+pub struct Platform {
+    pub http: AuthState,
+    /// The organization authorization authority (casbin).
+    pub authz: Arc<Authorizer>,
+    pub mailer: SharedMailer,
+}
 
 /// Connects everything the services need.
 ///
 /// # Errors
 /// An unreachable database or Redis, a failed migration, or a bad mail configuration.
-pub async fn bootstrap(settings: Settings) -> anyhow::Result<AuthState> {
+pub async fn bootstrap(settings: Settings) -> anyhow::Result<Platform> {
     if settings.secret_is_dev_default {
         tracing::warn!(
             "CASTELLAN_SECRET is not set: using the public development secret. Anyone can forge \
@@ -66,22 +80,15 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<AuthState> {
             })
             .await;
     });
-    Ok(AuthState::new(
-        settings,
-        db,
-        cache,
-        mailer,
-        Arc::new(SystemClock),
-        passwords,
-        authz,
-    ))
+    let http = AuthState::new(settings, db, cache, Arc::new(SystemClock), passwords);
+    Ok(Platform { http, authz, mailer })
 }
 
 /// A bound, not yet running server.
 pub struct Application {
     port: u16,
     server: Server,
-    state: AuthState,
+    platform: Platform,
 }
 
 impl Application {
@@ -92,28 +99,37 @@ impl Application {
     pub async fn build(settings: Settings, mounts: &'static [Mount]) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let state = bootstrap(settings).await?;
-        Self::serve(listener, state, mounts)
+        let platform = bootstrap(settings).await?;
+        Self::serve(listener, platform, mounts)
     }
 
     /// Serves an already bound listener.
     ///
     /// # Errors
     /// A listener actix cannot take.
-    pub fn serve(listener: TcpListener, state: AuthState, mounts: &'static [Mount]) -> anyhow::Result<Self> {
+    pub fn serve(
+        listener: TcpListener,
+        platform: Platform,
+        mounts: &'static [Mount],
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let data = web::Data::new(state.clone());
-        let base_path = state.settings.base_path.clone();
+        let http = web::Data::new(platform.http.clone());
+        let authz = web::Data::from(platform.authz.clone());
+        let mailer = web::Data::new(platform.mailer.clone());
+        let base_path = platform.http.settings.base_path.clone();
+        let state = platform.http.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .app_data(data.clone())
-                .wrap(from_fn(crate::bearer::set_auth_token))
+                .app_data(http.clone())
+                .app_data(authz.clone())
+                .app_data(mailer.clone())
+                .wrap(from_fn(castellan_http::bearer::set_auth_token))
                 .wrap(from_fn(rate_limit))
-                .wrap(from_fn(crate::guard::hostile_input))
+                .wrap(from_fn(castellan_http::guard::hostile_input))
                 // Outermost, so refusals (429, 400) carry CORS headers too and apps can read them.
-                .wrap(from_fn(crate::cors::cors))
+                .wrap(from_fn(castellan_http::cors::cors))
                 .service(web::scope(&base_path).configure(|cfg| {
-                    let mut routes = crate::routes::Routes::serving(cfg);
+                    let mut routes = Routes::serving(cfg, &state);
                     for mount in mounts {
                         mount(&mut routes);
                     }
@@ -122,7 +138,11 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server, state })
+        Ok(Self {
+            port,
+            server,
+            platform,
+        })
     }
 
     #[must_use]
@@ -131,8 +151,8 @@ impl Application {
     }
 
     #[must_use]
-    pub fn state(&self) -> &AuthState {
-        &self.state
+    pub fn platform(&self) -> &Platform {
+        &self.platform
     }
 
     /// # Errors

@@ -49,8 +49,10 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `castellan admin create --email E --password P [--name N]`: creates the user as an admin, or
-/// promotes an existing one (setting the password only if they have none).
+/// `castellan admin create --email E (--password-stdin | --password P) [--name N]`: creates the
+/// user as an admin, or promotes an existing one (setting the password only if they have none).
+/// `--password-stdin` reads the first line of standard input, so the password stays out of `ps`
+/// and shell history.
 ///
 /// # Errors
 /// Bad arguments, a bad password, an unreachable database.
@@ -63,7 +65,16 @@ pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result
             .cloned()
     };
     let email = arg("--email").context("--email is required")?.to_lowercase();
-    let password = arg("--password").context("--password is required")?;
+    let password = if args.iter().any(|a| a == "--password-stdin") {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        arg("--password").context("--password-stdin (or --password) is required")?
+    };
+    anyhow::ensure!(!password.is_empty(), "the password is empty");
     let name = arg("--name").unwrap_or_else(|| "Administrator".to_owned());
     anyhow::ensure!(
         castellan_domain::is_valid_email(&email),
@@ -85,4 +96,35 @@ pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(user.id)
+}
+
+/// `castellan healthcheck`: asks this host's server for `/ok` (the container's `HEALTHCHECK`,
+/// which has no curl). Succeeds on a 200 within five seconds.
+///
+/// # Errors
+/// No answer, or any other status.
+pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], settings.port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| anyhow::anyhow!("no server on {addr}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {}/ok HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        settings.base_path
+    )?;
+    let mut answer = Vec::new();
+    stream.take(4096).read_to_end(&mut answer)?;
+    let status_line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(
+        status_line.split_whitespace().nth(1) == Some("200"),
+        "unhealthy: {status_line:?}"
+    );
+    Ok(())
 }

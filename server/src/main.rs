@@ -1,4 +1,5 @@
-//! `castellan` (serve, the default), `castellan migrate` and `castellan admin create`.
+//! `castellan` (serve, the default), `castellan migrate`, `castellan admin create` and
+//! `castellan healthcheck`.
 
 use anyhow::Context as _;
 
@@ -23,9 +24,10 @@ async fn main() -> anyhow::Result<()> {
             println!("admin ready: user {id}");
             Ok(())
         }
+        Some("healthcheck") => castellan::healthcheck(&settings),
         Some(other) => {
             anyhow::bail!(
-                "unknown command {other:?}; expected `serve`, `migrate` or `admin create --email E --password P`"
+                "unknown command {other:?}; expected `serve`, `migrate`, `healthcheck` or `admin create --email E --password-stdin`"
             )
         }
     }

@@ -1,5 +1,5 @@
-//! The `castellan` binary's command line: `migrate`, refusal to start without a secret in
-//! production, and unknown commands.
+//! The `castellan` binary's command line: `migrate`, `admin create`, `healthcheck`, refusal to
+//! start in production without a secret or without SMTP, and unknown commands.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -13,11 +13,34 @@ fn castellan() -> Command {
         "CASTELLAN_ENV",
         "DATABASE_URL",
         "REDIS_URL",
+        "SMTP_URL",
+        "PORT",
+        "HOST",
     ] {
         cmd.env_remove(var);
     }
     cmd.env("RUST_LOG", "warn");
     cmd
+}
+
+/// The user behind `email` is an admin whose credential account holds `password`.
+async fn assert_admin_with_password(url: &str, email: &str, password: &str) {
+    let db = castellan_data::connect(url).await.unwrap();
+    let user = castellan_data::repo::users::find_by_email(&db, email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.role.as_deref(), Some("admin"));
+    let stored = castellan_data::repo::accounts::find_credential(&db, &user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password
+        .unwrap();
+    assert_eq!(
+        castellan_crypto::password::verify(password, &stored),
+        castellan_crypto::PasswordCheck::Match
+    );
 }
 
 fn scratch(tag: &str) -> std::path::PathBuf {
@@ -107,27 +130,111 @@ async fn admin_create_makes_a_first_admin_who_can_sign_in() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("admin ready: user "));
-    let db = castellan_data::connect(&url).await.unwrap();
-    let user = castellan_data::repo::users::find_by_email(&db, "boss@example.test")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(user.role.as_deref(), Some("admin"));
-    let stored = castellan_data::repo::accounts::find_credential(&db, &user.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .password
-        .unwrap();
-    assert_eq!(
-        castellan_crypto::password::verify("Boss-password-1", &stored),
-        castellan_crypto::PasswordCheck::Match
-    );
+    assert_admin_with_password(&url, "boss@example.test", "Boss-password-1").await;
     let bad = castellan()
         .args(["admin", "create", "--email", "x@y.test", "--password", "short"])
         .env("DATABASE_URL", &url)
         .output()
         .unwrap();
     assert!(!bad.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn production_without_smtp_refuses_to_start() {
+    let out = castellan()
+        .env("CASTELLAN_ENV", "production")
+        .env("CASTELLAN_SECRET", "a-production-secret")
+        .env_remove("SMTP_URL")
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SMTP_URL must be set"), "{stderr}");
+}
+
+#[tokio::test]
+async fn admin_create_reads_the_password_from_stdin() {
+    use std::io::Write as _;
+    let dir = scratch("admin-stdin");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("castellan.db").display());
+    let mut child = castellan()
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "ops@example.test",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", &url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Piped-password-1\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The newline ends the password; it is not part of it.
+    assert_admin_with_password(&url, "ops@example.test", "Piped-password-1").await;
+    let empty = castellan()
+        .args(["admin", "create", "--email", "x@example.test", "--password-stdin"])
+        .env("DATABASE_URL", &url)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("the password is empty"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn healthcheck_passes_against_a_running_server_and_fails_without_one() {
+    let dir = scratch("health");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("castellan.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let probe = || {
+        castellan()
+            .arg("healthcheck")
+            .env("PORT", &port)
+            .output()
+            .unwrap()
+    };
+    let before = probe();
+    assert!(!before.status.success());
+    assert!(String::from_utf8_lossy(&before.stderr).contains("no server on 127.0.0.1"));
+
+    let mut server = castellan()
+        .env("PORT", &port)
+        .env("HOST", "127.0.0.1")
+        .env("DATABASE_URL", &url)
+        .env("MAIL_LOG", dir.join("mail.jsonl"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let healthy = loop {
+        if probe().status.success() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(healthy, "the server never answered /ok");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,6 +11,8 @@ use url::Url;
 
 /// The secret used when none is configured. Public on purpose: it is only fit for development.
 pub const DEV_SECRET: &str = "castellan-dev-secret-change-me-0123456789";
+/// Where mail goes without `SMTP_URL`: the development mailbox.
+pub const DEFAULT_MAIL_LOG: &str = "./data/mail.jsonl";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -18,6 +20,13 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
     #[error("CASTELLAN_SECRET (or BETTER_AUTH_SECRET) must be set when CASTELLAN_ENV=production")]
     MissingSecret,
+    /// Without SMTP, reset and verification links go to a file inside the container: fine on a
+    /// laptop, lost (and readable by whoever has the volume) in production.
+    #[error(
+        "SMTP_URL must be set when CASTELLAN_ENV=production: without it, password-reset and verification \
+         links would be written to {0} instead of being mailed"
+    )]
+    MissingSmtp(String),
 }
 
 /// How long sessions live and when they are extended, as in Better Auth's defaults.
@@ -192,6 +201,10 @@ impl Settings {
                 None if production => return Err(ConfigError::MissingSecret),
                 None => (DEV_SECRET.to_owned(), true),
             };
+        if production && get("SMTP_URL").is_none() {
+            let mail_log = get("MAIL_LOG").unwrap_or_else(|| DEFAULT_MAIL_LOG.to_owned());
+            return Err(ConfigError::MissingSmtp(mail_log));
+        }
         let list = |v: Option<String>| -> Vec<String> {
             v.map(|v| {
                 v.split(',')
@@ -226,7 +239,7 @@ impl Settings {
             redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "castellan:".to_owned()),
             smtp_url: get("SMTP_URL"),
             mail_from: get("MAIL_FROM").unwrap_or_else(|| "Castellan <no-reply@localhost>".to_owned()),
-            mail_log: get("MAIL_LOG").unwrap_or_else(|| "./data/mail.jsonl".to_owned()),
+            mail_log: get("MAIL_LOG").unwrap_or_else(|| DEFAULT_MAIL_LOG.to_owned()),
             trusted_origins,
             app_name: get("APP_NAME").unwrap_or_else(|| "Castellan".to_owned()),
             session: SessionSettings::default(),
@@ -380,6 +393,26 @@ mod tests {
     fn production_requires_a_secret() {
         let err = Settings::from_vars(vars(&[("CASTELLAN_ENV", "production")])).unwrap_err();
         assert!(matches!(err, ConfigError::MissingSecret));
+    }
+
+    #[test]
+    fn production_requires_smtp_rather_than_a_mail_file() {
+        let err = Settings::from_vars(vars(&[
+            ("CASTELLAN_ENV", "production"),
+            ("CASTELLAN_SECRET", "s"),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::MissingSmtp(file) if file == DEFAULT_MAIL_LOG),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("SMTP_URL must be set"), "{err}");
+        let ok = Settings::from_vars(vars(&[
+            ("CASTELLAN_ENV", "production"),
+            ("CASTELLAN_SECRET", "s"),
+            ("SMTP_URL", "smtp://mail.example.com:587"),
+        ]));
+        assert!(ok.is_ok());
     }
 
     #[test]

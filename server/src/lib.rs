@@ -1,5 +1,7 @@
 //! The `castellan` server: every service mounted on one port.
 
+pub mod secrets;
+
 use castellan_config::Settings;
 use castellan_http::Mount;
 use castellan_platform::Application;

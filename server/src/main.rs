@@ -1,5 +1,5 @@
-//! `castellan` (serve, the default), `castellan migrate`, `castellan admin create` and
-//! `castellan healthcheck`.
+//! `castellan` (serve, the default), `castellan migrate`, `castellan admin create`,
+//! `castellan secrets rotate` and `castellan healthcheck`.
 
 use anyhow::Context as _;
 
@@ -25,9 +25,19 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("healthcheck") => castellan::healthcheck(&settings),
+        Some("secrets") if std::env::args().nth(2).as_deref() == Some("rotate") => {
+            let done = castellan::secrets::rotate(&settings).await?;
+            println!("secrets rotated: {done}");
+            anyhow::ensure!(
+                done.unreadable == 0,
+                "{} stored values open with none of the configured secrets; keep the secrets that sealed them",
+                done.unreadable
+            );
+            Ok(())
+        }
         Some(other) => {
             anyhow::bail!(
-                "unknown command {other:?}; expected `serve`, `migrate`, `healthcheck` or `admin create --email E --password-stdin`"
+                "unknown command {other:?}; expected `serve`, `migrate`, `healthcheck`, `secrets rotate` or `admin create --email E --password-stdin`"
             )
         }
     }

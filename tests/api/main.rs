@@ -70,6 +70,7 @@ mod password_reset;
 mod profile;
 mod rate_limit;
 mod replicas;
+mod secret_rotation;
 mod sessions;
 mod sign_in;
 mod sso;

@@ -1,30 +1,8 @@
 //! Two-factor authentication: TOTP checked against an independent implementation (oathtool),
 //! sign-in challenges, backup codes, trusted devices and one-time codes by mail.
 
-use castellan_e2e::{Browser, PASSWORD, TestApp};
+use castellan_e2e::{Browser, PASSWORD, TestApp, oathtool};
 use serde_json::{Value, json};
-
-/// A TOTP code from oathtool for the base32 secret of an `otpauth://` URI; `None` without
-/// oathtool outside CI.
-fn oathtool(uri: &str) -> Option<String> {
-    let secret = url::Url::parse(uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "secret")
-        .unwrap()
-        .1
-        .into_owned();
-    match std::process::Command::new("oathtool")
-        .args(["--totp", "-b", &secret])
-        .output()
-    {
-        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
-        _ => {
-            assert!(std::env::var("CI").is_err(), "CI needs oathtool");
-            None
-        }
-    }
-}
 
 /// Enables two-factor for a fresh user; returns the browser, email, TOTP URI and backup codes.
 async fn enrolled(app: &TestApp, tag: &str) -> Option<(Browser, String, String, Vec<String>)> {

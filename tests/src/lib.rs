@@ -556,3 +556,25 @@ pub mod node_suite {
         (last, out.status.success())
     }
 }
+
+/// A TOTP code from oathtool for the base32 secret of an `otpauth://` URI; `None` without
+/// oathtool outside CI.
+pub fn oathtool(uri: &str) -> Option<String> {
+    let secret = url::Url::parse(uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "secret")
+        .unwrap()
+        .1
+        .into_owned();
+    match std::process::Command::new("oathtool")
+        .args(["--totp", "-b", &secret])
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+        _ => {
+            assert!(std::env::var("CI").is_err(), "CI needs oathtool");
+            None
+        }
+    }
+}

@@ -35,6 +35,10 @@ const PUBLIC_LOOKUPS: &[(&str, &str)] = &[
         "sign-in/sso, the callback and the ACS find a connection before anyone is signed in",
     ),
     (
+        "crates/data/src/repo/sealed.rs",
+        "castellan secrets rotate re-encrypts every connection's client secret; no tenant data is read or returned",
+    ),
+    (
         "crates/audit",
         "the hash-chained log, written in the caller's transaction",
     ),

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use castellan_crypto::keyring::Keyring;
 use url::Url;
 
 /// The secret used when none is configured. Public on purpose: it is only fit for development.
@@ -18,7 +19,10 @@ pub const DEFAULT_MAIL_LOG: &str = "./data/mail.jsonl";
 pub enum ConfigError {
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
-    #[error("CASTELLAN_SECRET (or BETTER_AUTH_SECRET) must be set when CASTELLAN_ENV=production")]
+    #[error(
+        "CASTELLAN_SECRET (or BETTER_AUTH_SECRET, or a versioned CASTELLAN_SECRETS / BETTER_AUTH_SECRETS) must be set \
+         when CASTELLAN_ENV=production"
+    )]
     MissingSecret,
     /// Without SMTP, reset and verification links go to a file inside the container: fine on a
     /// laptop, lost (and readable by whoever has the volume) in production.
@@ -109,7 +113,11 @@ pub struct Settings {
     /// Public URL of the auth API's origin (no path), e.g. `https://auth.example.com`.
     pub base_url: Url,
     pub base_path: String,
+    /// The current secret: it signs cookies and tokens (Better Auth's `ctx.secret`).
     pub secret: String,
+    /// Every secret still accepted, for opening values sealed and verifying signatures made
+    /// before a rotation (see `castellan_crypto::keyring`).
+    pub secrets: Keyring,
     pub secret_is_dev_default: bool,
     pub production: bool,
     pub database_url: String,
@@ -195,12 +203,24 @@ impl Settings {
             .or_else(|| get("BETTER_AUTH_URL"))
             .unwrap_or_else(|| format!("http://localhost:{port}"));
         let base_url = parse_origin(&base_raw)?;
-        let (secret, secret_is_dev_default) =
-            match get("CASTELLAN_SECRET").or_else(|| get("BETTER_AUTH_SECRET")) {
-                Some(s) => (s, false),
-                None if production => return Err(ConfigError::MissingSecret),
-                None => (DEV_SECRET.to_owned(), true),
-            };
+        let legacy = get("CASTELLAN_SECRET").or_else(|| get("BETTER_AUTH_SECRET"));
+        let versioned = get("CASTELLAN_SECRETS").or_else(|| get("BETTER_AUTH_SECRETS"));
+        let secret_is_dev_default = legacy.is_none() && versioned.is_none();
+        if secret_is_dev_default && production {
+            return Err(ConfigError::MissingSecret);
+        }
+        // With only versioned secrets there is no legacy one; with nothing, the dev secret.
+        let legacy_secret = match (&legacy, &versioned) {
+            (Some(l), _) => Some(l.as_str()),
+            (None, None) => Some(DEV_SECRET),
+            (None, Some(_)) => None,
+        };
+        let secrets =
+            Keyring::parse(versioned.as_deref(), legacy_secret).map_err(|e| ConfigError::Invalid {
+                name: "CASTELLAN_SECRETS",
+                reason: e.to_string(),
+            })?;
+        let secret = secrets.current().to_owned();
         if production && get("SMTP_URL").is_none() {
             let mail_log = get("MAIL_LOG").unwrap_or_else(|| DEFAULT_MAIL_LOG.to_owned());
             return Err(ConfigError::MissingSmtp(mail_log));
@@ -231,6 +251,7 @@ impl Settings {
             base_url,
             base_path: "/api/auth".to_owned(),
             secret,
+            secrets,
             secret_is_dev_default,
             production,
             database_url: get("DATABASE_URL")
@@ -319,6 +340,7 @@ impl std::fmt::Debug for Settings {
             .field("port", &self.port)
             .field("base_url", &self.base_url.as_str())
             .field("secret", &"<redacted>")
+            .field("secrets", &self.secrets)
             .field("production", &self.production)
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
@@ -387,6 +409,29 @@ mod tests {
         assert_eq!(s.origin(), "https://auth.example.com");
         assert_eq!(s.secret, "s3cret");
         assert!(s.secure_cookies());
+    }
+
+    #[test]
+    fn versioned_secrets_put_the_first_in_charge_and_keep_the_rest() {
+        let s = Settings::from_vars(vars(&[
+            ("BETTER_AUTH_SECRETS", "3:third-secret,2:second-secret"),
+            ("CASTELLAN_SECRET", "first-secret"),
+        ]))
+        .unwrap();
+        assert_eq!(s.secret, "third-secret");
+        assert!(!s.secret_is_dev_default);
+        assert_eq!(
+            s.secrets.verification_keys().collect::<Vec<_>>(),
+            ["third-secret", "second-secret", "first-secret"]
+        );
+        let only_versioned = Settings::from_vars(vars(&[("CASTELLAN_SECRETS", "1:v1-secret")])).unwrap();
+        assert_eq!(
+            only_versioned.secrets.verification_keys().collect::<Vec<_>>(),
+            ["v1-secret"]
+        );
+        let err = Settings::from_vars(vars(&[("CASTELLAN_SECRETS", "one:hunter2")])).unwrap_err();
+        assert!(err.to_string().contains("CASTELLAN_SECRETS"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

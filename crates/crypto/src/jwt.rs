@@ -59,6 +59,28 @@ pub fn verify_hs256(secret: &str, token: &str, now_secs: i64) -> Result<Map<Stri
     }
 }
 
+/// [`verify_hs256`] against every secret of `keyring`: a token signed before a rotation stays
+/// good until it expires.
+///
+/// # Errors
+/// [`JwtError::Expired`] when a secret's signature matches but the token has expired;
+/// [`JwtError::Invalid`] when none matches.
+pub fn verify_hs256_rotated(
+    keyring: &crate::keyring::Keyring,
+    token: &str,
+    now_secs: i64,
+) -> Result<Map<String, Value>, JwtError> {
+    let mut outcome = Err(JwtError::Invalid);
+    for key in keyring.verification_keys() {
+        match verify_hs256(key, token, now_secs) {
+            Ok(claims) => return Ok(claims),
+            Err(JwtError::Expired) => outcome = Err(JwtError::Expired),
+            Err(JwtError::Invalid) => {}
+        }
+    }
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

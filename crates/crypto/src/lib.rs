@@ -4,6 +4,7 @@
 
 pub mod eddsa;
 pub mod jwt;
+pub mod keyring;
 pub mod password;
 pub mod random;
 pub mod signing;

@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use castellan_config::Settings;
+use castellan_crypto::keyring::Keyring;
 use castellan_crypto::signing;
 
 /// The characters JavaScript's `encodeURIComponent` escapes.
@@ -29,7 +30,7 @@ pub const SESSION_DATA: &str = "session_data";
 pub struct CookieJarConfig {
     prefix: String,
     secure: bool,
-    secret: String,
+    secrets: Keyring,
 }
 
 impl CookieJarConfig {
@@ -38,7 +39,7 @@ impl CookieJarConfig {
         Self {
             prefix: "better-auth".to_owned(),
             secure: settings.secure_cookies(),
-            secret: settings.secret.clone(),
+            secrets: settings.secrets.clone(),
         }
     }
 
@@ -55,7 +56,7 @@ impl CookieJarConfig {
     /// `Set-Cookie` for a signed value, better-call's attribute order.
     #[must_use]
     pub fn signed(&self, suffix: &str, value: &str, max_age: Option<u64>) -> String {
-        let signed = signing::sign_cookie_value(&self.secret, value);
+        let signed = signing::sign_cookie_value(self.secrets.current(), value);
         self.serialize(
             suffix,
             &utf8_percent_encode(&signed, URI_COMPONENT).to_string(),
@@ -86,12 +87,19 @@ impl CookieJarConfig {
     #[must_use]
     pub fn read_signed(&self, req: &HttpRequest, suffix: &str) -> Option<String> {
         let raw = read_cookie(req, &self.name(suffix))?;
-        signing::verify_cookie_value(&self.secret, &raw).map(str::to_owned)
+        self.secrets
+            .verification_keys()
+            .find_map(|key| signing::verify_cookie_value(key, &raw))
+            .map(str::to_owned)
     }
 
+    /// A signed value presented as a bearer token or cookie (also without padding), signed by
+    /// the current secret or an earlier one.
     #[must_use]
-    pub fn secret(&self) -> &str {
-        &self.secret
+    pub fn verify_lenient<'a>(&self, signed: &'a str) -> Option<&'a str> {
+        self.secrets
+            .verification_keys()
+            .find_map(|key| signing::verify_lenient(key, signed))
     }
 }
 
@@ -162,7 +170,7 @@ mod tests {
         CookieJarConfig {
             prefix: "better-auth".into(),
             secure,
-            secret: "better-auth-secret-12345678901234567890".into(),
+            secrets: Keyring::single("better-auth-secret-12345678901234567890"),
         }
     }
 
@@ -196,5 +204,37 @@ mod tests {
             Some("x.y=")
         );
         assert_eq!(read_cookie(&req, "missing"), None);
+    }
+
+    #[test]
+    fn cookies_signed_before_a_rotation_still_read_and_new_ones_use_the_new_secret() {
+        let before = config(false);
+        let after = CookieJarConfig {
+            secrets: Keyring::parse(
+                Some("2:the-new-secret"),
+                Some("better-auth-secret-12345678901234567890"),
+            )
+            .unwrap(),
+            ..config(false)
+        };
+        let request = |set_cookie: String| {
+            let pair = set_cookie.split(';').next().unwrap().to_owned();
+            actix_web::test::TestRequest::default()
+                .insert_header((header::COOKIE, pair))
+                .to_http_request()
+        };
+        let old = before.signed(SESSION_TOKEN, "token-from-before", None);
+        assert_eq!(
+            after.read_signed(&request(old), SESSION_TOKEN).as_deref(),
+            Some("token-from-before")
+        );
+        let new = after.signed(SESSION_TOKEN, "token-from-after", None);
+        assert_ne!(new, before.signed(SESSION_TOKEN, "token-from-after", None));
+        assert_eq!(
+            after.read_signed(&request(new.clone()), SESSION_TOKEN).as_deref(),
+            Some("token-from-after")
+        );
+        // The old deployment does not know the new secret.
+        assert_eq!(before.read_signed(&request(new), SESSION_TOKEN), None);
     }
 }

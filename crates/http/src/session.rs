@@ -77,7 +77,7 @@ fn bearer_token(req: &HttpRequest, state: &AuthState) -> Option<String> {
     } else {
         token.to_owned()
     };
-    castellan_crypto::signing::verify_lenient(state.cookies.secret(), &decoded).map(str::to_owned)
+    state.cookies.verify_lenient(&decoded).map(str::to_owned)
 }
 
 impl FromRequest for MaybeSession {

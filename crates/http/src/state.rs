@@ -53,7 +53,7 @@ impl AuthState {
         ));
         let jwt = Arc::new(JwtIssuer::new(
             db.clone(),
-            settings.secret.clone(),
+            settings.secrets.clone(),
             settings.origin(),
             settings.jwt_ttl,
             settings.jwt_key_rotation,

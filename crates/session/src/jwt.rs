@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use castellan_crypto::{eddsa, random, symmetric};
+use castellan_crypto::keyring::Keyring;
+use castellan_crypto::{eddsa, random};
 use castellan_data::entity::jwks;
 use castellan_data::{Clock, DataError, DatabaseConnection};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -52,7 +53,7 @@ const ISSUED_CAPACITY: usize = 100_000;
 pub struct JwtIssuer {
     issued: RwLock<HashMap<String, Issued>>,
     db: DatabaseConnection,
-    secret: String,
+    secrets: Keyring,
     origin: String,
     ttl: TimeDelta,
     rotation: TimeDelta,
@@ -71,7 +72,7 @@ impl JwtIssuer {
     #[must_use]
     pub fn new(
         db: DatabaseConnection,
-        secret: String,
+        secrets: Keyring,
         origin: String,
         ttl: Duration,
         rotation: Duration,
@@ -80,7 +81,7 @@ impl JwtIssuer {
         Self {
             issued: RwLock::new(HashMap::new()),
             db,
-            secret,
+            secrets,
             origin,
             ttl: to_delta(ttl),
             rotation: to_delta(rotation),
@@ -211,7 +212,7 @@ impl JwtIssuer {
 
     fn open(&self, row: &jwks::Model) -> Result<SigningKey, JwtError> {
         let envelope: String = serde_json::from_str(&row.private_key).map_err(|_| JwtError::Key)?;
-        let jwk = symmetric::decrypt(&self.secret, &envelope).map_err(|_| JwtError::Key)?;
+        let jwk = self.secrets.decrypt(&envelope).map_err(|_| JwtError::Key)?;
         let private_jwk: Value = serde_json::from_str(&jwk).map_err(|_| JwtError::Key)?;
         Ok(SigningKey {
             kid: row.id.clone(),
@@ -223,8 +224,10 @@ impl JwtIssuer {
 
     async fn create(&self, now: DateTime<Utc>) -> Result<SigningKey, JwtError> {
         let (private_jwk, public_jwk) = eddsa::generate();
-        let envelope =
-            symmetric::encrypt(&self.secret, &private_jwk.to_string()).map_err(|_| JwtError::Key)?;
+        let envelope = self
+            .secrets
+            .encrypt(&private_jwk.to_string())
+            .map_err(|_| JwtError::Key)?;
         let row = jwks::ActiveModel {
             id: Set(random::generate_id()),
             public_key: Set(public_jwk.to_string()),

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use castellan_crypto::keyring::{Keyring, Sealing};
+use castellan_crypto::symmetric::SymmetricError;
 use castellan_data::entity::sso_provider;
 
 /// The marker of a client secret encrypted at rest (Better Auth stores it in plain text; such
@@ -331,27 +333,28 @@ pub fn split_domains(list: &str) -> Vec<String> {
 ///
 /// # Errors
 /// The cipher failed.
-pub fn seal_secret(
-    app_secret: &str,
-    plain: &str,
-) -> Result<String, castellan_crypto::symmetric::SymmetricError> {
-    Ok(format!(
-        "{ENCRYPTED_PREFIX}{}",
-        castellan_crypto::symmetric::encrypt(app_secret, plain)?
-    ))
+pub fn seal_secret(secrets: &Keyring, plain: &str) -> Result<String, SymmetricError> {
+    Ok(format!("{ENCRYPTED_PREFIX}{}", secrets.encrypt(plain)?))
 }
 
 /// The plain client secret of a stored config (a Better Auth row holds it in plain text).
 ///
 /// # Errors
 /// An encrypted secret that does not decrypt with this deployment's secret.
-pub fn open_secret(
-    app_secret: &str,
-    stored: &str,
-) -> Result<String, castellan_crypto::symmetric::SymmetricError> {
+pub fn open_secret(secrets: &Keyring, stored: &str) -> Result<String, SymmetricError> {
     match stored.strip_prefix(ENCRYPTED_PREFIX) {
-        Some(envelope) => castellan_crypto::symmetric::decrypt(app_secret, envelope),
+        Some(envelope) => secrets.decrypt(envelope),
         None => Ok(stored.to_owned()),
+    }
+}
+
+/// The stored form's sealing, for re-encryption after a rotation: a plain (Better Auth) secret
+/// counts as current, since nothing opens it with a key.
+#[must_use]
+pub fn secret_sealing(secrets: &Keyring, stored: &str) -> Sealing {
+    match stored.strip_prefix(ENCRYPTED_PREFIX) {
+        Some(envelope) => secrets.sealing(envelope),
+        None => Sealing::Current,
     }
 }
 
@@ -381,11 +384,16 @@ mod tests {
 
     #[test]
     fn secrets_round_trip_and_plain_legacy_secrets_are_read() {
-        let sealed = seal_secret("app-secret", "client-secret").unwrap();
+        let app = Keyring::single("app-secret");
+        let sealed = seal_secret(&app, "client-secret").unwrap();
         assert!(sealed.starts_with("enc:"));
         assert!(!sealed.contains("client-secret"));
-        assert_eq!(open_secret("app-secret", &sealed).unwrap(), "client-secret");
-        assert!(open_secret("other-secret", &sealed).is_err());
-        assert_eq!(open_secret("app-secret", "legacy").unwrap(), "legacy");
+        assert_eq!(open_secret(&app, &sealed).unwrap(), "client-secret");
+        assert!(open_secret(&Keyring::single("other-secret"), &sealed).is_err());
+        assert_eq!(open_secret(&app, "legacy").unwrap(), "legacy");
+        assert_eq!(secret_sealing(&app, "legacy"), Sealing::Current);
+        let rotated = Keyring::parse(Some("2:new-secret"), Some("app-secret")).unwrap();
+        assert_eq!(secret_sealing(&rotated, &sealed), Sealing::Earlier);
+        assert_eq!(open_secret(&rotated, &sealed).unwrap(), "client-secret");
     }
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod invitations;
 pub mod organizations;
+pub mod sealed;
 pub mod sessions;
 pub mod sso_providers;
 pub mod users;

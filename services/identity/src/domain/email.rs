@@ -105,8 +105,8 @@ impl IdentityService {
         token: &str,
         session: Option<&AuthSession>,
     ) -> IdentityResult<EmailVerified> {
-        let claims =
-            jwt::verify_hs256(&self.settings.secret, token, self.now().timestamp()).map_err(|e| match e {
+        let claims = jwt::verify_hs256_rotated(&self.settings.secrets, token, self.now().timestamp())
+            .map_err(|e| match e {
                 JwtError::Expired => IdentityError::VerificationTokenExpired,
                 JwtError::Invalid => IdentityError::InvalidVerificationToken,
             })?;

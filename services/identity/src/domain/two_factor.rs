@@ -3,7 +3,7 @@
 //! backup codes are stored as Better Auth stores them (encrypted with the secret), so a Better
 //! Auth database's enrolled users keep working.
 
-use castellan_crypto::{random, signing, symmetric, totp};
+use castellan_crypto::{random, signing, totp};
 use castellan_data::entity::{two_factor, user};
 use castellan_data::repo::{users, verifications};
 use castellan_mail::Mail;
@@ -63,11 +63,17 @@ impl IdentityService {
     }
 
     fn open(&self, sealed: &str) -> IdentityResult<String> {
-        symmetric::decrypt(&self.settings.secret, sealed).map_err(|_| IdentityError::InvalidCode)
+        self.settings
+            .secrets
+            .decrypt(sealed)
+            .map_err(|_| IdentityError::InvalidCode)
     }
 
     fn seal(&self, plain: &str) -> IdentityResult<String> {
-        symmetric::encrypt(&self.settings.secret, plain).map_err(|_| IdentityError::InvalidCode)
+        self.settings
+            .secrets
+            .encrypt(plain)
+            .map_err(|_| IdentityError::InvalidCode)
     }
 
     fn refuse_impersonation(auth: &AuthSession) -> IdentityResult<()> {
@@ -491,9 +497,13 @@ impl IdentityService {
         let Some((mac, trust_id)) = cookie.split_once('!') else {
             return Ok(None);
         };
-        let expected =
-            signing::hmac_b64url(&self.settings.secret, format!("{user_id}!{trust_id}").as_bytes());
-        if !bool::from(subtle_eq(mac, &expected)) {
+        let message = format!("{user_id}!{trust_id}");
+        let vouched = self
+            .settings
+            .secrets
+            .verification_keys()
+            .any(|key| bool::from(subtle_eq(mac, &signing::hmac_b64url(key, message.as_bytes()))));
+        if !vouched {
             return Ok(None);
         }
         match verifications::consume(&self.db, trust_id, self.now()).await? {

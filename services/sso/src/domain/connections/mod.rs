@@ -239,7 +239,7 @@ impl SsoService {
         }
         self.prepare_oidc(&mut cfg).await?;
         let secret = cfg.client_secret.clone();
-        cfg.client_secret = seal_secret(&self.settings.secret, &secret).map_err(SsoError::internal)?;
+        cfg.client_secret = seal_secret(&self.settings.secrets, &secret).map_err(SsoError::internal)?;
         Ok((cfg, secret))
     }
 
@@ -414,12 +414,12 @@ impl SsoService {
         cfg.client_secret = match new_secret {
             Some(secret) => secret,
             None => {
-                open_secret(&self.settings.secret, &existing.client_secret).map_err(SsoError::internal)?
+                open_secret(&self.settings.secrets, &existing.client_secret).map_err(SsoError::internal)?
             }
         };
         self.prepare_oidc(&mut cfg).await?;
         cfg.client_secret =
-            seal_secret(&self.settings.secret, &cfg.client_secret).map_err(SsoError::internal)?;
+            seal_secret(&self.settings.secrets, &cfg.client_secret).map_err(SsoError::internal)?;
         Ok((cfg, moved))
     }
 

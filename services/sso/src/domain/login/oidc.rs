@@ -113,7 +113,7 @@ impl SsoService {
         let oidc = connection.oidc.as_ref().ok_or_else(|| {
             LoginFailure::new("invalid_provider", "the connection has no OIDC configuration")
         })?;
-        let secret = open_secret(&self.settings.secret, &oidc.client_secret)
+        let secret = open_secret(&self.settings.secrets, &oidc.client_secret)
             .map_err(|_| LoginFailure::new("invalid_provider", "the client secret cannot be decrypted"))?;
         let nonce = flow.nonce.as_deref().unwrap_or_default();
         let redirect_uri = self.oidc_redirect_uri(connection.provider_id());

@@ -1,0 +1,114 @@
+//! Every value stored sealed under the deployment's secrets, read and rewritten in place by
+//! `castellan secrets rotate`. Deployment-wide on purpose: re-encryption neither reads nor
+//! returns anything of a tenant's beyond the sealed column itself.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QuerySelect};
+
+use crate::DataError;
+use crate::entity::{jwks, sso_provider, two_factor};
+
+/// A row's id and one of its sealed columns.
+pub struct SealedValue {
+    pub id: String,
+    pub value: String,
+}
+
+/// Two-factor enrolments: `(id, secret, backupCodes)`.
+///
+/// # Errors
+/// Database failures.
+pub async fn two_factor(db: &impl ConnectionTrait) -> Result<Vec<(String, String, String)>, DataError> {
+    Ok(two_factor::Entity::find()
+        .select_only()
+        .columns([
+            two_factor::Column::Id,
+            two_factor::Column::Secret,
+            two_factor::Column::BackupCodes,
+        ])
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_two_factor(
+    db: &impl ConnectionTrait,
+    id: &str,
+    secret: String,
+    backup_codes: String,
+) -> Result<(), DataError> {
+    two_factor::ActiveModel {
+        id: Set(id.to_owned()),
+        secret: Set(secret),
+        backup_codes: Set(backup_codes),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// JWT signing keys: their `privateKey` (the JSON string of an envelope).
+///
+/// # Errors
+/// Database failures.
+pub async fn jwks_private_keys(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
+    let rows: Vec<(String, String)> = jwks::Entity::find()
+        .select_only()
+        .columns([jwks::Column::Id, jwks::Column::PrivateKey])
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, value)| SealedValue { id, value })
+        .collect())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_jwks_private_key(
+    db: &impl ConnectionTrait,
+    id: &str,
+    value: String,
+) -> Result<(), DataError> {
+    jwks::ActiveModel {
+        id: Set(id.to_owned()),
+        private_key: Set(value),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// SSO connections with an OIDC configuration (which holds the sealed client secret).
+///
+/// # Errors
+/// Database failures.
+pub async fn oidc_configs(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
+    let rows: Vec<(String, Option<String>)> = sso_provider::Entity::find()
+        .select_only()
+        .columns([sso_provider::Column::Id, sso_provider::Column::OidcConfig])
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, value)| value.map(|value| SealedValue { id, value }))
+        .collect())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_oidc_config(db: &impl ConnectionTrait, id: &str, value: String) -> Result<(), DataError> {
+    sso_provider::ActiveModel {
+        id: Set(id.to_owned()),
+        oidc_config: Set(Some(value)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}

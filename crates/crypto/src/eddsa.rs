@@ -1,9 +1,10 @@
-//! Ed25519 keys and EdDSA-signed JWTs: the jwt plugin's default algorithm. Keys travel as JWKs
-//! (RFC 8037: `kty: OKP`, `crv: Ed25519`).
+//! Ed25519 keys and EdDSA-signed JWTs: the jwt plugin's default algorithm, signed and verified
+//! by `jsonwebtoken`. Keys travel as JWKs (RFC 8037: `kty: OKP`, `crv: Ed25519`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::SigningKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -28,17 +29,20 @@ pub fn generate() -> (Value, Value) {
     )
 }
 
-fn signing_key(private_jwk: &Value) -> Result<SigningKey, EdDsaError> {
+/// The private JWK's seed as the PKCS#8 v1 DER `jsonwebtoken` takes (RFC 8410's fixed prefix).
+fn pkcs8_der(private_jwk: &Value) -> Result<Vec<u8>, EdDsaError> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    ];
     let d = private_jwk
         .get("d")
         .and_then(Value::as_str)
         .ok_or(EdDsaError::InvalidKey)?;
-    let seed: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(d)
-        .map_err(|_| EdDsaError::InvalidKey)?
-        .try_into()
-        .map_err(|_| EdDsaError::InvalidKey)?;
-    Ok(SigningKey::from_bytes(&seed))
+    let seed = URL_SAFE_NO_PAD.decode(d).map_err(|_| EdDsaError::InvalidKey)?;
+    if seed.len() != 32 {
+        return Err(EdDsaError::InvalidKey);
+    }
+    Ok([PREFIX.as_slice(), &seed].concat())
 }
 
 /// A compact JWS with header `{"alg":"EdDSA","kid":kid}` over `claims`.
@@ -46,12 +50,13 @@ fn signing_key(private_jwk: &Value) -> Result<SigningKey, EdDsaError> {
 /// # Errors
 /// A private JWK that is not an Ed25519 key.
 pub fn sign_jwt(private_jwk: &Value, kid: &str, claims: &Map<String, Value>) -> Result<String, EdDsaError> {
-    let key = signing_key(private_jwk)?;
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "EdDSA", "kid": kid}).to_string());
-    let payload = URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string());
-    let input = format!("{header}.{payload}");
-    let sig = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()).to_bytes());
-    Ok(format!("{input}.{sig}"))
+    let key = EncodingKey::from_ed_der(&pkcs8_der(private_jwk)?);
+    let header = Header {
+        typ: None,
+        kid: Some(kid.to_owned()),
+        ..Header::new(Algorithm::EdDSA)
+    };
+    jsonwebtoken::encode(&header, claims, &key).map_err(|_| EdDsaError::InvalidKey)
 }
 
 /// Verifies an EdDSA JWT's signature against a public JWK and returns its claims (no claim
@@ -64,33 +69,10 @@ pub fn verify_jwt(public_jwk: &Value, token: &str) -> Result<Map<String, Value>,
         .get("x")
         .and_then(Value::as_str)
         .ok_or(EdDsaError::InvalidKey)?;
-    let x: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(x)
-        .map_err(|_| EdDsaError::InvalidKey)?
-        .try_into()
-        .map_err(|_| EdDsaError::InvalidKey)?;
-    let key = VerifyingKey::from_bytes(&x).map_err(|_| EdDsaError::InvalidKey)?;
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(EdDsaError::InvalidToken);
-    };
-    let sig: [u8; 64] = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| EdDsaError::InvalidToken)?
-        .try_into()
-        .map_err(|_| EdDsaError::InvalidToken)?;
-    key.verify(
-        format!("{h}.{p}").as_bytes(),
-        &ed25519_dalek::Signature::from_bytes(&sig),
-    )
-    .map_err(|_| EdDsaError::InvalidToken)?;
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| EdDsaError::InvalidToken)?)
-            .map_err(|_| EdDsaError::InvalidToken)?;
-    match claims {
-        Value::Object(m) => Ok(m),
-        _ => Err(EdDsaError::InvalidToken),
-    }
+    let key = DecodingKey::from_ed_components(x).map_err(|_| EdDsaError::InvalidKey)?;
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key, &crate::jwt::signature_only(Algorithm::EdDSA))
+        .map(|data| data.claims)
+        .map_err(|_| EdDsaError::InvalidToken)
 }
 
 #[cfg(test)]
@@ -114,5 +96,10 @@ mod tests {
         );
         assert_eq!(verify_jwt(&public, &forged), Err(EdDsaError::InvalidToken));
         assert!(private.get("d").is_some() && public.get("d").is_none());
+        // Better Auth's header: `alg` and `kid`, no `typ`.
+        assert_eq!(
+            token.split('.').next().unwrap(),
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","kid":"k1"}"#)
+        );
     }
 }

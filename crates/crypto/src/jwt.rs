@@ -1,11 +1,9 @@
 //! Compact HS256 JSON Web Tokens keyed by the UTF-8 bytes of the secret: the format of Better
-//! Auth's email-verification links. Only HS256 is accepted when verifying (no `alg` confusion).
+//! Auth's email-verification links, signed and verified by `jsonwebtoken`. Only HS256 is
+//! accepted when verifying (no `alg` confusion); expiry is checked against the caller's clock.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
-
-use crate::signing::hmac_sha256;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwtError {
@@ -15,16 +13,28 @@ pub enum JwtError {
     Expired,
 }
 
+/// Checks signature and algorithm only: `exp` is checked against an injected clock by the
+/// callers, since `jsonwebtoken` would read the wall clock.
+pub(crate) fn signature_only(alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    v
+}
+
 /// Signs `claims`, adding `iat` and `exp` (seconds since the epoch).
 #[must_use]
 pub fn sign_hs256(secret: &str, mut claims: Map<String, Value>, now_secs: i64, ttl_secs: i64) -> String {
     claims.insert("iat".to_owned(), Value::from(now_secs));
     claims.insert("exp".to_owned(), Value::from(now_secs + ttl_secs));
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string());
-    let input = format!("{header}.{payload}");
-    let sig = URL_SAFE_NO_PAD.encode(hmac_sha256(secret, input.as_bytes()));
-    format!("{input}.{sig}")
+    // Better Auth's header is `{"alg":"HS256"}`, without `typ`.
+    let header = Header {
+        typ: None,
+        ..Header::new(Algorithm::HS256)
+    };
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap_or_default()
 }
 
 /// Verifies signature, algorithm and expiry, and returns the claims.
@@ -33,27 +43,14 @@ pub fn sign_hs256(secret: &str, mut claims: Map<String, Value>, now_secs: i64, t
 /// [`JwtError::Invalid`] for anything malformed or wrongly signed, [`JwtError::Expired`] when
 /// the signature is good but `exp` has passed.
 pub fn verify_hs256(secret: &str, token: &str, now_secs: i64) -> Result<Map<String, Value>, JwtError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(JwtError::Invalid);
-    };
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|_| JwtError::Invalid)?)
-        .map_err(|_| JwtError::Invalid)?;
-    if header.get("alg").and_then(Value::as_str) != Some("HS256") {
-        return Err(JwtError::Invalid);
-    }
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Invalid)?;
-    let expected = hmac_sha256(secret, format!("{h}.{p}").as_bytes());
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(sig.as_slice(), expected.as_slice())) {
-        return Err(JwtError::Invalid);
-    }
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|_| JwtError::Invalid)?)
-        .map_err(|_| JwtError::Invalid)?;
-    let Value::Object(claims) = claims else {
-        return Err(JwtError::Invalid);
-    };
-    match claims.get("exp").and_then(Value::as_i64) {
-        Some(exp) if exp > now_secs => Ok(claims),
+    let data = jsonwebtoken::decode::<Map<String, Value>>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &signature_only(Algorithm::HS256),
+    )
+    .map_err(|_| JwtError::Invalid)?;
+    match data.claims.get("exp").and_then(Value::as_i64) {
+        Some(exp) if exp > now_secs => Ok(data.claims),
         Some(_) => Err(JwtError::Expired),
         None => Err(JwtError::Invalid),
     }
@@ -108,11 +105,24 @@ mod tests {
         tampered.truncate(t.len() - 3);
         tampered.push_str("xyz");
         assert_eq!(verify_hs256("k", &tampered, 1_001), Err(JwtError::Invalid));
-        let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
+        use base64::Engine as _;
+        let encode = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let none_header = encode(br#"{"alg":"none"}"#);
         let body = t.split('.').nth(1).unwrap();
         assert_eq!(
             verify_hs256("k", &format!("{none_header}.{body}."), 1_001),
             Err(JwtError::Invalid)
         );
+        // The header is Better Auth's, `typ` and all.
+        assert_eq!(t.split('.').next().unwrap(), encode(br#"{"alg":"HS256"}"#));
+        // An HS256 token signed with the key bytes as an RS/ES "public key" is not accepted
+        // under another algorithm, and another algorithm's token is not accepted here.
+        let hs384 = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384),
+            &claims(),
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert_eq!(verify_hs256("k", &hs384, 1_001), Err(JwtError::Invalid));
     }
 }

@@ -49,8 +49,34 @@ impl Rotation {
     }
 }
 
-/// Re-encrypts two-factor secrets and backup codes, JWT signing keys and SSO client secrets,
-/// in one transaction.
+impl Rotation {
+    /// The JSON configuration `config` with its sealed `field` re-encrypted, when an earlier
+    /// secret sealed it.
+    fn reseal_field(&mut self, keys: &Keyring, config: &str, field: &str) -> anyhow::Result<Option<String>> {
+        use castellan_sso::provider::{open_secret, seal_secret, secret_sealing};
+        let Ok(Value::Object(mut config)) = serde_json::from_str::<Value>(config) else {
+            return Ok(None);
+        };
+        let Some(stored) = config.get(field).and_then(Value::as_str).map(str::to_owned) else {
+            return Ok(None);
+        };
+        match secret_sealing(keys, &stored) {
+            Sealing::Current => self.already_current += 1,
+            Sealing::Unreadable => self.unreadable += 1,
+            Sealing::Earlier => {
+                let plain = open_secret(keys, &stored).context("opening a sealed SSO secret")?;
+                let resealed = seal_secret(keys, &plain).context("sealing an SSO secret")?;
+                config.insert(field.to_owned(), Value::String(resealed));
+                self.resealed += 1;
+                return Ok(Some(Value::Object(config).to_string()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Re-encrypts two-factor secrets and backup codes, JWT signing keys, SSO client secrets and
+/// SAML SP signing keys, in one transaction.
 ///
 /// # Errors
 /// An unreachable database, or a failed write (nothing is changed then).
@@ -90,31 +116,16 @@ pub async fn rotate(settings: &Settings) -> anyhow::Result<Rotation> {
             sealed::set_jwks_private_key(&txn, &row.id, Value::String(resealed).to_string()).await?;
         }
     }
-    // The client secret sits in the OIDC configuration, as `enc:<envelope>` (or in plain text,
-    // as Better Auth stores it, which rotation leaves alone).
+    // The OIDC client secret and the SAML SP key sit in the connection's configuration, as
+    // `enc:<envelope>` (or in plain text, as Better Auth stores them, which rotation leaves alone).
     for row in sealed::oidc_configs(&txn).await? {
-        let Ok(Value::Object(mut config)) = serde_json::from_str::<Value>(&row.value) else {
-            continue;
-        };
-        let Some(stored) = config
-            .get("clientSecret")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
-            continue;
-        };
-        match castellan_sso::provider::secret_sealing(keys, &stored) {
-            Sealing::Current => done.already_current += 1,
-            Sealing::Unreadable => done.unreadable += 1,
-            Sealing::Earlier => {
-                let plain =
-                    castellan_sso::provider::open_secret(keys, &stored).context("opening a client secret")?;
-                let resealed =
-                    castellan_sso::provider::seal_secret(keys, &plain).context("sealing a client secret")?;
-                config.insert("clientSecret".to_owned(), Value::String(resealed));
-                sealed::set_oidc_config(&txn, &row.id, Value::Object(config).to_string()).await?;
-                done.resealed += 1;
-            }
+        if let Some(config) = done.reseal_field(keys, &row.value, "clientSecret")? {
+            sealed::set_oidc_config(&txn, &row.id, config).await?;
+        }
+    }
+    for row in sealed::saml_configs(&txn).await? {
+        if let Some(config) = done.reseal_field(keys, &row.value, "privateKey")? {
+            sealed::set_saml_config(&txn, &row.id, config).await?;
         }
     }
     txn.commit().await.context("committing the re-encryption")?;

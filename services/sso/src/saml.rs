@@ -43,7 +43,7 @@ fn invalid(code: &'static str, message: impl Into<String>) -> SsoError {
     SsoError::coded(Kind::Invalid, code, message.into())
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -182,18 +182,104 @@ pub struct ServiceProviderConfig {
     pub audience: Option<String>,
     pub name_id_format: String,
     pub clock_skew: Duration,
+    pub want_assertions_signed: bool,
+    /// The SP's own key and certificate, when the connection signs its AuthnRequests.
+    pub signing: Option<SpSigning>,
+}
+
+/// The key an SP signs its AuthnRequests with (`samlConfig.privateKey`), and the certificate its
+/// metadata publishes for it (`samlConfig.spMetadata.cert`).
+#[derive(Clone)]
+pub struct SpSigning {
+    pub key: openssl::pkey::PKey<openssl::pkey::Private>,
+    pub certificate: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SpSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpSigning")
+            .field("key", &"<redacted>")
+            .field("certificate", &self.certificate.is_some())
+            .finish()
+    }
+}
+
+impl SpSigning {
+    /// Reads a PEM private key (RSA or EC, as samael signs with) and an optional certificate.
+    ///
+    /// # Errors
+    /// 400 when the key or the certificate cannot be read, or the key is of another kind.
+    pub fn from_pem(private_key: &str, certificate: Option<&str>) -> SsoResult<Self> {
+        let unreadable = || {
+            invalid(
+                "SAML_INVALID_PRIVATE_KEY",
+                "samlConfig.privateKey must be a PEM RSA or EC private key",
+            )
+        };
+        let key = openssl::pkey::PKey::private_key_from_pem(private_key.trim().as_bytes())
+            .map_err(|_| unreadable())?;
+        if key.rsa().is_err() && key.ec_key().is_err() {
+            return Err(unreadable());
+        }
+        let certificate = certificate
+            .map(|pem| {
+                certificate_der(pem).ok_or_else(|| {
+                    invalid(
+                        "SAML_INVALID_CERTIFICATE",
+                        "samlConfig.spMetadata.cert cannot be parsed",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Self { key, certificate })
+    }
 }
 
 impl ServiceProviderConfig {
-    /// The SP metadata document this connection publishes.
-    #[must_use]
-    pub fn metadata_xml(&self, want_assertions_signed: bool) -> String {
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{}"><md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="{want_assertions_signed}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:NameIDFormat>{}</md:NameIDFormat><md:AssertionConsumerService index="0" Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{}"/></md:SPSSODescriptor></md:EntityDescriptor>"#,
-            xml_escape(&self.entity_id),
-            xml_escape(&self.name_id_format),
-            xml_escape(&self.acs_url)
-        )
+    /// The SP metadata document this connection publishes, from samael's `metadata()`: no
+    /// single-logout endpoint and no expiry (neither is offered), Better Auth's
+    /// `WantAssertionsSigned` / `AuthnRequestsSigned`, and the signing certificate when there is
+    /// one.
+    ///
+    /// # Errors
+    /// samael could not build or serialise the document.
+    pub fn metadata_xml(&self) -> SsoResult<String> {
+        use samael::traits::ToXml as _;
+        let sp = ServiceProviderBuilder::default()
+            .entity_id(Some(self.entity_id.clone()))
+            .acs_url(Some(self.acs_url.clone()))
+            // samael requires one; the endpoint is removed below.
+            .slo_url(Some(self.acs_url.clone()))
+            .certificate(
+                self.signing
+                    .as_ref()
+                    .and_then(|s| s.certificate.clone())
+                    .map(samael::crypto::CertificateDer::from),
+            )
+            .build()
+            .map_err(SsoError::internal)?;
+        let mut descriptor = sp.metadata().map_err(|e| SsoError::internal(e.to_string()))?;
+        descriptor.valid_until = None;
+        for sp_descriptor in descriptor.sp_sso_descriptors.iter_mut().flatten() {
+            sp_descriptor.valid_until = None;
+            sp_descriptor.single_logout_services = None;
+            sp_descriptor.want_assertions_signed = Some(self.want_assertions_signed);
+            sp_descriptor.authn_requests_signed = Some(self.signing.is_some());
+            sp_descriptor.name_id_formats = Some(vec![self.name_id_format.clone()]);
+            // Only the signing use: nothing is encrypted to this SP.
+            if let Some(keys) = sp_descriptor.key_descriptors.as_mut() {
+                keys.retain(|k| k.encryption_methods.is_none());
+            }
+        }
+        let xml = descriptor
+            .to_string()
+            .map_err(|e| SsoError::internal(format!("{e:?}")))?;
+        // samael writes the XML declaration itself.
+        Ok(if xml.starts_with("<?xml") {
+            xml
+        } else {
+            format!(r#"<?xml version="1.0" encoding="UTF-8"?>{xml}"#)
+        })
     }
 
     fn provider(&self, idp: &TrustedIdp, idp_initiated: bool) -> SsoResult<ServiceProvider> {
@@ -222,10 +308,14 @@ impl ServiceProviderConfig {
             .make_authentication_request(&idp.sso_url)
             .map_err(|e| SsoError::internal(e.to_string()))?;
         request.id = format!("_{}", castellan_crypto::random::alphanumeric(32));
-        let url = request
-            .redirect(relay_state)
-            .map_err(|e| SsoError::internal(e.to_string()))?
-            .ok_or_else(|| SsoError::internal("AuthnRequest without destination"))?;
+        let url = match &self.signing {
+            // The HTTP-Redirect binding's detached signature: `SigAlg` and `Signature` over the
+            // query, by the SP's key.
+            Some(signing) => request.signed_redirect(relay_state, &signing.key),
+            None => request.redirect(relay_state),
+        }
+        .map_err(|e| SsoError::internal(e.to_string()))?
+        .ok_or_else(|| SsoError::internal("AuthnRequest without destination"))?;
         Ok((request.id, url.to_string()))
     }
 
@@ -578,6 +668,11 @@ mod tests {
     }
 
     fn self_signed_pem() -> String {
+        self_signed().1
+    }
+
+    /// A fresh RSA key (PEM) and a self-signed certificate for it (PEM).
+    fn self_signed() -> (String, String) {
         use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
         let mut name = x509::X509NameBuilder::new().unwrap();
@@ -590,7 +685,100 @@ mod tests {
         cert.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
         cert.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
         cert.sign(&key, MessageDigest::sha256()).unwrap();
-        String::from_utf8(cert.build().to_pem().unwrap()).unwrap()
+        (
+            String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap(),
+            String::from_utf8(cert.build().to_pem().unwrap()).unwrap(),
+        )
+    }
+
+    fn sp(signing: Option<SpSigning>) -> ServiceProviderConfig {
+        ServiceProviderConfig {
+            entity_id: "https://sp.test/sp".into(),
+            acs_url: "https://sp.test/acs".into(),
+            audience: None,
+            name_id_format: default_name_id_format(),
+            clock_skew: Duration::from_secs(60),
+            want_assertions_signed: true,
+            signing,
+        }
+    }
+
+    #[test]
+    fn sp_metadata_comes_from_samael_with_better_auths_flags() {
+        let plain = sp(None).metadata_xml().unwrap();
+        assert_eq!(plain.matches("<?xml").count(), 1, "{plain}");
+        let parsed: EntityDescriptor = plain.parse().unwrap();
+        assert_eq!(parsed.entity_id.as_deref(), Some("https://sp.test/sp"));
+        let descriptor = &parsed.sp_sso_descriptors.as_ref().unwrap()[0];
+        assert_eq!(descriptor.want_assertions_signed, Some(true));
+        assert_eq!(descriptor.authn_requests_signed, Some(false));
+        assert_eq!(
+            descriptor.assertion_consumer_services[0].location,
+            "https://sp.test/acs"
+        );
+        assert!(descriptor.single_logout_services.is_none(), "{plain}");
+        assert!(!plain.contains("validUntil"), "{plain}");
+        assert!(!plain.contains("X509Certificate"), "{plain}");
+
+        let (key, cert) = self_signed();
+        let signed = sp(Some(SpSigning::from_pem(&key, Some(&cert)).unwrap()))
+            .metadata_xml()
+            .unwrap();
+        assert!(signed.contains(r#"AuthnRequestsSigned="true""#), "{signed}");
+        let der = base64::engine::general_purpose::STANDARD.encode(certificate_der(&cert).unwrap());
+        assert_eq!(
+            signed.matches(&der).count(),
+            1,
+            "one signing KeyDescriptor: {signed}"
+        );
+        assert!(!signed.contains("EncryptionMethod"), "{signed}");
+    }
+
+    #[test]
+    fn signed_authn_requests_carry_a_detached_signature_that_verifies() {
+        use openssl::{hash::MessageDigest, sign::Verifier, x509::X509};
+        let (key, cert) = self_signed();
+        let idp_cert = self_signed_pem();
+        let idp = TrustedIdp::from_config(&SamlConfig {
+            entry_point: "https://idp.test/sso".into(),
+            cert: Some(Value::String(idp_cert)),
+            idp_metadata: Some(crate::provider::IdpMetadata {
+                entity_id: Some("https://idp.test".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        let (_, url) = sp(Some(SpSigning::from_pem(&key, None).unwrap()))
+            .authn_request(&idp, "relay-1")
+            .unwrap();
+        let query = url::Url::parse(&url).unwrap().query().unwrap().to_owned();
+        let (signed_part, signature) = query.rsplit_once("&Signature=").unwrap();
+        assert!(
+            signed_part.contains("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"),
+            "{signed_part}"
+        );
+        let signature: String = url::form_urlencoded::parse(format!("s={signature}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned();
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(signature)
+            .unwrap();
+        let public = X509::from_pem(cert.as_bytes()).unwrap().public_key().unwrap();
+        let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
+        verifier.update(signed_part.as_bytes()).unwrap();
+        assert!(
+            verifier.verify(&signature).unwrap(),
+            "the signature covers SAMLRequest, RelayState and SigAlg"
+        );
+        let (_, unsigned) = sp(None).authn_request(&idp, "relay-1").unwrap();
+        assert!(!unsigned.contains("Signature="), "{unsigned}");
+        assert!(matches!(
+            SpSigning::from_pem("not a key", None),
+            Err(SsoError::Rejected(_))
+        ));
     }
 
     /// xmlsec reports through OpenSSL's per-thread error queue; a queue left dirty breaks the next
@@ -617,6 +805,8 @@ mod tests {
             audience: None,
             name_id_format: default_name_id_format(),
             clock_skew: Duration::from_secs(60),
+            want_assertions_signed: false,
+            signing: None,
         };
         let forged = r##"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="r1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z" Destination="https://sp.test/acs"><saml:Issuer>https://idp.test</saml:Issuer><saml:Assertion ID="a1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>https://idp.test</saml:Issuer><ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#a1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature><saml:Subject><saml:NameID>mallory@example.com</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>"##;
         let encoded = base64::engine::general_purpose::STANDARD.encode(forged);

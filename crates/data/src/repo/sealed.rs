@@ -112,3 +112,33 @@ pub async fn set_oidc_config(db: &impl ConnectionTrait, id: &str, value: String)
     .await?;
     Ok(())
 }
+
+/// SSO connections with a SAML configuration (which may hold the sealed SP signing key).
+///
+/// # Errors
+/// Database failures.
+pub async fn saml_configs(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
+    let rows: Vec<(String, Option<String>)> = sso_provider::Entity::find()
+        .select_only()
+        .columns([sso_provider::Column::Id, sso_provider::Column::SamlConfig])
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, value)| value.map(|value| SealedValue { id, value }))
+        .collect())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_saml_config(db: &impl ConnectionTrait, id: &str, value: String) -> Result<(), DataError> {
+    sso_provider::ActiveModel {
+        id: Set(id.to_owned()),
+        saml_config: Set(Some(value)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}

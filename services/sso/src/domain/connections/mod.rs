@@ -252,6 +252,7 @@ impl SsoService {
         }
         self.fetch_idp_metadata(&mut cfg).await?;
         validate_saml(&cfg)?;
+        self.seal_sp_key(&mut cfg)?;
         Ok(cfg)
     }
 
@@ -386,6 +387,41 @@ impl SsoService {
         Ok(updated)
     }
 
+    /// The SP's signing key, as stored: Better Auth's `spMetadata.privateKey` or
+    /// `samlConfig.privateKey`, kept in the latter and sealed like a client secret. Signed
+    /// AuthnRequests need one that reads as a PEM RSA or EC key (and `spMetadata.cert`, if given,
+    /// as a certificate).
+    fn seal_sp_key(&self, cfg: &mut SamlConfig) -> SsoResult<()> {
+        let from_sp_metadata = cfg
+            .sp_metadata
+            .as_mut()
+            .and_then(Value::as_object_mut)
+            .and_then(|m| m.remove("privateKey"))
+            .and_then(|v| v.as_str().map(str::to_owned));
+        if cfg.private_key.is_none() {
+            cfg.private_key = from_sp_metadata;
+        }
+        let plain = match cfg.private_key.as_deref() {
+            Some(stored) => Some(open_secret(&self.settings.secrets, stored).map_err(SsoError::internal)?),
+            None => None,
+        };
+        if cfg.authn_requests_signed == Some(true) {
+            let pem = plain.as_deref().ok_or_else(|| {
+                invalid("[body.samlConfig.privateKey] authnRequestsSigned requires the SP's private key")
+            })?;
+            let cert = cfg
+                .sp_metadata
+                .as_ref()
+                .and_then(|m| m.get("cert"))
+                .and_then(Value::as_str);
+            crate::saml::SpSigning::from_pem(pem, cert)?;
+        }
+        if let Some(pem) = plain {
+            cfg.private_key = Some(seal_secret(&self.settings.secrets, &pem).map_err(SsoError::internal)?);
+        }
+        Ok(())
+    }
+
     /// An OIDC configuration with `patch` applied, discovered again and its secret sealed; and
     /// whether the patch moved a field that decides whose accounts the connection vouches for.
     async fn patched_oidc(
@@ -443,6 +479,7 @@ impl SsoService {
             serde_json::from_value(merged).map_err(|e| invalid(format!("[body.samlConfig] {e}")))?;
         self.fetch_idp_metadata(&mut cfg).await?;
         validate_saml(&cfg)?;
+        self.seal_sp_key(&mut cfg)?;
         Ok((cfg, moved))
     }
 
@@ -489,11 +526,6 @@ fn validate_provider_id(id: &str) -> SsoResult<()> {
 }
 
 fn validate_saml(cfg: &SamlConfig) -> SsoResult<()> {
-    if cfg.authn_requests_signed == Some(true) {
-        return Err(invalid(
-            "Signed AuthnRequests are not supported yet: set authnRequestsSigned to false",
-        ));
-    }
     if cfg.entry_point.is_empty() {
         return Err(invalid(
             "[body.samlConfig.entryPoint] Invalid input: expected string, received undefined",

@@ -13,12 +13,12 @@ use super::SsoService;
 use super::provisioning::Protocol;
 use crate::error::{Kind, SsoError, SsoResult};
 use crate::oidc::{AuthorizationRequest, DEFAULT_SCOPES};
-use crate::provider::Connection;
+use crate::provider::{Connection, open_secret};
 mod conclude;
 mod oidc;
 mod saml;
 
-use crate::saml::{ServiceProviderConfig, TrustedIdp, default_name_id_format};
+use crate::saml::{ServiceProviderConfig, SpSigning, TrustedIdp, default_name_id_format};
 
 /// How long a started login may take.
 const FLOW_TTL_MINUTES: i64 = 10;
@@ -189,15 +189,36 @@ impl SsoService {
         format!("{}/sso/callback/{provider_id}", self.auth_url())
     }
 
-    pub(crate) fn sp_config(&self, connection: &Connection) -> Option<ServiceProviderConfig> {
-        let saml = connection.saml.as_ref()?;
+    /// The SP side of a SAML connection; `None` for an OIDC one.
+    ///
+    /// # Errors
+    /// A stored signing key that no longer opens or parses.
+    pub(crate) fn sp_config(&self, connection: &Connection) -> SsoResult<Option<ServiceProviderConfig>> {
+        let Some(saml) = connection.saml.as_ref() else {
+            return Ok(None);
+        };
         let entity_id = saml
             .sp_metadata
             .as_ref()
             .and_then(|m| m.get("entityID"))
             .and_then(Value::as_str)
             .map_or_else(|| saml.issuer.clone(), str::to_owned);
-        Some(ServiceProviderConfig {
+        let signing = if saml.authn_requests_signed == Some(true) {
+            let sealed = saml
+                .private_key
+                .as_deref()
+                .ok_or_else(|| SsoError::internal("authnRequestsSigned without a stored privateKey"))?;
+            let pem = open_secret(&self.settings.secrets, sealed).map_err(SsoError::internal)?;
+            let cert = saml
+                .sp_metadata
+                .as_ref()
+                .and_then(|m| m.get("cert"))
+                .and_then(Value::as_str);
+            Some(SpSigning::from_pem(&pem, cert)?)
+        } else {
+            None
+        };
+        Ok(Some(ServiceProviderConfig {
             entity_id,
             acs_url: format!(
                 "{}/sso/saml2/sp/acs/{}",
@@ -210,7 +231,9 @@ impl SsoService {
                 .clone()
                 .unwrap_or_else(default_name_id_format),
             clock_skew: self.settings.sso.clock_skew,
-        })
+            want_assertions_signed: saml.want_assertions_signed.unwrap_or(false),
+            signing,
+        }))
     }
 
     /// The SP metadata a SAML connection publishes for its IdP.
@@ -223,13 +246,8 @@ impl SsoService {
             .await?
             .map(Connection::from_row)
             .ok_or_else(not_found)?;
-        let sp = self.sp_config(&connection).ok_or_else(not_found)?;
-        let want_signed = connection
-            .saml
-            .as_ref()
-            .and_then(|s| s.want_assertions_signed)
-            .unwrap_or(false);
-        Ok(sp.metadata_xml(want_signed))
+        let sp = self.sp_config(&connection)?.ok_or_else(not_found)?;
+        sp.metadata_xml()
     }
 
     /// `POST /sign-in/sso`: the IdP URL to send the browser to.
@@ -258,7 +276,7 @@ impl SsoService {
                 .ok_or_else(|| SsoError::new(Kind::Invalid, "SAML provider is not configured"))?;
             let idp = TrustedIdp::from_config(saml)?;
             let sp = self
-                .sp_config(&connection)
+                .sp_config(&connection)?
                 .ok_or_else(|| SsoError::new(Kind::Invalid, "SAML provider is not configured"))?;
             let (request_id, url) = sp.authn_request(&idp, &state)?;
             verifications::insert(

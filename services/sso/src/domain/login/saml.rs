@@ -83,7 +83,7 @@ impl SsoService {
             ));
         }
         let idp = TrustedIdp::from_config(saml)?;
-        let sp = self.sp_config(connection).ok_or_else(|| {
+        let sp = self.sp_config(connection)?.ok_or_else(|| {
             LoginFailure::new("invalid_provider", "the connection has no SAML configuration")
         })?;
         let settings = self.provisioning_of(connection.provider_id()).await?;

@@ -107,25 +107,13 @@ impl CookieJarConfig {
 /// stripped, and the value is percent-decoded when it contains `%`.
 #[must_use]
 pub fn read_cookie(req: &HttpRequest, name: &str) -> Option<String> {
-    for value in req.headers().get_all(header::COOKIE) {
-        let Ok(text) = value.to_str() else { continue };
-        for pair in text.split(';') {
-            let Some((k, v)) = pair.split_once('=') else {
-                continue;
-            };
-            if k.trim() != name {
-                continue;
-            }
-            let v = v.trim();
-            let v = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(v);
-            return Some(if v.contains('%') {
-                percent_decode_str(v).decode_utf8_lossy().into_owned()
-            } else {
-                v.to_owned()
-            });
-        }
-    }
-    None
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse_encoded)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_owned())
 }
 
 /// Whether the request carries any `Cookie` header at all (this arms the origin check).

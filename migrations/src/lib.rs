@@ -14,6 +14,7 @@ mod m20261130_000003_create_jwks;
 mod m20261130_000004_create_two_factor;
 mod m20261130_000005_create_api_keys;
 mod m20261130_000006_create_sso_providers;
+mod m20261203_000007_create_mail_outbox;
 mod schema;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_create_two_factor::Migration),
             Box::new(m20261130_000005_create_api_keys::Migration),
             Box::new(m20261130_000006_create_sso_providers::Migration),
+            Box::new(m20261203_000007_create_mail_outbox::Migration),
         ]
     }
 }

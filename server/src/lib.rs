@@ -88,7 +88,7 @@ pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result
         http.db.clone(),
         http.sessions.clone(),
         http.passwords.clone(),
-        platform.mailer.clone(),
+        platform.outbox.clone(),
         http.settings.clone(),
         http.clock.clone(),
         platform.authz.clone(),

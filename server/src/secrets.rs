@@ -75,8 +75,8 @@ impl Rotation {
     }
 }
 
-/// Re-encrypts two-factor secrets and backup codes, JWT signing keys, SSO client secrets and
-/// SAML SP signing keys, in one transaction.
+/// Re-encrypts two-factor secrets and backup codes, JWT signing keys, queued mail, SSO client
+/// secrets and SAML SP signing keys, in one transaction.
 ///
 /// # Errors
 /// An unreachable database, or a failed write (nothing is changed then).
@@ -114,6 +114,11 @@ pub async fn rotate(settings: &Settings) -> anyhow::Result<Rotation> {
         };
         if let Some(resealed) = done.reseal(keys, &envelope)? {
             sealed::set_jwks_private_key(&txn, &row.id, Value::String(resealed).to_string()).await?;
+        }
+    }
+    for row in sealed::mail_payloads(&txn).await? {
+        if let Some(resealed) = done.reseal(keys, &row.value)? {
+            sealed::set_mail_payload(&txn, &row.id, resealed).await?;
         }
     }
     // The OIDC client secret and the SAML SP key sit in the connection's configuration, as

@@ -3,14 +3,22 @@
 
 use std::sync::{Arc, Mutex};
 
+use castellan_data::entity::mail_outbox;
 use castellan_e2e::{Backend, TestApp};
+use sea_orm::EntityTrait as _;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
 /// Accepts SMTP sessions and records each message's envelope recipients and data.
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+async fn smtp_sink() -> (u16, Inbox) {
+    smtp_sink_on(TcpListener::bind("127.0.0.1:0").await.unwrap())
+}
+
+/// [`smtp_sink`] on a given listener (a port the server was told about before the sink existed).
+fn smtp_sink_on(listener: TcpListener) -> (u16, Inbox) {
     let port = listener.local_addr().unwrap().port();
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let store = inbox.clone();
@@ -106,4 +114,60 @@ async fn password_reset_mail_is_delivered_over_smtp() {
         !app.mail_log.exists(),
         "with SMTP configured, nothing goes to the dev mailbox"
     );
+}
+
+/// The newest message in `inbox`, waiting up to `secs` seconds for one.
+async fn first_delivered(inbox: &Inbox, secs: u64) -> Option<(Vec<String>, String)> {
+    for _ in 0..secs * 20 {
+        if let Some(m) = inbox.lock().unwrap().first().cloned() {
+            return Some(m);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
+per_backend! {
+    async fn mail_queued_while_smtp_is_down_goes_out_when_it_returns(backend) {
+        // A port with nothing behind it yet: the mail server is down.
+        let port = castellan_e2e::free_tcp_port();
+        let smtp = format!("smtp://127.0.0.1:{port}");
+        let Some(app) = TestApp::spawn_with(backend, &[("SMTP_URL", &smtp), ("EMAIL_VERIFICATION_ON_SIGN_UP", "0")]).await else {
+            return;
+        };
+        let (_, email) = app.new_user("outage").await;
+        let r = app.browser().post("/request-password-reset", &json!({"email": email, "redirectTo": "/reset"})).await;
+        assert_eq!(r.status, 200, "the request does not wait for the mail server");
+
+        // The mail waits in the outbox, sealed, with the failure recorded.
+        let db = app.db().await;
+        let mut queued = Vec::new();
+        for _ in 0..100 {
+            queued = mail_outbox::Entity::find().all(&db).await.unwrap();
+            if queued.first().is_some_and(|m| m.attempts >= 1 && m.last_error.is_some()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        let row = &queued[0];
+        assert!(row.attempts >= 1 && row.last_error.is_some(), "{row:?}");
+        assert!(row.dead_at.is_none());
+        assert!(!row.payload.contains(&email) && !row.payload.contains("reset-password"), "sealed at rest");
+
+        // The mail server comes back: the next attempt delivers it, once.
+        let (_, inbox) = smtp_sink_on(TcpListener::bind(("127.0.0.1", port)).await.unwrap());
+        let (rcpt, data) = first_delivered(&inbox, 20).await.expect("the queued mail never went out");
+        assert_eq!(rcpt, vec![email.clone()]);
+        assert!(data.contains("Subject: Reset your password"), "{data}");
+        for _ in 0..100 {
+            if mail_outbox::Entity::find().all(&db).await.unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(mail_outbox::Entity::find().all(&db).await.unwrap().is_empty(), "delivered mail leaves the outbox");
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(inbox.lock().unwrap().len(), 1, "sent exactly once");
+    }
 }

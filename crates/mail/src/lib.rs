@@ -1,6 +1,11 @@
 //! Outgoing mail. SMTP (lettre) when `SMTP_URL` is set; otherwise a dev mailbox: a JSON-lines
 //! file in the reference server's `MAIL_LOG` format, which tests and the conformance suite read.
-//! Mails carry secrets (links with tokens), so their contents are never logged.
+//! Mails carry secrets (links with tokens), so their contents are never logged. Services queue
+//! mail in the [`Outbox`], which survives SMTP outages and restarts.
+
+pub mod outbox;
+
+pub use outbox::Outbox;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,9 +29,9 @@ pub enum MailError {
 
 /// One message. `kind`, `url`, `token` and `extra` are what the dev mailbox records; the subject
 /// and text are what a person reads.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Mail {
-    pub kind: &'static str,
+    pub kind: String,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -43,18 +48,6 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 pub type SharedMailer = Arc<dyn Mailer>;
-
-/// Sends in the background: delivery time must not reveal whether an account exists, and a slow
-/// mail server must not hold requests. Failures are logged without the mail's contents.
-pub fn send_in_background(mailer: &SharedMailer, mail: Mail) {
-    let mailer = mailer.clone();
-    tokio::spawn(async move {
-        let kind = mail.kind;
-        if let Err(e) = mailer.send(mail).await {
-            tracing::error!(kind, error = %e, "mail delivery failed");
-        }
-    });
-}
 
 /// SMTP if configured, else the dev mailbox at `mail_log`.
 ///
@@ -90,7 +83,7 @@ impl DevMailbox {
     pub fn line(mail: &Mail, ts: &str) -> String {
         let mut obj = Map::new();
         obj.insert("ts".into(), ts.into());
-        obj.insert("kind".into(), mail.kind.into());
+        obj.insert("kind".into(), mail.kind.clone().into());
         obj.insert("to".into(), mail.to.clone().into());
         obj.insert("subject".into(), mail.subject.clone().into());
         if let Some(url) = &mail.url {
@@ -181,7 +174,7 @@ mod tests {
     #[test]
     fn dev_mailbox_line_matches_the_reference_format() {
         let mail = Mail {
-            kind: "reset-password",
+            kind: "reset-password".into(),
             to: "a@b.test".into(),
             subject: "Reset your password".into(),
             text: "secret link".into(),

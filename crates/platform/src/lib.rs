@@ -20,7 +20,10 @@ use castellan_http::AuthState;
 use castellan_http::error::not_found;
 use castellan_http::rate_limit::rate_limit;
 use castellan_http::routes::Routes;
-use castellan_mail::SharedMailer;
+use castellan_mail::Outbox;
+
+/// How long shutdown waits for queued mail to go out.
+const SHUTDOWN_MAIL_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Organizations whose enforcers stay in memory at once.
 const AUTHZ_CACHE_ORGS: usize = 10_000;
@@ -33,7 +36,8 @@ pub struct Platform {
     pub http: AuthState,
     /// The organization authorization authority (casbin).
     pub authz: Arc<Authorizer>,
-    pub mailer: SharedMailer,
+    /// Where services queue mail; its sender runs beside the server.
+    pub outbox: Outbox,
 }
 
 /// Connects everything the services need.
@@ -80,8 +84,11 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<Platform> {
             })
             .await;
     });
-    let http = AuthState::new(settings, db, cache, Arc::new(SystemClock), passwords);
-    Ok(Platform { http, authz, mailer })
+    let clock: Arc<dyn castellan_data::Clock> = Arc::new(SystemClock);
+    let outbox = Outbox::new(db.clone(), mailer, settings.secrets.clone(), clock.clone());
+    tokio::spawn(outbox.clone().run());
+    let http = AuthState::new(settings, db, cache, clock, passwords);
+    Ok(Platform { http, authz, outbox })
 }
 
 /// A bound, not yet running server.
@@ -115,14 +122,14 @@ impl Application {
         let port = listener.local_addr()?.port();
         let http = web::Data::new(platform.http.clone());
         let authz = web::Data::from(platform.authz.clone());
-        let mailer = web::Data::new(platform.mailer.clone());
+        let outbox = web::Data::new(platform.outbox.clone());
         let base_path = platform.http.settings.base_path.clone();
         let state = platform.http.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(http.clone())
                 .app_data(authz.clone())
-                .app_data(mailer.clone())
+                .app_data(outbox.clone())
                 .wrap(from_fn(castellan_http::bearer::set_auth_token))
                 .wrap(from_fn(rate_limit))
                 .wrap(from_fn(castellan_http::guard::hostile_input))
@@ -155,10 +162,15 @@ impl Application {
         &self.platform
     }
 
+    /// Serves until SIGTERM or SIGINT: actix stops accepting and lets requests in flight finish
+    /// (at most 30 s), then mail still queued is sent (at most 10 s) before returning.
+    ///
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.platform.outbox.drain(SHUTDOWN_MAIL_BUDGET).await;
+        served
     }
 }
 

@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod casbin_rule;
 pub mod invitation;
 pub mod jwks;
+pub mod mail_outbox;
 pub mod member;
 pub mod organization;
 pub mod organization_role;

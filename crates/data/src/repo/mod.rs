@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod invitations;
+pub mod mail_outbox;
 pub mod organizations;
 pub mod sealed;
 pub mod sessions;

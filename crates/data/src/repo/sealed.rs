@@ -5,7 +5,7 @@
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QuerySelect};
 
 use crate::DataError;
-use crate::entity::{jwks, sso_provider, two_factor};
+use crate::entity::{jwks, mail_outbox, sso_provider, two_factor};
 
 /// A row's id and one of its sealed columns.
 pub struct SealedValue {
@@ -136,6 +136,36 @@ pub async fn set_saml_config(db: &impl ConnectionTrait, id: &str, value: String)
     sso_provider::ActiveModel {
         id: Set(id.to_owned()),
         saml_config: Set(Some(value)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Queued mail: its sealed payload.
+///
+/// # Errors
+/// Database failures.
+pub async fn mail_payloads(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
+    let rows: Vec<(String, String)> = mail_outbox::Entity::find()
+        .select_only()
+        .columns([mail_outbox::Column::Id, mail_outbox::Column::Payload])
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, value)| SealedValue { id, value })
+        .collect())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_mail_payload(db: &impl ConnectionTrait, id: &str, value: String) -> Result<(), DataError> {
+    mail_outbox::ActiveModel {
+        id: Set(id.to_owned()),
+        payload: Set(value),
         ..Default::default()
     }
     .update(db)

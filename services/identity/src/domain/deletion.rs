@@ -63,7 +63,7 @@ impl IdentityService {
                 url.push_str(&format!("&callbackURL={}", encode_component(cb)));
             }
             self.send_mail(Mail {
-                kind: "delete-account",
+                kind: "delete-account".into(),
                 to: auth.user.email.clone(),
                 subject: "Confirm the deletion of your account".to_owned(),
                 text: format!("Open this link to delete your account:\n\n{url}\n"),

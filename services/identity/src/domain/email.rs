@@ -55,7 +55,7 @@ impl IdentityService {
             encode_component(callback_url.unwrap_or("/"))
         );
         self.send_mail(Mail {
-            kind: "verification",
+            kind: "verification".into(),
             to: change_to.unwrap_or(&user.email).to_owned(),
             subject: "Verify your email address".to_owned(),
             text: format!("Verify your email address by opening this link:\n\n{url}\n"),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
-use castellan_mail::{Mail, SharedMailer};
+use castellan_mail::{Mail, Outbox};
 use castellan_session::{Passwords, SessionManager};
 use chrono::{DateTime, Utc};
 
@@ -25,7 +25,7 @@ pub struct IdentityService {
     pub(crate) db: DatabaseConnection,
     pub(crate) sessions: Arc<SessionManager>,
     pub(crate) passwords: Passwords,
-    pub(crate) mailer: SharedMailer,
+    pub(crate) mailer: Outbox,
     pub(crate) settings: Arc<Settings>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) authz: Arc<castellan_authz::Authorizer>,
@@ -37,7 +37,7 @@ impl IdentityService {
         db: DatabaseConnection,
         sessions: Arc<SessionManager>,
         passwords: Passwords,
-        mailer: SharedMailer,
+        mailer: Outbox,
         settings: Arc<Settings>,
         clock: Arc<dyn Clock>,
         authz: Arc<castellan_authz::Authorizer>,
@@ -69,9 +69,9 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Mails without waiting for delivery (see `castellan_mail::send_in_background`).
+    /// Queues a mail without waiting (see `castellan_mail::Outbox::queue`).
     pub(crate) fn send_mail(&self, mail: Mail) {
-        castellan_mail::send_in_background(&self.mailer, mail);
+        self.mailer.queue(mail);
     }
 
     /// `<origin>/api/auth` + `path`.

@@ -44,7 +44,7 @@ impl IdentityService {
                 encode_component(redirect_to.unwrap_or(""))
             );
             self.send_mail(Mail {
-                kind: "reset-password",
+                kind: "reset-password".into(),
                 to: user.email,
                 subject: "Reset your password".to_owned(),
                 text: format!("Reset your password by opening this link:\n\n{url}\n"),

@@ -427,7 +427,7 @@ impl IdentityService {
         let mut extra = Map::new();
         extra.insert("otp".into(), otp.clone().into());
         self.send_mail(Mail {
-            kind: "two-factor-otp",
+            kind: "two-factor-otp".into(),
             to: user.email.clone(),
             subject: "Your verification code".to_owned(),
             text: format!("Your verification code is {otp}\n"),

@@ -113,7 +113,7 @@ impl castellan_http::FromRegistered for crate::domain::IdentityService {
             http.db.clone(),
             http.sessions.clone(),
             http.passwords.clone(),
-            registered::<castellan_mail::SharedMailer>(req)?.get_ref().clone(),
+            registered::<castellan_mail::Outbox>(req)?.get_ref().clone(),
             http.settings.clone(),
             http.clock.clone(),
             registered::<castellan_authz::Authorizer>(req)?.into_inner(),

@@ -141,7 +141,7 @@ impl OrganizationService {
         extra.insert("role".into(), inv.role.clone().unwrap_or_default().into());
         extra.insert("inviter".into(), inviter.email.clone().into());
         let mail = Mail {
-            kind: "invitation",
+            kind: "invitation".into(),
             to: inv.email.clone(),
             subject: format!("Invitation to join {}", org.name),
             text: format!(
@@ -152,7 +152,7 @@ impl OrganizationService {
             token: None,
             extra,
         };
-        castellan_mail::send_in_background(&self.mailer, mail);
+        self.mailer.queue(mail);
     }
 
     /// A pending, unexpired invitation addressed to the caller. Anyone else is told they are

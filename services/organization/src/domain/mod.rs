@@ -17,7 +17,7 @@ use castellan_authz::grant::Grant;
 use castellan_authz::{Authorizer, OrgScope, Permit};
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
-use castellan_mail::SharedMailer;
+use castellan_mail::Outbox;
 use castellan_session::SessionManager;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -37,7 +37,7 @@ pub struct OrganizationService {
     pub(crate) db: DatabaseConnection,
     pub(crate) authz: Arc<Authorizer>,
     pub(crate) sessions: Arc<SessionManager>,
-    pub(crate) mailer: SharedMailer,
+    pub(crate) mailer: Outbox,
     pub(crate) settings: Arc<Settings>,
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -48,7 +48,7 @@ impl OrganizationService {
         db: DatabaseConnection,
         authz: Arc<Authorizer>,
         sessions: Arc<SessionManager>,
-        mailer: SharedMailer,
+        mailer: Outbox,
         settings: Arc<Settings>,
         clock: Arc<dyn Clock>,
     ) -> Self {

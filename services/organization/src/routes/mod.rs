@@ -60,7 +60,7 @@ impl castellan_http::FromRegistered for crate::domain::OrganizationService {
             http.db.clone(),
             registered::<castellan_authz::Authorizer>(req)?.into_inner(),
             http.sessions.clone(),
-            registered::<castellan_mail::SharedMailer>(req)?.get_ref().clone(),
+            registered::<castellan_mail::Outbox>(req)?.get_ref().clone(),
             http.settings.clone(),
             http.clock.clone(),
         ))

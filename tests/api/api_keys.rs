@@ -79,3 +79,86 @@ both_backends! {
         assert_eq!(with_key(&app, key, "/get-session").await.code(), "INVALID_API_KEY");
     }
 }
+
+/// `POST /api-key/verify` as a downstream backend calls it: no session, the key in the body.
+async fn verify(app: &castellan_e2e::TestApp, body: serde_json::Value) -> serde_json::Value {
+    let r = app.browser().post("/api-key/verify", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json
+}
+
+both_backends! {
+    async fn organization_keys_verify_as_their_organization_with_their_own_casbin_role(app: TestApp) {
+        let (owner, _) = app.new_user("okv").await;
+        let org = orgs::create(&owner, "okv").await;
+        let org_id = org["id"].as_str().unwrap().to_owned();
+        let (admin, _, _) = orgs::add_member(&app, &owner, &org_id, "admin", "okva").await;
+
+        // An admin holds organization:update (so may make keys) but not organization:delete.
+        let too_much = admin.post("/api-key/create", &json!({"organizationId": org_id, "permissions": {"organization": ["delete"]}})).await;
+        assert_eq!((too_much.status, too_much.code()), (403, "YOU_CANNOT_GRANT_AN_API_KEY_MORE_THAN_YOU_HOLD"), "{}", too_much.text);
+        let created = admin.post("/api-key/create", &json!({"organizationId": org_id, "permissions": {"invitation": ["create"], "team": ["create"]}})).await;
+        assert_eq!(created.status, 200, "{}", created.text);
+        assert_eq!(created.json["referenceId"], org_id.as_str());
+        assert_eq!(created.json["permissions"], json!({"invitation": ["create"], "team": ["create"]}));
+        let key = created.json["key"].as_str().unwrap().to_owned();
+
+        // The key speaks for its organization, within its role.
+        let ok = verify(&app, json!({"key": key, "permissions": {"invitation": ["create"]}})).await;
+        assert_eq!(ok["valid"], true, "{ok}");
+        assert_eq!(ok["error"], serde_json::Value::Null);
+        assert_eq!(ok["key"]["referenceId"], org_id.as_str());
+        assert!(ok["key"].get("key").is_none(), "the hash never leaves");
+        let beyond = verify(&app, json!({"key": key, "permissions": {"invitation": ["create"], "member": ["delete"]}})).await;
+        assert_eq!((beyond["valid"].clone(), beyond["error"]["code"].clone()), (json!(false), json!("KEY_NOT_FOUND")), "{beyond}");
+        assert_eq!(beyond["key"], serde_json::Value::Null);
+        let unknown = verify(&app, json!({"key": key, "permissions": {"nonsense": ["read"]}})).await;
+        assert_eq!(unknown["valid"], false);
+        // Without permissions asked, only the key itself is checked.
+        assert_eq!(verify(&app, json!({"key": key})).await["valid"], true);
+        // Its role is no member's: nobody can be given it as a custom role.
+        let taken = owner.post("/organization/create-role", &json!({"organizationId": org_id, "role": format!("apikey:{}", created.json["id"].as_str().unwrap()), "permission": {"ac": ["read"]}})).await;
+        assert_eq!((taken.status, taken.code()), (400, "ROLE_NAME_IS_ALREADY_TAKEN"), "{}", taken.text);
+
+        // Another organization's key grants nothing here, and this one nothing there.
+        let (other_owner, _) = app.new_user("okvo").await;
+        let other = orgs::create(&other_owner, "okvo").await;
+        let other_key = other_owner.post("/api-key/create", &json!({"organizationId": other["id"], "permissions": {"team": ["create"]}})).await;
+        let other_key = other_key.json["key"].as_str().unwrap().to_owned();
+        let there = verify(&app, json!({"key": other_key, "permissions": {"invitation": ["create"]}})).await;
+        assert_eq!(there["valid"], false, "{there}");
+        assert_eq!(verify(&app, json!({"key": other_key, "permissions": {"team": ["create"]}})).await["key"]["referenceId"], other["id"]);
+
+        // Deleted: the key and its role are gone.
+        let deleted = admin.post("/api-key/delete", &json!({"keyId": created.json["id"]})).await;
+        assert_eq!(deleted.status, 200, "{}", deleted.text);
+        let gone = verify(&app, json!({"key": key, "permissions": {"invitation": ["create"]}})).await;
+        assert_eq!(gone["error"]["code"], "INVALID_API_KEY", "{gone}");
+    }
+
+    async fn user_keys_verify_against_their_own_permissions(app: TestApp) {
+        let (b, _) = app.new_user("ukv").await;
+        let refused = b.post("/api-key/create", &json!({"permissions": {"files": ["read"]}})).await;
+        assert_eq!((refused.status, refused.code()), (400, "SERVER_ONLY_PROPERTY"), "{}", refused.text);
+        let key = b.post("/api-key/create", &json!({"name": "svc"})).await.json["key"].as_str().unwrap().to_owned();
+        let ok = verify(&app, json!({"key": key})).await;
+        assert_eq!(ok["valid"], true, "{ok}");
+        assert_eq!(ok["key"]["name"], "svc");
+        // A key without permissions grants none.
+        let asked = verify(&app, json!({"key": key, "permissions": {"files": ["read"]}})).await;
+        assert_eq!(asked["error"]["code"], "KEY_NOT_FOUND", "{asked}");
+        let wrong_config = verify(&app, json!({"key": key, "configId": "other"})).await;
+        assert_eq!(wrong_config["error"]["code"], "INVALID_API_KEY");
+        let bogus = verify(&app, json!({"key": "cst_not_a_key"})).await;
+        assert_eq!(bogus, json!({"valid": false, "error": {"code": "INVALID_API_KEY", "message": "Invalid API key."}, "key": null}));
+        // The key's own rate limit (10 a day by default) counts verifications too.
+        let mut last = serde_json::Value::Null;
+        for _ in 0..12 {
+            last = verify(&app, json!({"key": key})).await;
+        }
+        assert_eq!(last["error"]["code"], "RATE_LIMITED", "{last}");
+        assert!(last["error"]["details"]["tryAgainIn"].as_i64().unwrap() > 0);
+        let missing = app.browser().post("/api-key/verify", &json!({})).await;
+        assert_eq!((missing.status, missing.code()), (400, "VALIDATION_ERROR"));
+    }
+}

@@ -144,6 +144,19 @@ pub async fn invitation_organization(
         .await
 }
 
+/// The organization an API key belongs to, when its reference is one (a user's key has none).
+///
+/// # Errors
+/// Database failures.
+pub async fn api_key_organization(
+    db: &impl ConnectionTrait,
+    key: &castellan_data::entity::api_key::Model,
+) -> Result<Option<organization::Model>, DbErr> {
+    organization::Entity::find_by_id(key.reference_id.clone())
+        .one(db)
+        .await
+}
+
 /// The organization an SSO connection provisions into, when it has one that still exists.
 ///
 /// # Errors

@@ -15,7 +15,7 @@ pub mod permissions;
 pub mod repo;
 mod scope;
 
-pub use authorizer::{Authorizer, AuthzError, INVALIDATION_CHANNEL};
+pub use authorizer::{API_KEY_ROLE_PREFIX, Authorizer, AuthzError, INVALIDATION_CHANNEL, api_key_role};
 pub use permissions::{BUILTIN_ROLES, CREATOR_ROLE, Statements};
 pub use scope::{OrgScope, Permit};
 

@@ -21,9 +21,53 @@ pub enum KeyRejection {
 }
 
 impl SessionManager {
+    /// A user's key standing in for a session of that user.
+    ///
     /// # Errors
     /// Storage failures. A bad key is `Ok(Err(_))`.
     pub async fn authenticate_api_key(&self, raw: &str) -> SessionResult<Result<AuthSession, KeyRejection>> {
+        let key = match self.usable_api_key(raw, None).await? {
+            Ok(key) => key,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
+        if let Err(rejection) = self.spend_api_key(&key).await? {
+            return Ok(Err(rejection));
+        }
+        let now = self.now();
+        // Organization keys have no user to act as.
+        let Some(user) = users::find_by_id(&self.db, &key.reference_id).await? else {
+            return Ok(Err(KeyRejection::Invalid));
+        };
+        if self.is_banned(&user) {
+            return Err(crate::SessionError::Banned);
+        }
+        let session = session::Model {
+            id: key.id.clone(),
+            expires_at: key.expires_at.unwrap_or(now + TimeDelta::days(7)),
+            token: raw.to_owned(),
+            created_at: key.created_at,
+            updated_at: now,
+            ip_address: None,
+            user_agent: None,
+            user_id: user.id.clone(),
+            active_organization_id: None,
+            active_team_id: None,
+            impersonated_by: None,
+        };
+        Ok(Ok(AuthSession { session, user }))
+    }
+
+    /// The first checks of `@better-auth/api-key`'s order: the key exists (by its hash), is of
+    /// `config_id` when one is asked for, is enabled, and has not expired (an expired key is
+    /// deleted). Nothing is spent yet: see [`Self::spend_api_key`].
+    ///
+    /// # Errors
+    /// Storage failures. A bad key is `Ok(Err(_))`.
+    pub async fn usable_api_key(
+        &self,
+        raw: &str,
+        config_id: Option<&str>,
+    ) -> SessionResult<Result<api_key::Model, KeyRejection>> {
         let db_err = |e: sea_orm::DbErr| crate::SessionError::Data(e.into());
         let hashed = signing::sha256_b64url(raw.as_bytes());
         let Some(key) = api_key::Entity::find()
@@ -34,17 +78,30 @@ impl SessionManager {
         else {
             return Ok(Err(KeyRejection::Invalid));
         };
-        let now = self.now();
+        if config_id.is_some_and(|c| c != key.config_id) {
+            return Ok(Err(KeyRejection::Invalid));
+        }
         if key.enabled == Some(false) {
             return Ok(Err(KeyRejection::Disabled));
         }
-        if key.expires_at.is_some_and(|e| e <= now) {
+        if key.expires_at.is_some_and(|e| e <= self.now()) {
             api_key::Entity::delete_by_id(key.id.clone())
                 .exec(&self.db)
                 .await
                 .map_err(db_err)?;
             return Ok(Err(KeyRejection::Expired));
         }
+        Ok(Ok(key))
+    }
+
+    /// The last checks, which spend: the usage budget (`remaining`) and the key's own rate
+    /// limit, each a guarded update so concurrent uses cannot overdraw.
+    ///
+    /// # Errors
+    /// Storage failures. A spent key is `Ok(Err(_))`.
+    pub async fn spend_api_key(&self, key: &api_key::Model) -> SessionResult<Result<(), KeyRejection>> {
+        let db_err = |e: sea_orm::DbErr| crate::SessionError::Data(e.into());
+        let now = self.now();
         let mut update = api_key::Entity::update_many().filter(api_key::Column::Id.eq(&key.id));
         match key.remaining {
             Some(0) => return Ok(Err(KeyRejection::UsageExceeded)),
@@ -91,26 +148,6 @@ impl SessionManager {
                 try_again_in_ms: 1000,
             }));
         }
-        // Organization keys have no user to act as.
-        let Some(user) = users::find_by_id(&self.db, &key.reference_id).await? else {
-            return Ok(Err(KeyRejection::Invalid));
-        };
-        if self.is_banned(&user) {
-            return Err(crate::SessionError::Banned);
-        }
-        let session = session::Model {
-            id: key.id.clone(),
-            expires_at: key.expires_at.unwrap_or(now + TimeDelta::days(7)),
-            token: raw.to_owned(),
-            created_at: key.created_at,
-            updated_at: now,
-            ip_address: None,
-            user_agent: None,
-            user_id: user.id.clone(),
-            active_organization_id: None,
-            active_team_id: None,
-            impersonated_by: None,
-        };
-        Ok(Ok(AuthSession { session, user }))
+        Ok(Ok(()))
     }
 }

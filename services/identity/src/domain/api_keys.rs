@@ -12,6 +12,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use castellan_authz::Statements;
+use castellan_session::api_keys::KeyRejection;
+
 use super::IdentityService;
 use crate::error::{IdentityError, IdentityResult};
 
@@ -26,6 +29,16 @@ pub struct NewKey {
     pub metadata: Option<serde_json::Value>,
     pub config_id: Option<String>,
     pub organization_id: Option<String>,
+    /// An organization key's grants there (its own casbin role); never more than the creator's.
+    pub permissions: Option<Statements>,
+}
+
+/// Why `api-key/verify` found a key not good for the call, in `@better-auth/api-key`'s codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRefusal {
+    Rejected(KeyRejection),
+    /// Valid, but not granted what was asked.
+    InsufficientPermissions,
 }
 
 pub struct KeyChange {
@@ -38,9 +51,14 @@ pub struct KeyChange {
 impl IdentityService {
     /// The owner a key request speaks for: the caller, or an organization they may administer.
     async fn key_owner(&self, auth: &AuthSession, organization_id: Option<&str>) -> IdentityResult<String> {
-        let Some(org) = organization_id else {
-            return Ok(auth.user.id.clone());
-        };
+        match organization_id {
+            Some(org) => Ok(self.key_scope(auth, org).await?.org_id().to_owned()),
+            None => Ok(auth.user.id.clone()),
+        }
+    }
+
+    /// The caller's membership in `org`, when they may manage its keys (`organization:update`).
+    async fn key_scope(&self, auth: &AuthSession, org: &str) -> IdentityResult<castellan_authz::OrgScope> {
         let denied = || IdentityError::AdminDenied("YOU_ARE_NOT_ALLOWED_TO_MANAGE_ORGANIZATION_API_KEYS");
         let scope = self
             .authz
@@ -51,7 +69,7 @@ impl IdentityService {
             .permit::<castellan_authz::grant::OrganizationUpdate>(&scope)
             .await?
             .ok_or_else(denied)?;
-        Ok(org.to_owned())
+        Ok(scope)
     }
 
     fn check_expires_in(secs: i64) -> IdentityResult<()> {
@@ -89,6 +107,21 @@ impl IdentityService {
             return Err(IdentityError::KeyInvalid("INVALID_PREFIX_LENGTH"));
         }
         let owner = self.key_owner(auth, new.organization_id.as_deref()).await?;
+        let id = random::generate_id();
+        if let Some(grants) = &new.permissions {
+            // Only an organization key has permissions from a client, and only what its creator holds.
+            let org = new
+                .organization_id
+                .as_deref()
+                .ok_or(IdentityError::ServerOnlyProperty("permissions"))?;
+            let scope = self.key_scope(auth, org).await?;
+            if grants.is_empty() || !self.authz.allows(org, scope.roles(), grants).await? {
+                return Err(IdentityError::AdminDenied(
+                    "YOU_CANNOT_GRANT_AN_API_KEY_MORE_THAN_YOU_HOLD",
+                ));
+            }
+            self.authz.grant_api_key(org, &id, grants).await?;
+        }
         let plaintext = format!(
             "{}{}",
             new.prefix.clone().unwrap_or_default(),
@@ -96,7 +129,7 @@ impl IdentityService {
         );
         let now = self.now();
         let row = api_key::ActiveModel {
-            id: Set(random::generate_id()),
+            id: Set(id),
             config_id: Set(new.config_id.unwrap_or_else(|| "default".to_owned())),
             name: Set(new.name),
             start: Set(Some(plaintext.chars().take(6).collect())),
@@ -116,7 +149,7 @@ impl IdentityService {
             expires_at: Set(new.expires_in.map(|s| now + TimeDelta::seconds(s))),
             created_at: Set(now),
             updated_at: Set(now),
-            permissions: Set(None),
+            permissions: Set(new.permissions.as_ref().map(|p| serde_json::json!(p).to_string())),
             metadata: Set(new.metadata.map(|m| m.to_string())),
         };
         let row = row
@@ -187,11 +220,49 @@ impl IdentityService {
     /// Unknown or not the caller's.
     pub async fn delete_api_key(&self, auth: &AuthSession, id: &str) -> IdentityResult<()> {
         let key = self.owned_key(auth, id).await?;
-        api_key::Entity::delete_by_id(key.id)
+        api_key::Entity::delete_by_id(key.id.clone())
             .exec(&self.db)
             .await
             .map_err(castellan_data::DataError::from)?;
+        if key.reference_id != auth.user.id {
+            self.authz.revoke_api_key(&key.reference_id, &key.id).await?;
+        }
         Ok(())
+    }
+
+    /// `POST /api-key/verify`: whether `raw` is a usable key (of `config_id`, when given) that
+    /// is granted every action in `wanted`. A user's key is checked against its own
+    /// `permissions`, as Better Auth does; an organization's key against its casbin role in that
+    /// organization. A key refused for its permissions spends nothing; a good one counts as a use.
+    ///
+    /// # Errors
+    /// Storage failures. A bad key is `Ok(Err(_))`.
+    pub async fn verify_api_key(
+        &self,
+        raw: &str,
+        config_id: Option<&str>,
+        wanted: Option<&Statements>,
+    ) -> IdentityResult<Result<api_key::Model, KeyRefusal>> {
+        let key = match self.sessions.usable_api_key(raw, config_id).await? {
+            Ok(key) => key,
+            Err(r) => return Ok(Err(KeyRefusal::Rejected(r))),
+        };
+        if let Some(wanted) = wanted {
+            let granted = match castellan_authz::admission::api_key_organization(&self.db, &key)
+                .await
+                .map_err(castellan_data::DataError::from)?
+            {
+                Some(org) => self.authz.api_key_allows(&org.id, &key.id, wanted).await?,
+                None => own_permissions_cover(key.permissions.as_deref(), wanted),
+            };
+            if !granted {
+                return Ok(Err(KeyRefusal::InsufficientPermissions));
+            }
+        }
+        if let Err(r) = self.sessions.spend_api_key(&key).await? {
+            return Ok(Err(KeyRefusal::Rejected(r)));
+        }
+        Ok(Ok(key))
     }
 
     /// The caller's keys, or an organization's.
@@ -220,5 +291,45 @@ impl IdentityService {
             .await
             .map_err(castellan_data::DataError::from)?;
         Ok((rows, total))
+    }
+}
+
+/// Better Auth's check for a user's key: every wanted action is listed in the key's own
+/// `permissions` (`{"resource": ["action", ...]}`); a key without permissions grants nothing.
+fn own_permissions_cover(stored: Option<&str>, wanted: &Statements) -> bool {
+    let Some(own) = stored.and_then(|s| serde_json::from_str::<Statements>(s).ok()) else {
+        return false;
+    };
+    !wanted.is_empty()
+        && wanted.iter().all(|(resource, actions)| {
+            !actions.is_empty()
+                && own
+                    .get(resource)
+                    .is_some_and(|granted| actions.iter().all(|a| granted.contains(a)))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statements(v: serde_json::Value) -> Statements {
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_users_key_grants_only_what_it_lists() {
+        let own = r#"{"files": ["read", "write"], "reports": ["read"]}"#;
+        let ok = statements(serde_json::json!({"files": ["read"], "reports": ["read"]}));
+        let more = statements(serde_json::json!({"files": ["delete"]}));
+        let other = statements(serde_json::json!({"billing": ["read"]}));
+        let empty = statements(serde_json::json!({"files": []}));
+        assert!(own_permissions_cover(Some(own), &ok));
+        assert!(!own_permissions_cover(Some(own), &more));
+        assert!(!own_permissions_cover(Some(own), &other));
+        assert!(!own_permissions_cover(Some(own), &empty));
+        assert!(!own_permissions_cover(Some(own), &Statements::new()));
+        assert!(!own_permissions_cover(None, &ok));
+        assert!(!own_permissions_cover(Some("not json"), &ok));
     }
 }

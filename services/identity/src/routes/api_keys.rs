@@ -61,10 +61,17 @@ pub async fn create(
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::optional_body(body.get())?;
-    if let Some(field) = SERVER_ONLY.iter().find(|k| f.has(k)) {
+    // An organization key's permissions are its casbin role there: Castellan lets the
+    // organization's administrators set them, within what they hold.
+    let org_key = f.raw("organizationId").is_some_and(Value::is_string);
+    if let Some(field) = SERVER_ONLY
+        .iter()
+        .find(|k| f.has(k) && !(org_key && **k == "permissions"))
+    {
         return Err(IdentityError::ServerOnlyProperty(field).into());
     }
     let new = NewKey {
+        permissions: f.optional_statements("permissions"),
         name: f.optional_string("name"),
         prefix: f.optional_string("prefix"),
         expires_in: f.raw("expiresIn").and_then(Value::as_i64),
@@ -156,5 +163,50 @@ pub async fn list(
     let api_keys: Vec<Value> = keys.iter().map(view).collect();
     Ok(respond::json(
         &json!({ "apiKeys": api_keys, "total": total, "limit": limit, "offset": offset }),
+    ))
+}
+
+/// `POST /api-key/verify` (Better Auth's `verifyApiKey`, over HTTP): `{valid, error, key}`. The
+/// key itself is the credential, so no session is needed; a refusal is a 200 with
+/// `valid: false`, as Better Auth answers it.
+pub async fn verify(
+    Service(identity): Service<IdentityService>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    use crate::domain::api_keys::KeyRefusal;
+    use castellan_session::api_keys::KeyRejection;
+    let mut f = Fields::body(body.get())?;
+    let key = f.string("key");
+    let permissions = f.optional_statements("permissions");
+    let config_id = f.optional_string("configId");
+    f.finish()?;
+    let outcome = identity
+        .verify_api_key(&validated(key)?, config_id.as_deref(), permissions.as_ref())
+        .await?;
+    let (code, message, details) = match &outcome {
+        Ok(row) => {
+            return Ok(respond::json(
+                &json!({ "valid": true, "error": null, "key": view(row) }),
+            ));
+        }
+        Err(KeyRefusal::InsufficientPermissions) => ("KEY_NOT_FOUND", "API Key not found", None),
+        Err(KeyRefusal::Rejected(KeyRejection::Invalid)) => ("INVALID_API_KEY", "Invalid API key.", None),
+        Err(KeyRefusal::Rejected(KeyRejection::Disabled)) => ("KEY_DISABLED", "API Key is disabled", None),
+        Err(KeyRefusal::Rejected(KeyRejection::Expired)) => ("KEY_EXPIRED", "API Key has expired", None),
+        Err(KeyRefusal::Rejected(KeyRejection::UsageExceeded)) => {
+            ("USAGE_EXCEEDED", "API Key has reached its usage limit", None)
+        }
+        Err(KeyRefusal::Rejected(KeyRejection::RateLimited { try_again_in_ms })) => (
+            "RATE_LIMITED",
+            "Rate limit exceeded.",
+            Some(json!({ "tryAgainIn": try_again_in_ms })),
+        ),
+    };
+    let mut error = json!({ "code": code, "message": message });
+    if let (Some(details), Some(obj)) = (details, error.as_object_mut()) {
+        obj.insert("details".into(), details);
+    }
+    Ok(respond::json(
+        &json!({ "valid": false, "error": error, "key": null }),
     ))
 }

@@ -69,6 +69,7 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/api-key/update", api_keys::update)
         .post("/api-key/delete", api_keys::delete)
         .get("/api-key/list", api_keys::list)
+        .post("/api-key/verify", api_keys::verify)
         .post("/two-factor/enable", two_factor::enable)
         .post("/two-factor/disable", two_factor::disable)
         .post("/two-factor/get-totp-uri", two_factor::get_totp_uri)

@@ -73,7 +73,11 @@ impl OrganizationService {
         grant: Statements,
     ) -> OrgResult<CustomRole> {
         let name = name.trim().to_lowercase();
-        if BUILTIN_ROLES.contains(&name.as_str()) || name.is_empty() || name.contains(',') {
+        if BUILTIN_ROLES.contains(&name.as_str())
+            || name.is_empty()
+            || name.contains(',')
+            || name.starts_with(castellan_authz::API_KEY_ROLE_PREFIX)
+        {
             return Err(OrgError::invalid("ROLE_NAME_IS_ALREADY_TAKEN"));
         }
         let scope = self.roles_scope(actor, org_id).await?;

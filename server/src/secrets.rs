@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use castellan_config::Settings;
 use castellan_crypto::keyring::{Keyring, Sealing};
-use castellan_data::repo::sealed;
+use castellan_data::repo::sealed::{self, SsoConfig};
 use serde_json::Value;
 
 /// What a rotation did, per kind of value.
@@ -123,14 +123,11 @@ pub async fn rotate(settings: &Settings) -> anyhow::Result<Rotation> {
     }
     // The OIDC client secret and the SAML SP key sit in the connection's configuration, as
     // `enc:<envelope>` (or in plain text, as Better Auth stores them, which rotation leaves alone).
-    for row in sealed::oidc_configs(&txn).await? {
-        if let Some(config) = done.reseal_field(keys, &row.value, "clientSecret")? {
-            sealed::set_oidc_config(&txn, &row.id, config).await?;
-        }
-    }
-    for row in sealed::saml_configs(&txn).await? {
-        if let Some(config) = done.reseal_field(keys, &row.value, "privateKey")? {
-            sealed::set_saml_config(&txn, &row.id, config).await?;
+    for (which, field) in [(SsoConfig::Oidc, "clientSecret"), (SsoConfig::Saml, "privateKey")] {
+        for row in sealed::sso_configs(&txn, which).await? {
+            if let Some(config) = done.reseal_field(keys, &row.value, field)? {
+                sealed::set_sso_config(&txn, &row.id, which, config).await?;
+            }
         }
     }
     txn.commit().await.context("committing the re-encryption")?;

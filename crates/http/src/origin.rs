@@ -28,3 +28,11 @@ pub fn check_callback(
         Err(ApiError::forbidden(code, message))
     }
 }
+
+/// [`check_callback`] for a `callbackURL` query parameter, in Better Auth's words.
+///
+/// # Errors
+/// As [`check_callback`], with `INVALID_CALLBACK_URL`.
+pub fn check_callback_url(origins: &TrustedOrigins, value: &str) -> Result<(), ApiError> {
+    check_callback(origins, value, "INVALID_CALLBACK_URL", "Invalid callbackURL")
+}

@@ -1,6 +1,6 @@
 //! Members of the scope's organization.
 
-use castellan_data::entity::{member, team, team_member, user};
+use castellan_data::entity::{member, team_member, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -139,13 +139,7 @@ pub async fn remove_member(
     if target.organization_id != scope.org_id() {
         return Err(DbErr::RecordNotFound("member".into()));
     }
-    let teams: Vec<String> = team::Entity::find()
-        .filter(team::Column::OrganizationId.eq(scope.org_id()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let teams = super::teams::team_ids(db, scope.org_id()).await?;
     if !teams.is_empty() {
         team_member::Entity::delete_many()
             .filter(team_member::Column::TeamId.is_in(teams))

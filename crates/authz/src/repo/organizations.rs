@@ -34,13 +34,7 @@ pub async fn delete_organization(
     permit: &Permit<'_, OrganizationDelete>,
 ) -> Result<(), DbErr> {
     let org = permit.org_id().to_owned();
-    let teams: Vec<String> = team::Entity::find()
-        .filter(team::Column::OrganizationId.eq(&org))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let teams = super::teams::team_ids(db, &org).await?;
     if !teams.is_empty() {
         team_member::Entity::delete_many()
             .filter(team_member::Column::TeamId.is_in(teams))

@@ -233,3 +233,14 @@ pub async fn remove_seat(
         .await?;
     Ok(res.rows_affected > 0)
 }
+
+/// The ids of an organization's teams.
+pub(super) async fn team_ids(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<String>, DbErr> {
+    team::Entity::find()
+        .select_only()
+        .column(team::Column::Id)
+        .filter(team::Column::OrganizationId.eq(org_id))
+        .into_tuple()
+        .all(db)
+        .await
+}

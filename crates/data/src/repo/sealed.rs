@@ -83,14 +83,31 @@ pub async fn set_jwks_private_key(
     Ok(())
 }
 
-/// SSO connections with an OIDC configuration (which holds the sealed client secret).
+/// Which of a connection's configurations: each may hold a sealed secret (the OIDC client
+/// secret, the SAML SP signing key).
+#[derive(Clone, Copy)]
+pub enum SsoConfig {
+    Oidc,
+    Saml,
+}
+
+impl SsoConfig {
+    fn column(self) -> sso_provider::Column {
+        match self {
+            Self::Oidc => sso_provider::Column::OidcConfig,
+            Self::Saml => sso_provider::Column::SamlConfig,
+        }
+    }
+}
+
+/// SSO connections that have the configuration `which`.
 ///
 /// # Errors
 /// Database failures.
-pub async fn oidc_configs(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
+pub async fn sso_configs(db: &impl ConnectionTrait, which: SsoConfig) -> Result<Vec<SealedValue>, DataError> {
     let rows: Vec<(String, Option<String>)> = sso_provider::Entity::find()
         .select_only()
-        .columns([sso_provider::Column::Id, sso_provider::Column::OidcConfig])
+        .columns([sso_provider::Column::Id, which.column()])
         .into_tuple()
         .all(db)
         .await?;
@@ -102,44 +119,21 @@ pub async fn oidc_configs(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>,
 
 /// # Errors
 /// Database failures.
-pub async fn set_oidc_config(db: &impl ConnectionTrait, id: &str, value: String) -> Result<(), DataError> {
-    sso_provider::ActiveModel {
+pub async fn set_sso_config(
+    db: &impl ConnectionTrait,
+    id: &str,
+    which: SsoConfig,
+    value: String,
+) -> Result<(), DataError> {
+    let mut row = sso_provider::ActiveModel {
         id: Set(id.to_owned()),
-        oidc_config: Set(Some(value)),
         ..Default::default()
+    };
+    match which {
+        SsoConfig::Oidc => row.oidc_config = Set(Some(value)),
+        SsoConfig::Saml => row.saml_config = Set(Some(value)),
     }
-    .update(db)
-    .await?;
-    Ok(())
-}
-
-/// SSO connections with a SAML configuration (which may hold the sealed SP signing key).
-///
-/// # Errors
-/// Database failures.
-pub async fn saml_configs(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
-    let rows: Vec<(String, Option<String>)> = sso_provider::Entity::find()
-        .select_only()
-        .columns([sso_provider::Column::Id, sso_provider::Column::SamlConfig])
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, value)| value.map(|value| SealedValue { id, value }))
-        .collect())
-}
-
-/// # Errors
-/// Database failures.
-pub async fn set_saml_config(db: &impl ConnectionTrait, id: &str, value: String) -> Result<(), DataError> {
-    sso_provider::ActiveModel {
-        id: Set(id.to_owned()),
-        saml_config: Set(Some(value)),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
+    row.update(db).await?;
     Ok(())
 }
 

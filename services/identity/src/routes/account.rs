@@ -118,12 +118,7 @@ pub async fn delete_user_callback(
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
     if let Some(cb) = &callback_url {
-        castellan_http::origin::check_callback(
-            &state.origins,
-            cb,
-            "INVALID_CALLBACK_URL",
-            "Invalid callbackURL",
-        )?;
+        castellan_http::origin::check_callback_url(&state.origins, cb)?;
     }
     let auth = current.session.ok_or(IdentityError::NoUserToDelete)?;
     identity.confirm_deletion(&auth, &validated(token)?).await?;

@@ -42,16 +42,10 @@ pub async fn verify_email(
     let callback_url = f.optional_string("callbackURL").filter(|c| !c.is_empty());
     f.finish()?;
     if let Some(cb) = &callback_url {
-        castellan_http::origin::check_callback(
-            &state.origins,
-            cb,
-            "INVALID_CALLBACK_URL",
-            "Invalid callbackURL",
-        )?;
+        castellan_http::origin::check_callback_url(&state.origins, cb)?;
     }
     let token = validated(token)?;
-    let service = identity;
-    let outcome = match service.verify_email(&token, current.session.as_ref()).await {
+    let outcome = match identity.verify_email(&token, current.session.as_ref()).await {
         Ok(o) => o,
         Err(e) => {
             return match &callback_url {

@@ -40,12 +40,7 @@ pub async fn landing(
     let callback_url = f.string("callbackURL");
     f.finish()?;
     let callback_url = validated(callback_url)?;
-    castellan_http::origin::check_callback(
-        &state.origins,
-        &callback_url,
-        "INVALID_CALLBACK_URL",
-        "Invalid callbackURL",
-    )?;
+    castellan_http::origin::check_callback_url(&state.origins, &callback_url)?;
     // Relative callbacks are resolved against the public origin, as Better Auth does.
     let target = if callback_url.starts_with('/') {
         format!("{}{callback_url}", state.settings.origin())

@@ -180,8 +180,7 @@ pub async fn set_active(
     f.finish()?;
     let dont_remember = current.dont_remember;
     let actor = current.actor(&req, &state)?;
-    let service = orgs;
-    let (session, org) = service
+    let (session, org) = orgs
         .set_active(&actor, org_id.as_ref().map(|o| o.as_deref()), slug.as_deref())
         .await?;
     let body = org

@@ -69,6 +69,7 @@ mod organizations;
 mod password_reset;
 mod profile;
 mod rate_limit;
+mod readiness;
 mod replicas;
 mod secret_rotation;
 mod sessions;

@@ -66,6 +66,17 @@ impl Cache {
         }
     }
 
+    /// Whether the store answers: always for the in-process one, a `PING` for Redis.
+    ///
+    /// # Errors
+    /// Redis failures.
+    pub async fn ping(&self) -> CacheResult<()> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Redis(r) => r.ping().await,
+        }
+    }
+
     /// # Errors
     /// Redis failures.
     pub async fn get(&self, key: &str) -> CacheResult<Option<String>> {

@@ -43,6 +43,11 @@ impl RedisStore {
         })
     }
 
+    pub(crate) async fn ping(&self) -> CacheResult<()> {
+        let _: String = redis::cmd("PING").query_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }

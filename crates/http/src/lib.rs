@@ -11,6 +11,7 @@ pub mod error;
 pub mod guard;
 pub mod origin;
 pub mod rate_limit;
+pub mod request_id;
 pub mod respond;
 pub mod routes;
 pub mod session;

@@ -16,6 +16,8 @@ use crate::state::AuthState;
 
 /// The liveness endpoint, relative to the base path: exempt from rate limiting.
 pub const HEALTH_PATH: &str = "/ok";
+/// The readiness endpoint, relative to the base path: exempt from rate limiting too.
+pub const READY_PATH: &str = "/ready";
 
 /// A window and the number of requests it admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +72,12 @@ pub async fn rate_limit<B: MessageBody + 'static>(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let base = state.settings.base_path.as_str();
-    // The health check is for load balancers and orchestrators: it is never limited, and it
-    // must answer even when the counter store is down.
+    // Health checks are for load balancers and orchestrators: never limited, and they must
+    // answer even when the counter store is down.
     let Some(path) = req
         .path()
         .strip_prefix(base)
-        .filter(|p| state.settings.rate_limit.enabled && *p != HEALTH_PATH)
+        .filter(|p| state.settings.rate_limit.enabled && *p != HEALTH_PATH && *p != READY_PATH)
     else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };

@@ -135,6 +135,8 @@ impl Application {
                 .wrap(from_fn(castellan_http::guard::hostile_input))
                 // Outermost, so refusals (429, 400) carry CORS headers too and apps can read them.
                 .wrap(from_fn(castellan_http::cors::cors))
+                // Outermost of all: every answer, refusals included, carries its request id.
+                .wrap(from_fn(castellan_http::request_id::request_id))
                 .service(web::scope(&base_path).configure(|cfg| {
                     let mut routes = Routes::serving(cfg, &state);
                     for mount in mounts {

@@ -10,6 +10,36 @@ pub async fn ok() -> HttpResponse {
     respond::json(&json!({ "ok": true }))
 }
 
+/// Readiness: 200 when the database and the cache (Redis, when configured) answer, else 503.
+/// The answer names each dependency's state, never an error's detail.
+pub async fn ready(state: actix_web::web::Data<castellan_http::AuthState>) -> HttpResponse {
+    let database = state
+        .db
+        .ping()
+        .await
+        .map_err(|e| tracing::warn!(error = %e, "readiness: database"));
+    let cache = state
+        .cache
+        .ping()
+        .await
+        .map_err(|e| tracing::warn!(error = %e, "readiness: cache"));
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let redis = match state.cache.kind() {
+        "redis" => word(cache.is_ok()),
+        _ => "not configured",
+    };
+    let ready = database.is_ok() && cache.is_ok();
+    let body = json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "checks": { "database": word(database.is_ok()), "redis": redis },
+    });
+    if ready {
+        respond::json(&body)
+    } else {
+        respond::json_with_status(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, &body)
+    }
+}
+
 fn escape_html(s: &str) -> String {
     s.chars()
         .map(|c| match c {

@@ -37,6 +37,7 @@ pub const VERIFY_EMAIL: &str = "/verify-email";
 pub const TOKEN: &str = "/token";
 pub const JWKS: &str = "/jwks";
 pub const OK: &str = "/ok";
+pub const READY: &str = "/ready";
 pub const ERROR: &str = "/error";
 
 pub fn configure(routes: &mut Routes<'_>) {
@@ -97,6 +98,7 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/admin/stop-impersonating", admin::stop_impersonating)
         .post("/admin/has-permission", admin::has_permission)
         .get(OK, misc::ok)
+        .get(READY, misc::ready)
         .get(ERROR, misc::error_page);
 }
 

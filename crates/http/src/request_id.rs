@@ -1,0 +1,58 @@
+//! A request id on every answer (`x-request-id`) and on every log line written while the
+//! request is served, so an operator can find one request's lines. A caller's (or a proxy's) id
+//! is kept when it is a plain token; anything else is replaced, so no client text reaches the
+//! logs through it. The span carries the id and the method only: paths hold tokens.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument as _;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Whether a presented id may be kept: 1 to 128 characters of `[A-Za-z0-9._-]`.
+#[must_use]
+pub fn is_acceptable(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The middleware.
+///
+/// # Errors
+/// Whatever the wrapped service returns.
+pub async fn request_id<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_acceptable(v))
+        .map_or_else(castellan_crypto::random::generate_id, str::to_owned);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method());
+    let mut res = next.call(req).instrument(span).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_tokens_are_kept() {
+        for ok in ["abc", "req-1.2_3", &"a".repeat(128)] {
+            assert!(is_acceptable(ok), "{ok}");
+        }
+        for bad in ["", &"a".repeat(129), "a b", "a\u{7f}", "id;drop", "é"] {
+            assert!(!is_acceptable(bad), "{bad}");
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! A request id on every answer (`x-request-id`) and on every log line written while the
 //! request is served, so an operator can find one request's lines. A caller's (or a proxy's) id
 //! is kept when it is a plain token; anything else is replaced, so no client text reaches the
-//! logs through it. The span carries the id and the method only: paths hold tokens.
+//! logs through it. The span carries the id and the method only, and the access line the route
+//! pattern, status and time: paths hold tokens.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -35,7 +36,18 @@ pub async fn request_id<B: MessageBody + 'static>(
         .filter(|v| is_acceptable(v))
         .map_or_else(castellan_crypto::random::generate_id, str::to_owned);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method());
-    let mut res = next.call(req).instrument(span).await?;
+    let started = std::time::Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    // The route's pattern (`/reset-password/{token}`), never the path itself.
+    let route = res.request().match_pattern().unwrap_or_else(|| "-".to_owned());
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            route,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "served"
+        );
+    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, value);
     }

@@ -176,14 +176,23 @@ impl Application {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text or as JSON lines.
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    let filter =
+        || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    // `LOG_FORMAT=json`: one JSON object per line, with the request span (its `request_id`) on
+    // every line written while a request is served.
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter())
+            .init();
+    } else {
+        builder.with_env_filter(filter()).init();
+    }
 }
 
 /// The body of a service's own binary: settings from the environment, then serve `mounts`.

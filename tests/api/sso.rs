@@ -166,12 +166,12 @@ async fn member_role(owner: &Browser, org_id: &str, email: &str) -> Option<Strin
         .map(|m| m["role"].as_str().unwrap().to_owned())
 }
 
-/// An RSA key (PKCS#8 PEM) and a self-signed certificate for it, from the openssl command.
-fn sp_key_pair() -> (String, String) {
-    let dir = std::env::temp_dir().join(castellan_e2e::unique("sp-key"));
+/// An RSA key (PEM) and a self-signed certificate for it (PEM), from the openssl command.
+fn self_signed_pair(subject: &str, days: u32) -> (String, String) {
+    let dir = std::env::temp_dir().join(castellan_e2e::unique("self-signed-"));
     std::fs::create_dir_all(&dir).unwrap();
     let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-    let status = std::process::Command::new("openssl")
+    let out = std::process::Command::new("openssl")
         .args([
             "req",
             "-x509",
@@ -179,24 +179,28 @@ fn sp_key_pair() -> (String, String) {
             "rsa:2048",
             "-nodes",
             "-days",
-            "1",
+            &days.to_string(),
             "-subj",
-            "/CN=castellan-sp",
+            subject,
         ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pair = (
         std::fs::read_to_string(&key).unwrap(),
         std::fs::read_to_string(&cert).unwrap(),
     );
     let _ = std::fs::remove_dir_all(&dir);
     pair
+}
+
+/// The SP's signing key and certificate.
+fn sp_key_pair() -> (String, String) {
+    self_signed_pair("/CN=castellan-sp", 1)
 }
 
 async fn audit_actions(owner: &Browser, org_id: &str) -> Vec<Value> {
@@ -767,35 +771,12 @@ sso_tests! {
     }
 }
 
-/// The IdP metadata with its `KeyDescriptor` elements cut out.
 /// A self-signed certificate the IdP no longer signs with (the old half of a rollover).
 fn retired_certificate() -> String {
-    let dir = std::env::temp_dir().join(castellan_e2e::unique("retired-cert-"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=retired-idp",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let pem = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    pem
+    self_signed_pair("/CN=retired-idp", 30).1
 }
 
+/// The IdP metadata with its `KeyDescriptor` elements cut out.
 fn regex_free_strip_key_descriptors(xml: &str) -> String {
     let mut out = xml.to_owned();
     while let Some(start) = out.find("<md:KeyDescriptor") {

@@ -13,6 +13,24 @@ pub struct SealedValue {
     pub value: String,
 }
 
+/// Every row's id with its sealed column `value` (rows where it is null left out).
+async fn column<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    id: E::Column,
+    value: E::Column,
+) -> Result<Vec<SealedValue>, DataError> {
+    let rows: Vec<(String, Option<String>)> = E::find()
+        .select_only()
+        .columns([id, value])
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, value)| value.map(|value| SealedValue { id, value }))
+        .collect())
+}
+
 /// Two-factor enrolments: `(id, secret, backupCodes)`.
 ///
 /// # Errors
@@ -54,16 +72,7 @@ pub async fn set_two_factor(
 /// # Errors
 /// Database failures.
 pub async fn jwks_private_keys(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
-    let rows: Vec<(String, String)> = jwks::Entity::find()
-        .select_only()
-        .columns([jwks::Column::Id, jwks::Column::PrivateKey])
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, value)| SealedValue { id, value })
-        .collect())
+    column::<jwks::Entity>(db, jwks::Column::Id, jwks::Column::PrivateKey).await
 }
 
 /// # Errors
@@ -105,16 +114,7 @@ impl SsoConfig {
 /// # Errors
 /// Database failures.
 pub async fn sso_configs(db: &impl ConnectionTrait, which: SsoConfig) -> Result<Vec<SealedValue>, DataError> {
-    let rows: Vec<(String, Option<String>)> = sso_provider::Entity::find()
-        .select_only()
-        .columns([sso_provider::Column::Id, which.column()])
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, value)| value.map(|value| SealedValue { id, value }))
-        .collect())
+    column::<sso_provider::Entity>(db, sso_provider::Column::Id, which.column()).await
 }
 
 /// # Errors
@@ -142,16 +142,7 @@ pub async fn set_sso_config(
 /// # Errors
 /// Database failures.
 pub async fn mail_payloads(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DataError> {
-    let rows: Vec<(String, String)> = mail_outbox::Entity::find()
-        .select_only()
-        .columns([mail_outbox::Column::Id, mail_outbox::Column::Payload])
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, value)| SealedValue { id, value })
-        .collect())
+    column::<mail_outbox::Entity>(db, mail_outbox::Column::Id, mail_outbox::Column::Payload).await
 }
 
 /// # Errors

@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use castellan_config::Settings;
 use castellan_crypto::keyring::{Keyring, Sealing};
-use castellan_data::repo::sealed::{self, SsoConfig};
+use castellan_data::repo::sealed::{self, AccountToken, SsoConfig};
 use serde_json::Value;
 
 /// What a rotation did, per kind of value.
@@ -127,6 +127,18 @@ pub async fn rotate(settings: &Settings) -> anyhow::Result<Rotation> {
         for row in sealed::sso_configs(&txn, which).await? {
             if let Some(config) = done.reseal_field(keys, &row.value, field)? {
                 sealed::set_sso_config(&txn, &row.id, which, config).await?;
+            }
+        }
+    }
+    // Provider tokens. A Better Auth database without `encryptOAuthTokens` holds them in plain
+    // text: those are not sealed, so there is nothing to rotate.
+    for which in AccountToken::ALL {
+        for row in sealed::account_tokens(&txn, which).await? {
+            if !castellan_crypto::keyring::looks_sealed(&row.value) {
+                continue;
+            }
+            if let Some(resealed) = done.reseal(keys, &row.value)? {
+                sealed::set_account_token(&txn, &row.id, which, resealed).await?;
             }
         }
     }

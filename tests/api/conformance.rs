@@ -37,8 +37,8 @@ fn suite_dir() -> PathBuf {
     )
 }
 
-/// A private copy of the suite under target/, so its `npm ci` never writes into shared/.
-fn prepared_suite() -> Option<PathBuf> {
+/// A private copy of the suite under `target/<name>`, so its `npm ci` never writes into shared/.
+pub(crate) fn prepared_suite(name: &str) -> Option<PathBuf> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let src = suite_dir();
     let node = Command::new("node")
@@ -61,12 +61,15 @@ fn prepared_suite() -> Option<PathBuf> {
         "package-lock.json",
         "run.sh",
     ];
-    let dest = node_suite::private_copy(&src, "conformance", &files);
+    let dest = node_suite::private_copy(&src, name, &files);
     Some(dest)
 }
 
 async fn run_suite(backend: Backend) {
-    let Some(dir) = tokio::task::spawn_blocking(prepared_suite).await.unwrap() else {
+    let Some(dir) = tokio::task::spawn_blocking(|| prepared_suite("conformance"))
+        .await
+        .unwrap()
+    else {
         return;
     };
     let Some(app) = TestApp::spawn_with(backend, &[("ADMIN_EMAILS", ADMIN_EMAIL)]).await else {

@@ -24,7 +24,7 @@ enum Kind {
 /// Every field a handler reads, with how it reads it, gathered from the services' sources so a
 /// new field is swept without editing this test.
 fn fields() -> Vec<(String, Kind)> {
-    const READERS: [(&str, Kind); 14] = [
+    const READERS: [(&str, Kind); 16] = [
         ("string", Kind::Text),
         ("non_empty_string", Kind::Text),
         ("optional_string", Kind::Text),
@@ -38,6 +38,8 @@ fn fields() -> Vec<(String, Kind)> {
         ("optional_bool", Kind::Bool),
         ("optional_count", Kind::Count),
         ("optional_object", Kind::Object),
+        ("optional_string_list", Kind::Text),
+        ("optional_string_map", Kind::Object),
         ("optional_statements", Kind::Statements),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../services");
@@ -107,6 +109,9 @@ fn valid(name: &str, kind: Kind, who: &Caller) -> Value {
                 json!(castellan_e2e::unique("sw-"))
             } else if lower == "domain" {
                 json!("sweep.test")
+            } else if lower == "provider" || lower == "providerid" {
+                // The sweep's server has GitHub configured (see `SWEEP_SETTINGS`).
+                json!("github")
             } else if lower == "issuer" {
                 json!("https://idp.sweep.test")
             } else {
@@ -388,10 +393,21 @@ async fn sweep(app: TestApp) {
     assert_eq!(app.browser().get("/ok").await.json, json!({"ok": true}));
 }
 
+/// Rate limiting off (the sweep sends thousands of requests from one address), and a social
+/// provider configured, so the social routes are swept past "no such provider". Its endpoints
+/// are a closed loopback port: a flow that reaches the provider fails as an unreachable one does.
+const SWEEP_SETTINGS: &[(&str, &str)] = &[
+    ("RATE_LIMIT", "0"),
+    ("GITHUB_CLIENT_ID", "sweep-client"),
+    ("GITHUB_CLIENT_SECRET", "sweep-secret"),
+    ("GITHUB_URL", "http://127.0.0.1:9"),
+    ("GITHUB_API_URL", "http://127.0.0.1:9"),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_refuses_hostile_input_cleanly_sqlite() {
     sweep(
-        TestApp::spawn_with(castellan_e2e::Backend::Sqlite, &[("RATE_LIMIT", "0")])
+        TestApp::spawn_with(castellan_e2e::Backend::Sqlite, SWEEP_SETTINGS)
             .await
             .unwrap(),
     )
@@ -400,9 +416,7 @@ async fn every_route_refuses_hostile_input_cleanly_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_refuses_hostile_input_cleanly_postgres_redis() {
-    if let Some(app) =
-        TestApp::spawn_with(castellan_e2e::Backend::PostgresRedis, &[("RATE_LIMIT", "0")]).await
-    {
+    if let Some(app) = TestApp::spawn_with(castellan_e2e::Backend::PostgresRedis, SWEEP_SETTINGS).await {
         sweep(app).await;
     }
 }

@@ -74,6 +74,7 @@ mod replicas;
 mod secret_rotation;
 mod sessions;
 mod sign_in;
+mod social;
 mod sso;
 mod tenant_isolation;
 mod tokens;

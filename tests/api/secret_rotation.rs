@@ -89,12 +89,33 @@ per_backend! {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        // A linked provider account: its access token sealed under the old secret, its refresh
+        // token in plain text as a Better Auth database without encryptOAuthTokens keeps it.
+        let user_id = b.session().await["user"]["id"].as_str().unwrap().to_owned();
+        let sealed_access = castellan_crypto::symmetric::encrypt(OLD, "provider-access-token").unwrap();
+        use castellan_data::repo::accounts;
+        let linked = accounts::insert_oauth(
+            &db,
+            "github",
+            "4242",
+            &user_id,
+            accounts::StoredTokens { access_token: Some(sealed_access), refresh_token: Some("gho_plain".into()), ..Default::default() },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
         let done = rotate(&storage, &both).await;
-        assert_eq!((done.resealed, done.unreadable), (3, 0), "{done}");
+        assert_eq!((done.resealed, done.unreadable), (4, 0), "{done}");
         let rows = castellan_data::repo::sealed::two_factor(&db).await.unwrap();
         assert!(rows.iter().all(|(_, s, c)| s.starts_with("$ba$2$") && c.starts_with("$ba$2$")), "{:?}", rows.len());
+        let account = accounts::find_linked(&db, "github", "4242").await.unwrap().unwrap();
+        assert_eq!(account.id, linked.id);
+        let access = account.access_token.unwrap();
+        assert!(access.starts_with("$ba$2$"), "the provider token is resealed");
+        assert_eq!(castellan_crypto::symmetric::decrypt(NEW, access.trim_start_matches("$ba$2$")).unwrap(), "provider-access-token");
+        assert_eq!(account.refresh_token.as_deref(), Some("gho_plain"), "a plain token is left alone");
         let again = rotate(&storage, &both).await;
-        assert_eq!((again.resealed, again.already_current), (0, 3), "{again}");
+        assert_eq!((again.resealed, again.already_current), (0, 4), "{again}");
 
         // The old secret retired: everything sealed still opens.
         let after = replica(&storage, &format!("2:{NEW}")).await;

@@ -465,6 +465,7 @@ impl Browser {
     }
 }
 
+pub mod github;
 pub mod peers;
 
 /// Organization helpers over the HTTP API.

@@ -320,7 +320,7 @@ impl IdpBrowser {
     pub async fn oidc_login(&self, authorize_url: &str, email: &str, password: &str) -> String {
         let mut url = authorize_url.to_owned();
         for _ in 0..12 {
-            if url.contains("/sso/callback/") {
+            if url.contains("/api/auth/") {
                 return url;
             }
             if url.contains("/interaction/") {
@@ -358,7 +358,7 @@ impl IdpBrowser {
             .unwrap();
         let mut url = location(&interaction, &res).unwrap();
         for _ in 0..6 {
-            if url.contains("/sso/callback/") {
+            if url.contains("/api/auth/") {
                 return url;
             }
             let res = self.client.get(&url).send().await.unwrap();

@@ -4,6 +4,8 @@
 //! Every value has a development default so that `cargo run` works on a fresh machine,
 //! except that a production deployment must bring its own secret.
 
+pub mod social;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -19,6 +21,9 @@ pub const DEFAULT_MAIL_LOG: &str = "./data/mail.jsonl";
 pub enum ConfigError {
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    /// As `Invalid`, for a variable whose name is made (`<PROVIDER>_CLIENT_ID`).
+    #[error("{name} is not valid: {reason}")]
+    InvalidNamed { name: String, reason: String },
     #[error(
         "CASTELLAN_SECRET (or BETTER_AUTH_SECRET, or a versioned CASTELLAN_SECRETS / BETTER_AUTH_SECRETS) must be set \
          when CASTELLAN_ENV=production"
@@ -149,6 +154,7 @@ pub struct Settings {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     pub sso: SsoSettings,
+    pub social: social::SocialSettings,
 }
 
 /// Enterprise SSO (`SSO_*`).
@@ -244,6 +250,7 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_else(|| vec!["x-forwarded-for".to_owned()]);
+        let social = social::from_vars(&get, &flag)?;
 
         Ok(Self {
             host,
@@ -311,6 +318,7 @@ impl Settings {
                     })?,
                 }),
             },
+            social,
         })
     }
 

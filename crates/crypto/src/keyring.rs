@@ -184,6 +184,17 @@ impl Keyring {
     }
 }
 
+/// Whether a stored value has the shape of a sealed one (an envelope, or long hex) rather than a
+/// value kept in plain text, such as a provider token Better Auth stored without
+/// `encryptOAuthTokens`. The shortest sealed value (empty plaintext) is 80 hex digits.
+#[must_use]
+pub fn looks_sealed(stored: &str) -> bool {
+    stored.starts_with(ENVELOPE_PREFIX)
+        || (stored.len() >= 80
+            && stored.len().is_multiple_of(2)
+            && stored.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn parse_envelope(stored: &str) -> Option<(u32, &str)> {
     let rest = stored.strip_prefix(ENVELOPE_PREFIX)?;
     let (version, hex) = rest.split_once('$')?;
@@ -202,6 +213,18 @@ fn redact(entry: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test")]
     use super::*;
+
+    #[test]
+    fn plain_provider_tokens_do_not_look_sealed() {
+        let keys = Keyring::single("k");
+        assert!(
+            looks_sealed(&keys.encrypt("").unwrap()),
+            "the shortest sealed value"
+        );
+        assert!(looks_sealed("$ba$1$00ff"));
+        assert!(!looks_sealed("gho_16C7e42F292c6912E7710c838347Ae178B4a"));
+        assert!(!looks_sealed("ya29.a0AfH6SMB"));
+    }
 
     #[test]
     fn better_auths_list_parses_current_first() {

@@ -252,6 +252,62 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional array of strings (`scopes`).
+    pub fn optional_string_list(&mut self, key: &str) -> Option<Vec<String>> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => {
+                let strings: Option<Vec<String>> =
+                    items.iter().map(|i| i.as_str().map(str::to_owned)).collect();
+                if strings.is_none() {
+                    self.issue(key, "Invalid input: expected array of strings");
+                }
+                strings
+            }
+            Some(_) => {
+                self.expected(key, "array");
+                None
+            }
+        }
+    }
+
+    /// An optional object whose values are strings (`additionalParams`), in key order.
+    pub fn optional_string_map(&mut self, key: &str) -> Option<Vec<(String, String)>> {
+        let map = self.optional_object(key)?;
+        let mut pairs = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            match v {
+                Value::String(s) => pairs.push((k, s)),
+                _ => {
+                    self.issues.push(format!(
+                        "[{}.{key}.{k}] Invalid input: expected string",
+                        self.scope
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some(pairs)
+    }
+
+    /// Zod's `.strict()`: any key not in `known` is an issue.
+    pub fn only(&mut self, known: &[&str]) {
+        let unknown: Vec<String> = self
+            .obj
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .map(|k| format!("{k:?}"))
+            .collect();
+        if !unknown.is_empty() {
+            let word = if unknown.len() == 1 { "key" } else { "keys" };
+            self.issues.push(format!(
+                "[{}] Unrecognized {word}: {}",
+                self.scope,
+                unknown.join(", ")
+            ));
+        }
+    }
+
     /// # Errors
     /// Every issue collected so far, as one `VALIDATION_ERROR`.
     pub fn finish(self) -> Result<(), ApiError> {

@@ -100,6 +100,40 @@ pub enum IdentityError {
     PasswordViaUpdateUser,
     #[error("update-user with nothing to change")]
     NoDataToUpdate,
+    #[error("no such social provider")]
+    ProviderNotFound,
+    #[error("no generic OAuth provider {0}")]
+    GenericProviderNotFound(String),
+    #[error("additionalParams may not set {0}")]
+    ReservedParameter(String),
+    #[error("the provider could not be used: {0}")]
+    ProviderUnavailable(String),
+    #[error("the provider offers no ID-token sign-in")]
+    IdTokenNotSupported,
+    #[error("the ID token failed verification")]
+    InvalidToken,
+    #[error("the provider gave no usable user info")]
+    FailedToGetUserInfo,
+    #[error("account linking refused: {0}")]
+    LinkRefused(String),
+    #[error("the identity is linked to another user")]
+    SocialAccountAlreadyLinked,
+    #[error("sign-up through this provider is disabled")]
+    SignUpDisabled,
+    #[error("no such account")]
+    AccountNotFound,
+    #[error("the last account cannot be unlinked")]
+    LastAccount,
+    #[error("provider {0} is not configured")]
+    ProviderNotSupported(String),
+    #[error("the account has no refresh token")]
+    RefreshTokenNotFound,
+    #[error("the provider refused to refresh the token")]
+    FailedToRefreshAccessToken,
+    #[error("no valid access token")]
+    FailedToGetAccessToken,
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Jwt(#[from] castellan_session::jwt::JwtError),
     #[error(transparent)]
@@ -115,6 +149,22 @@ pub enum IdentityError {
 }
 
 pub type IdentityResult<T> = Result<T, IdentityError>;
+
+impl IdentityError {
+    /// A refused provider login, answered as JSON (one-tap sign-in, `link-social` with an ID token).
+    #[must_use]
+    pub fn from_login(f: castellan_oauth::LoginFailure) -> Self {
+        tracing::info!(code = %f.code, reason = %f.reason, "social sign-in refused");
+        match f.code.as_ref() {
+            "account_already_linked_to_different_user" => Self::SocialAccountAlreadyLinked,
+            "signup_disabled" => Self::SignUpDisabled,
+            "email_not_found" => Self::FailedToGetUserInfo,
+            "banned" => Self::Session(castellan_session::SessionError::Banned),
+            "internal_error" => Self::Internal(f.reason),
+            _ => Self::LinkRefused(f.description),
+        }
+    }
+}
 
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
@@ -217,6 +267,58 @@ impl From<IdentityError> for ApiError {
             ),
             E::NoDataToUpdate => Self::bad_request("NO_DATA_TO_UPDATE", "No data to update"),
             E::KeyNotFound => Self::new(S::NOT_FOUND, "KEY_NOT_FOUND", "API Key not found"),
+            E::ProviderNotFound => Self::new(S::NOT_FOUND, "PROVIDER_NOT_FOUND", "Provider not found"),
+            E::GenericProviderNotFound(id) => Self::bad_request(
+                "PROVIDER_CONFIG_NOT_FOUND",
+                format!("No config found for provider {id}"),
+            ),
+            E::ReservedParameter(key) => Self::bad_request(
+                "INVALID_ADDITIONAL_PARAMS",
+                format!("additionalParams may not set {key}"),
+            ),
+            E::ProviderUnavailable(reason) => {
+                tracing::warn!(%reason, "an OAuth provider could not be used");
+                Self::new(
+                    S::BAD_GATEWAY,
+                    "PROVIDER_UNAVAILABLE",
+                    "The provider could not be reached",
+                )
+            }
+            E::IdTokenNotSupported => {
+                Self::new(S::NOT_FOUND, "ID_TOKEN_NOT_SUPPORTED", "id token not supported")
+            }
+            E::InvalidToken => Self::new(S::UNAUTHORIZED, "INVALID_TOKEN", "Invalid token"),
+            E::FailedToGetUserInfo => Self::new(
+                S::UNAUTHORIZED,
+                "FAILED_TO_GET_USER_INFO",
+                "Failed to get user info",
+            ),
+            E::LinkRefused(message) => Self::new(S::UNAUTHORIZED, "OAUTH_LINK_ERROR", message),
+            E::SocialAccountAlreadyLinked => Self::new(
+                S::CONFLICT,
+                "SOCIAL_ACCOUNT_ALREADY_LINKED",
+                "Social account already linked",
+            ),
+            E::SignUpDisabled => Self::new(S::UNAUTHORIZED, "SIGNUP_DISABLED", "Sign up is disabled"),
+            E::AccountNotFound => Self::bad_request("ACCOUNT_NOT_FOUND", "Account not found"),
+            E::LastAccount => Self::bad_request(
+                "FAILED_TO_UNLINK_LAST_ACCOUNT",
+                "You can't unlink your last account",
+            ),
+            E::ProviderNotSupported(id) => Self::bad_request(
+                "PROVIDER_NOT_SUPPORTED",
+                format!("Provider {id} is not supported."),
+            ),
+            E::RefreshTokenNotFound => {
+                Self::bad_request("REFRESH_TOKEN_NOT_FOUND", "Refresh token not found")
+            }
+            E::FailedToRefreshAccessToken => {
+                Self::bad_request("FAILED_TO_REFRESH_ACCESS_TOKEN", "Failed to refresh access token")
+            }
+            E::FailedToGetAccessToken => {
+                Self::bad_request("FAILED_TO_GET_ACCESS_TOKEN", "Failed to get a valid access token")
+            }
+            E::Internal(cause) => Self::internal(&cause),
             E::Authz(castellan_authz::AuthzError::Db(e)) | E::Audit(castellan_audit::AuditError::Db(e)) => {
                 e.into()
             }

@@ -59,36 +59,7 @@ impl From<SsoError> for ApiError {
     }
 }
 
-/// Why a browser login through an IdP was refused. `code` and `description` go to the `error`
-/// and `error_description` query parameters of the redirect; `reason` is the detail for the
-/// audit log (usually the same as the description).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginFailure {
-    pub code: Cow<'static, str>,
-    pub description: String,
-    pub reason: String,
-}
-
-impl LoginFailure {
-    pub fn new(code: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
-        Self {
-            code: code.into(),
-            description: reason.clone(),
-            reason,
-        }
-    }
-
-    /// A failure whose redirect keeps Better Auth's fixed wording while the audit log gets the
-    /// detail.
-    pub fn masked(code: &'static str, description: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            description: description.to_owned(),
-            reason: reason.into(),
-        }
-    }
-}
+pub use castellan_oauth::LoginFailure;
 
 impl From<SsoError> for LoginFailure {
     fn from(e: SsoError) -> Self {
@@ -99,5 +70,11 @@ impl From<SsoError> for LoginFailure {
                 Self::new("internal_error", "the login could not be completed")
             }
         }
+    }
+}
+
+impl From<Refusal> for SsoError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Rejected(refusal)
     }
 }

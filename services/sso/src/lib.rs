@@ -7,7 +7,6 @@ pub mod certificates;
 pub mod dns;
 pub mod domain;
 pub mod error;
-pub mod oidc;
 pub mod provider;
 pub mod routes;
 pub mod saml;

@@ -45,6 +45,22 @@ pub struct OidcConfig {
     pub other: Map<String, Value>,
 }
 
+impl OidcConfig {
+    /// Where the connection's endpoints are, for the OAuth client.
+    #[must_use]
+    pub fn registration(&self) -> castellan_oauth::Registration {
+        castellan_oauth::Registration {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            authorization_endpoint: self.authorization_endpoint.clone(),
+            token_endpoint: self.token_endpoint.clone(),
+            jwks_endpoint: self.jwks_endpoint.clone(),
+            user_info_endpoint: self.user_info_endpoint.clone(),
+            token_auth: castellan_oauth::TokenAuth::from_name(self.token_endpoint_authentication.as_deref()),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

@@ -119,34 +119,9 @@ async fn sign_in(
     let login_hint = f.optional_string("loginHint");
     let provider_type = f.optional_string("providerType");
     let _request_sign_up = f.optional_bool("requestSignUp");
-    let additional = f.optional_object("additionalParams").unwrap_or_default();
-    let scopes = match f.raw("scopes") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|i| i.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    ApiError::validation("[body.scopes] Invalid input: expected array of strings")
-                })?,
-        ),
-        Some(_) => {
-            return Err(ApiError::validation(
-                "[body.scopes] Invalid input: expected array",
-            ));
-        }
-    };
+    let additional_params = f.optional_string_map("additionalParams").unwrap_or_default();
+    let scopes = f.optional_string_list("scopes");
     f.finish()?;
-    let additional_params = additional
-        .into_iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => Ok((k, s)),
-            _ => Err(ApiError::validation(format!(
-                "[body.additionalParams.{k}] Invalid input: expected string"
-            ))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let started = sso
         .begin_sign_in(SignIn {
             callback_url: validated(callback_url)?,

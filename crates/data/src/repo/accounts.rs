@@ -143,3 +143,97 @@ pub async fn any_for_provider(db: &impl ConnectionTrait, provider_id: &str) -> D
         .await?
         .is_some())
 }
+
+/// What a provider issued, as stored: the token columns hold sealed values (the caller seals
+/// them; Better Auth's `encryptOAuthTokens` format).
+#[derive(Debug, Clone, Default)]
+pub struct StoredTokens {
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub access_token_expires_at: Option<DateTime<Utc>>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+    /// Comma-separated, as Better Auth stores it.
+    pub scope: Option<String>,
+}
+
+/// Links a provider identity to a user, with its tokens.
+///
+/// # Errors
+/// [`crate::DataError::Conflict`] when the identity is linked already (concurrently).
+pub async fn insert_oauth(
+    db: &impl ConnectionTrait,
+    provider_id: &str,
+    account_id: &str,
+    user_id: &str,
+    tokens: StoredTokens,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let row = ActiveModel {
+        id: Set(castellan_crypto::random::generate_id()),
+        account_id: Set(account_id.to_owned()),
+        provider_id: Set(provider_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        access_token: Set(tokens.access_token),
+        refresh_token: Set(tokens.refresh_token),
+        id_token: Set(tokens.id_token),
+        access_token_expires_at: Set(tokens.access_token_expires_at),
+        refresh_token_expires_at: Set(tokens.refresh_token_expires_at),
+        scope: Set(tokens.scope),
+        password: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Replaces an account's tokens. A refresh token the provider did not re-issue is kept.
+///
+/// # Errors
+/// Database failures.
+pub async fn store_tokens(
+    db: &impl ConnectionTrait,
+    account: Model,
+    tokens: StoredTokens,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let mut row: ActiveModel = account.into();
+    row.access_token = Set(tokens.access_token);
+    if tokens.refresh_token.is_some() {
+        row.refresh_token = Set(tokens.refresh_token);
+        row.refresh_token_expires_at = Set(tokens.refresh_token_expires_at);
+    }
+    if tokens.id_token.is_some() {
+        row.id_token = Set(tokens.id_token);
+    }
+    row.access_token_expires_at = Set(tokens.access_token_expires_at);
+    if tokens.scope.is_some() {
+        row.scope = Set(tokens.scope);
+    }
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}
+
+/// One of the user's accounts by its local id.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_for_user(db: &impl ConnectionTrait, user_id: &str, id: &str) -> DataResult<Option<Model>> {
+    Ok(Account::find_by_id(id.to_owned())
+        .filter(account::Column::UserId.eq(user_id))
+        .one(db)
+        .await?)
+}
+
+/// Removes one of the user's accounts; whether it was there.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_for_user_by_id(db: &impl ConnectionTrait, user_id: &str, id: &str) -> DataResult<bool> {
+    let done = Account::delete_many()
+        .filter(account::Column::Id.eq(id))
+        .filter(account::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}

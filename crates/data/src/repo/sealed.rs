@@ -5,7 +5,7 @@
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QuerySelect};
 
 use crate::DataError;
-use crate::entity::{jwks, mail_outbox, sso_provider, two_factor};
+use crate::entity::{account, jwks, mail_outbox, sso_provider, two_factor};
 
 /// A row's id and one of its sealed columns.
 pub struct SealedValue {
@@ -155,5 +155,57 @@ pub async fn set_mail_payload(db: &impl ConnectionTrait, id: &str, value: String
     }
     .update(db)
     .await?;
+    Ok(())
+}
+
+/// The provider tokens an `account` row keeps (Better Auth's `encryptOAuthTokens`).
+#[derive(Debug, Clone, Copy)]
+pub enum AccountToken {
+    Access,
+    Refresh,
+    Id,
+}
+
+impl AccountToken {
+    pub const ALL: [Self; 3] = [Self::Access, Self::Refresh, Self::Id];
+
+    fn column(self) -> account::Column {
+        match self {
+            Self::Access => account::Column::AccessToken,
+            Self::Refresh => account::Column::RefreshToken,
+            Self::Id => account::Column::IdToken,
+        }
+    }
+}
+
+/// Accounts holding the token `which`.
+///
+/// # Errors
+/// Database failures.
+pub async fn account_tokens(
+    db: &impl ConnectionTrait,
+    which: AccountToken,
+) -> Result<Vec<SealedValue>, DataError> {
+    column::<account::Entity>(db, account::Column::Id, which.column()).await
+}
+
+/// # Errors
+/// Database failures.
+pub async fn set_account_token(
+    db: &impl ConnectionTrait,
+    id: &str,
+    which: AccountToken,
+    value: String,
+) -> Result<(), DataError> {
+    let mut row = account::ActiveModel {
+        id: Set(id.to_owned()),
+        ..Default::default()
+    };
+    match which {
+        AccountToken::Access => row.access_token = Set(Some(value)),
+        AccountToken::Refresh => row.refresh_token = Set(Some(value)),
+        AccountToken::Id => row.id_token = Set(Some(value)),
+    }
+    row.update(db).await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod deletion;
 pub mod email;
 pub mod password_reset;
+pub mod social;
 pub mod two_factor;
 
 use std::sync::Arc;

@@ -9,6 +9,7 @@ mod jwt;
 mod misc;
 mod password_reset;
 mod sessions;
+mod social;
 pub(crate) mod two_factor;
 
 use castellan_http::routes::Routes;
@@ -42,6 +43,18 @@ pub const ERROR: &str = "/error";
 
 pub fn configure(routes: &mut Routes<'_>) {
     routes
+        .shared(|_| castellan_oauth::RelyingParty::new())
+        .post("/sign-in/social", social::sign_in_social)
+        .get("/callback/{provider}", social::callback)
+        .post("/callback/{provider}", social::callback_post)
+        .post("/link-social", social::link_social)
+        .post("/unlink-account", social::unlink_account)
+        .post("/get-access-token", social::get_access_token)
+        .post("/refresh-token", social::refresh_token)
+        .get("/account-info", social::account_info)
+        .post("/sign-in/oauth2", social::sign_in_oauth2)
+        .get("/oauth2/callback/{provider}", social::oauth2_callback)
+        .post("/oauth2/link", social::oauth2_link)
         .post(SIGN_UP_EMAIL, credentials::sign_up)
         .post(SIGN_IN_EMAIL, credentials::sign_in)
         .post(SIGN_OUT, credentials::sign_out)

@@ -22,8 +22,8 @@ use castellan_session::SessionManager;
 
 use crate::dns::TxtResolver;
 use crate::error::{Kind, SsoError, SsoResult};
-use crate::oidc::RelyingParty;
 use crate::provider::Connection;
+use castellan_oauth::RelyingParty;
 
 pub use castellan_session::Actor;
 
@@ -64,7 +64,7 @@ impl Outbound {
             e.to_string()
         });
         Ok(Self {
-            rp: RelyingParty::new()?,
+            rp: RelyingParty::new().map_err(SsoError::internal)?,
             dns,
         })
     }

@@ -12,8 +12,8 @@ use castellan_data::repo::{organizations, sso_providers, verifications};
 use super::SsoService;
 use super::provisioning::Protocol;
 use crate::error::{Kind, SsoError, SsoResult};
-use crate::oidc::{AuthorizationRequest, DEFAULT_SCOPES};
 use crate::provider::{Connection, open_secret};
+use castellan_oauth::{AuthorizationRequest, DEFAULT_SCOPES};
 mod conclude;
 mod oidc;
 mod saml;
@@ -315,25 +315,18 @@ impl SsoService {
             }
             let login_hint = req.login_hint.clone().or_else(|| req.email.clone());
             let redirect_uri = self.oidc_redirect_uri(connection.provider_id());
-            let mut url = self.outbound.rp.authorization_url(
-                oidc,
+            let url = self.outbound.rp.authorization_url(
+                &oidc.registration(),
                 &AuthorizationRequest {
                     redirect_uri: &redirect_uri,
                     state: &state,
-                    nonce: &nonce,
+                    nonce: Some(&nonce),
                     code_verifier: verifier.as_deref(),
                     scopes: &scopes,
                     login_hint: login_hint.as_deref(),
+                    extra: &req.additional_params,
                 },
             )?;
-            if !req.additional_params.is_empty() {
-                let pairs: Vec<(&str, &str)> = req
-                    .additional_params
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                url = with_params(&url, &pairs);
-            }
             flow.nonce = Some(nonce);
             flow.code_verifier = verifier;
             (url, Some(state.clone()))

@@ -6,8 +6,8 @@ use super::*;
 use crate::domain::provisioning::{ExternalIdentity, Protocol, groups_from};
 use crate::domain::{Client, SsoService};
 use crate::error::LoginFailure;
-use crate::oidc::CodeExchange;
 use crate::provider::{Connection, open_secret};
+use castellan_oauth::{CodeExchange, IdTokenCheck};
 
 impl SsoService {
     /// `GET /sso/callback/:providerId`.
@@ -117,17 +117,19 @@ impl SsoService {
             .map_err(|_| LoginFailure::new("invalid_provider", "the client secret cannot be decrypted"))?;
         let nonce = flow.nonce.as_deref().unwrap_or_default();
         let redirect_uri = self.oidc_redirect_uri(connection.provider_id());
-        let verified = self
+        let (verified, _tokens) = self
             .outbound
             .rp
             .complete(
-                oidc,
+                &oidc.registration(),
                 &CodeExchange {
                     client_secret: &secret,
                     redirect_uri: &redirect_uri,
                     code: &code,
                     code_verifier: flow.code_verifier.as_deref(),
-                    nonce,
+                },
+                &IdTokenCheck {
+                    nonce: Some(nonce),
                     clock_skew: self.settings.sso.clock_skew,
                     now: self.now(),
                 },
@@ -142,7 +144,7 @@ impl SsoService {
         let email = text(claim(mapping.email.as_ref(), "email"))
             .ok_or_else(|| LoginFailure::new("missing_user_info", "the IdP sent no email"))?;
         let email_verified = claim(mapping.email_verified.as_ref(), "email_verified")
-            .and_then(|v| crate::oidc::claim_bool(&v));
+            .and_then(|v| castellan_oauth::claim_bool(&v));
         let name = text(claim(mapping.name.as_ref(), "name")).unwrap_or_else(|| email.clone());
         let identity = ExternalIdentity {
             account_id: verified.subject.clone(),

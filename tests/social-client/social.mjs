@@ -1,0 +1,71 @@
+// Social sign-in through the OFFICIAL Better Auth client (better-auth 1.7.25, from the
+// conformance suite this file is copied next to): signIn.social, the provider's redirects, the
+// callback, getSession, listAccounts, linkSocial and unlinkAccount. The provider is the OIDC peer
+// in auto-login mode as a Google-shaped provider. Prints `PASS <name>` or `FAIL <name>: reason`.
+
+import { AUTH_URL, CookieJar, eq, makeClient, makeFetch, ok } from "./lib.mjs";
+
+/** The user's browser at the provider: its own cookies, redirects followed until Castellan. */
+async function atProvider(url) {
+  const fetchAtIdp = makeFetch({ jar: new CookieJar(), origin: null });
+  for (let i = 0; i < 12; i++) {
+    if (url.startsWith(AUTH_URL)) return url;
+    const res = await fetchAtIdp(url);
+    const next = res.headers.get("location");
+    if (!next) throw new Error(`no redirect from ${url}: ${res.status}`);
+    url = new URL(next, url).toString();
+  }
+  throw new Error(`the provider never sent the browser back: ${url}`);
+}
+
+async function signInSocial() {
+  const c = makeClient();
+  const started = await c.client.signIn.social({
+    provider: "google",
+    callbackURL: "/dashboard",
+    newUserCallbackURL: "/welcome",
+    disableRedirect: true,
+  });
+  ok(!started.error, `signIn.social failed: ${JSON.stringify(started.error)}`);
+  eq(started.data.redirect, false, "redirect with disableRedirect");
+  ok(started.data.url.includes("code_challenge_method=S256"), "PKCE S256 in the authorization URL");
+  ok(c.jar.names().some((n) => n.endsWith(".state")), "state cookie set");
+
+  const back = await atProvider(started.data.url);
+  const landed = await c.fetch(back);
+  eq(landed.status, 302, "callback status");
+  eq(landed.headers.get("location"), "/welcome", "a new user lands on newUserCallbackURL");
+
+  const session = await c.client.getSession();
+  eq(session.data?.user?.email, "alice@example.com", "session user");
+  eq(session.data?.user?.emailVerified, true, "verified by the provider");
+
+  const accounts = await c.client.listAccounts();
+  eq(accounts.data?.length, 1, "one linked account");
+  eq(accounts.data[0].providerId, "google", "providerId");
+  eq(accounts.data[0].accountId, "alice-0001", "the provider's subject");
+
+  const unlinkLast = await c.client.unlinkAccount({ accountId: accounts.data[0].id });
+  eq(unlinkLast.error?.code, "FAILED_TO_UNLINK_LAST_ACCOUNT", "the last account stays");
+
+  const token = await c.client.getAccessToken({ accountId: accounts.data[0].id });
+  ok(typeof token.data?.accessToken === "string" && token.data.accessToken.length > 0, `getAccessToken: ${JSON.stringify(token.error)}`);
+
+  const again = makeClient();
+  const second = await again.client.signIn.social({ provider: "google", callbackURL: "/dashboard", disableRedirect: true });
+  const landedAgain = await again.fetch(await atProvider(second.data.url));
+  eq(landedAgain.headers.get("location"), "/dashboard", "a returning user lands on callbackURL");
+  eq((await again.client.getSession()).data?.user?.id, session.data.user.id, "the same user");
+
+  const missing = await c.client.signIn.social({ provider: "nope", callbackURL: "/dashboard" });
+  eq(missing.error?.status, 404, "unknown provider");
+  eq(missing.error?.code, "PROVIDER_NOT_FOUND", "unknown provider code");
+}
+
+try {
+  await signInSocial();
+  console.log("PASS social-sign-in");
+} catch (e) {
+  console.log(`FAIL social-sign-in: ${e.message}`);
+  process.exitCode = 1;
+}

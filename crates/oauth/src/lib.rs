@@ -29,6 +29,30 @@ pub use failure::LoginFailure;
 /// Scopes asked for when neither the sign-in nor the connection names any (Better Auth's).
 pub const DEFAULT_SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access"];
 
+/// Authorization parameters a client's `additionalParams` may not override.
+pub const RESERVED_PARAMS: [&str; 9] = [
+    "state",
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "scope",
+    "response_mode",
+];
+
+/// `target` with `params` appended to its query: how a login's outcome (`?error=...`) is
+/// reported to the browser's redirect target.
+#[must_use]
+pub fn with_params(target: &str, params: &[(&str, &str)]) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let separator = if target.contains('?') { '&' } else { '?' };
+    format!("{target}{separator}{query}")
+}
+
 /// How long a discovery document is reused before it is read again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 

@@ -16,7 +16,8 @@ use castellan_config::social::{Family, Protocol, Provider};
 use castellan_data::repo::verifications;
 use castellan_data::{Clock, DataError, DatabaseConnection};
 use castellan_oauth::{
-    AuthorizationRequest, CodeExchange, IdTokenCheck, LoginFailure, Registration, RelyingParty, TokenAuth,
+    AuthorizationRequest, CodeExchange, IdTokenCheck, LoginFailure, RESERVED_PARAMS, Registration,
+    RelyingParty, TokenAuth, with_params,
 };
 use castellan_session::{AuthSession, ClientInfo, SessionError, SessionManager};
 use chrono::{DateTime, Utc};
@@ -32,18 +33,6 @@ use crate::error::{IdentityError, IdentityResult};
 pub const FLOW_TTL_SECONDS: i64 = 600;
 /// Verification rows of social flows are kept apart from every other kind.
 const STATE_PREFIX: &str = "oauth-state:";
-/// Authorization parameters a client's `additionalParams` may not override.
-const RESERVED_PARAMS: [&str; 9] = [
-    "state",
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-    "scope",
-    "response_mode",
-];
 
 /// The social-sign-in use cases; the routes build one per request.
 pub struct SocialService {
@@ -123,14 +112,6 @@ pub struct IdTokenSignIn {
 pub struct SignedIn {
     pub user: castellan_data::entity::user::Model,
     pub session: AuthSession,
-}
-
-fn with_params(target: &str, params: &[(&str, &str)]) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let separator = if target.contains('?') { '&' } else { '?' };
-    format!("{target}{separator}{query}")
 }
 
 /// Anything the provider or the token endpoint refused while reading who signed in.

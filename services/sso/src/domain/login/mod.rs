@@ -13,7 +13,7 @@ use super::SsoService;
 use super::provisioning::Protocol;
 use crate::error::{Kind, SsoError, SsoResult};
 use crate::provider::{Connection, open_secret};
-use castellan_oauth::{AuthorizationRequest, DEFAULT_SCOPES};
+use castellan_oauth::{AuthorizationRequest, DEFAULT_SCOPES, RESERVED_PARAMS, with_params};
 mod conclude;
 mod oidc;
 mod saml;
@@ -24,17 +24,6 @@ use crate::saml::{ServiceProviderConfig, SpSigning, TrustedIdp, default_name_id_
 const FLOW_TTL_MINUTES: i64 = 10;
 /// How long an AuthnRequest may stay unanswered (Better Auth's `requestTTL`).
 const AUTHN_REQUEST_TTL_MINUTES: i64 = 5;
-/// OAuth parameters `additionalParams` may not override.
-const RESERVED_PARAMS: [&str; 8] = [
-    "state",
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-    "scope",
-];
 
 pub struct SignIn {
     pub callback_url: String,
@@ -88,14 +77,6 @@ pub struct OidcCallback {
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
-}
-
-fn with_params(target: &str, params: &[(&str, &str)]) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let separator = if target.contains('?') { '&' } else { '?' };
-    format!("{target}{separator}{query}")
 }
 
 /// SHA-256 over the parts of a connection a login depends on (secrets left out).

@@ -38,7 +38,7 @@ macro_rules! social_tests {
 /// `corp` (the same peer, through discovery).
 pub struct Social {
     app: TestApp,
-    idp: Peer,
+    idp: Option<Peer>,
     github: GitHub,
 }
 
@@ -74,10 +74,18 @@ async fn spawn(backend: Backend) -> Option<Social> {
         ],
     )
     .await;
-    Some(Social { app, idp, github })
+    Some(Social {
+        app,
+        idp: Some(idp),
+        github,
+    })
 }
 
 impl Social {
+    fn issuer(&self) -> String {
+        self.idp.as_ref().expect("this test has the OIDC peer").issuer()
+    }
+
     /// Starts `path` (`/sign-in/social`, `/link-social`, ...) in `browser`; returns the provider URL.
     async fn start(&self, browser: &Browser, path: &str, body: Value) -> String {
         let r = browser.post(path, &body).await;
@@ -217,7 +225,9 @@ social_tests! {
         let replay = s.app.browser();
         replay.set_cookie("better-auth.state", &state_cookie);
         let reused = s.deliver(&replay, &back).await;
-        assert_eq!(error_of(&reused), "state_not_found", "a state is taken once");
+        assert_eq!(error_of(&reused), "state_mismatch", "a state is taken once");
+        let no_state = s.deliver(&replay, &back.replace("state=", "ignored=")).await;
+        assert_eq!(error_of(&no_state), "state_not_found");
         assert!(replay.session().await.is_null());
     }
 
@@ -226,7 +236,7 @@ social_tests! {
             let b = s.app.browser();
             let url = s.start(&b, "/sign-in/social", json!({"provider": "google", "callbackURL": "/dashboard"})).await;
             let idp = IdpBrowser::default();
-            idp.queue_id_token_fault(&s.idp.issuer(), fault).await;
+            idp.queue_id_token_fault(&s.issuer(), fault).await;
             let back = idp.oidc_login(&url, "alice@example.com", "alice-password").await;
             let to = s.deliver(&b, &back).await;
             assert_eq!(error_of(&to), "unable_to_get_user_info", "{fault}: {to}");
@@ -248,7 +258,7 @@ social_tests! {
         let b = s.app.browser();
         let url = s.start(&b, "/sign-in/social", json!({"provider": "google", "callbackURL": "/dashboard"})).await;
         let idp = IdpBrowser::default();
-        idp.queue_id_token_fault(&s.idp.issuer(), "email_unverified").await;
+        idp.queue_id_token_fault(&s.issuer(), "email_unverified").await;
         let back = idp.oidc_login(&url, "alice@example.com", "alice-password").await;
         assert_eq!(error_of(&s.deliver(&b, &back).await), "account_not_linked");
 
@@ -416,7 +426,7 @@ social_tests! {
     }
 
     async fn an_id_token_from_the_provider_signs_in_directly(s: Social) {
-        let token = peer_id_token(&s.idp, "alice@example.com", "alice-password", "one-tap-nonce").await;
+        let token = peer_id_token(s.idp.as_ref().unwrap(), "alice@example.com", "alice-password", "one-tap-nonce").await;
         let b = s.app.browser();
         let r = b.post("/sign-in/social", &json!({"provider": "google", "idToken": {"token": token, "nonce": "one-tap-nonce"}})).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -534,5 +544,80 @@ async fn the_official_client_signs_in_with_google() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(stdout.trim(), "PASS social-sign-in", "on {backend:?}");
+    }
+}
+
+/// `DISABLE_IMPLICIT_SIGN_UP`: a new user only when the client asks (`requestSignUp`);
+/// `DISABLE_SIGN_UP`: never, while existing users still sign in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_through_a_provider_can_be_limited() {
+    for backend in [Backend::Sqlite, Backend::PostgresRedis] {
+        for (switch, on_request) in [
+            ("GITHUB_DISABLE_IMPLICIT_SIGN_UP", true),
+            ("GITHUB_DISABLE_SIGN_UP", false),
+        ] {
+            let Some(storage) = Storage::fresh(backend).await else {
+                continue;
+            };
+            let github = GitHub::start().await;
+            let app = TestApp::spawn_on(
+                storage,
+                &[
+                    ("GITHUB_CLIENT_ID", github::CLIENT_ID),
+                    ("GITHUB_CLIENT_SECRET", github::CLIENT_SECRET),
+                    ("GITHUB_URL", &github.base_url),
+                    ("GITHUB_API_URL", &github.base_url),
+                    (switch, "1"),
+                ],
+            )
+            .await;
+            let s = Social {
+                app,
+                idp: None,
+                github,
+            };
+            s.github.sign_in_as(GitHubUser {
+                id: 1,
+                login: "newbie".into(),
+                email: "newbie@gh.test".into(),
+                verified: true,
+            });
+            let b = s.app.browser();
+            let back = s
+                .github_callback(
+                    &b,
+                    "/sign-in/social",
+                    json!({"provider": "github", "callbackURL": "/in"}),
+                )
+                .await;
+            assert_eq!(
+                error_of(&s.deliver(&b, &back).await),
+                "signup_disabled",
+                "{switch}"
+            );
+            let b = s.app.browser();
+            let body = json!({"provider": "github", "callbackURL": "/in", "requestSignUp": true});
+            let back = s.github_callback(&b, "/sign-in/social", body).await;
+            let to = s.deliver(&b, &back).await;
+            assert_eq!(to == "/in", on_request, "{switch} with requestSignUp: {to}");
+
+            // An existing user still signs in.
+            let _local = verified_password_user(&s.app, "old@gh.test").await;
+            s.github.sign_in_as(GitHubUser {
+                id: 2,
+                login: "old".into(),
+                email: "old@gh.test".into(),
+                verified: true,
+            });
+            let b = s.app.browser();
+            let back = s
+                .github_callback(
+                    &b,
+                    "/sign-in/social",
+                    json!({"provider": "github", "callbackURL": "/in"}),
+                )
+                .await;
+            assert_eq!(s.deliver(&b, &back).await, "/in", "{switch}: existing users");
+        }
     }
 }

@@ -74,6 +74,8 @@ pub struct Provider {
     pub authorization_params: Vec<(String, String)>,
     /// Sign-in through this provider never creates a user.
     pub disable_sign_up: bool,
+    /// It creates one only when the client asks (`requestSignUp`).
+    pub disable_implicit_sign_up: bool,
     /// `idToken` sign-in (one-tap) is offered: OIDC providers whose ID tokens a browser can get.
     pub id_token_sign_in: bool,
 }
@@ -141,6 +143,8 @@ struct GenericEntry {
     pkce: Option<bool>,
     #[serde(default)]
     disable_sign_up: bool,
+    #[serde(default)]
+    disable_implicit_sign_up: bool,
     #[serde(default)]
     authorization_url_params: HashMap<String, String>,
     #[serde(default)]
@@ -302,6 +306,7 @@ fn built_in(b: &BuiltIn, get: &dyn Fn(&str) -> Option<String>) -> Result<Option<
         }
     };
     let (protocol, profile, authorization_params) = built_in_endpoints(b, get)?;
+    let switch = |suffix: &str| var(suffix).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     let mut scopes: Vec<String> = b.default_scopes.iter().map(|s| (*s).to_owned()).collect();
     for extra in words(var("SCOPES")) {
         if !scopes.contains(&extra) {
@@ -323,7 +328,8 @@ fn built_in(b: &BuiltIn, get: &dyn Fn(&str) -> Option<String>) -> Result<Option<
         scopes,
         redirect_uri,
         authorization_params,
-        disable_sign_up: var("DISABLE_SIGN_UP").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+        disable_sign_up: switch("DISABLE_SIGN_UP"),
+        disable_implicit_sign_up: switch("DISABLE_IMPLICIT_SIGN_UP"),
     }))
 }
 
@@ -390,6 +396,7 @@ fn generic(entry: GenericEntry) -> Result<Provider, ConfigError> {
         redirect_uri: entry.redirect_uri.map(|u| absolute_url(NAME, &u)).transpose()?,
         authorization_params,
         disable_sign_up: entry.disable_sign_up,
+        disable_implicit_sign_up: entry.disable_implicit_sign_up,
     })
 }
 

@@ -114,6 +114,8 @@ pub enum IdentityError {
     InvalidToken,
     #[error("the provider gave no usable user info")]
     FailedToGetUserInfo,
+    #[error("the provider gave no email address")]
+    UserEmailNotFound,
     #[error("account linking refused: {0}")]
     LinkRefused(String),
     #[error("the identity is linked to another user")]
@@ -158,10 +160,11 @@ impl IdentityError {
         match f.code.as_ref() {
             "account_already_linked_to_different_user" => Self::SocialAccountAlreadyLinked,
             "signup_disabled" => Self::SignUpDisabled,
-            "email_not_found" => Self::FailedToGetUserInfo,
+            "email_not_found" => Self::UserEmailNotFound,
             "banned" => Self::Session(castellan_session::SessionError::Banned),
             "internal_error" => Self::Internal(f.reason),
-            _ => Self::LinkRefused(f.description),
+            // Better Auth's message is the code in words ("account not linked").
+            code => Self::LinkRefused(code.replace('_', " ")),
         }
     }
 }
@@ -293,6 +296,9 @@ impl From<IdentityError> for ApiError {
                 "FAILED_TO_GET_USER_INFO",
                 "Failed to get user info",
             ),
+            E::UserEmailNotFound => {
+                Self::new(S::UNAUTHORIZED, "USER_EMAIL_NOT_FOUND", "User email not found")
+            }
             E::LinkRefused(message) => Self::new(S::UNAUTHORIZED, "OAUTH_LINK_ERROR", message),
             E::SocialAccountAlreadyLinked => Self::new(
                 S::CONFLICT,

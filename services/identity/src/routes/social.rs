@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::validated;
 use crate::domain::social::{
-    Callback, FLOW_TTL_SECONDS, Finished, IdTokenSignIn, SocialService, Start, Started,
+    Callback, Finished, IdTokenSignIn, STATE_COOKIE_MAX_AGE, SocialService, Start, Started,
 };
 use crate::error::IdentityError;
 
@@ -50,10 +50,11 @@ fn started(state: &AuthState, started: Started, follow: bool) -> HttpResponse {
     if follow && let Ok(v) = header::HeaderValue::from_str(&started.url) {
         res.headers_mut().insert(header::LOCATION, v);
     }
-    let max_age = u64::try_from(FLOW_TTL_SECONDS).unwrap_or(600);
     respond::with_cookies(
         res,
-        &[state.cookies.signed(STATE_COOKIE, &started.state, Some(max_age))],
+        &[state
+            .cookies
+            .signed(STATE_COOKIE, &started.state, Some(STATE_COOKIE_MAX_AGE))],
     )
 }
 

@@ -112,7 +112,7 @@ impl SocialService {
                 is_new_user: false,
             });
         }
-        if provider.disable_sign_up && !request_sign_up {
+        if provider.disable_sign_up || (provider.disable_implicit_sign_up && !request_sign_up) {
             return Err(refused(
                 "signup_disabled",
                 "sign-up through this provider is disabled",

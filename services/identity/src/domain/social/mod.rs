@@ -29,10 +29,12 @@ pub use tokens::{AccessToken, AccountInfo, RefreshedTokens};
 
 use crate::error::{IdentityError, IdentityResult};
 
-/// How long a started login may take (Better Auth's state cookie lives as long).
-pub const FLOW_TTL_SECONDS: i64 = 600;
-/// Verification rows of social flows are kept apart from every other kind.
-const STATE_PREFIX: &str = "oauth-state:";
+/// How long a started login may take (Better Auth's).
+const FLOW_TTL_SECONDS: i64 = 600;
+/// How long the browser keeps the state cookie (Better Auth's).
+pub const STATE_COOKIE_MAX_AGE: u64 = 300;
+/// Better Auth's verification identifier for a flow's state.
+const STATE_PREFIX: &str = "auth-state:";
 
 /// The social-sign-in use cases; the routes build one per request.
 pub struct SocialService {
@@ -62,19 +64,34 @@ pub struct Started {
     pub state: String,
 }
 
-/// What the flow remembers between its two legs.
+/// What the flow remembers between its two legs, in Better Auth's shape (so a login a Better
+/// Auth deployment started on the same database can finish here), plus the provider and
+/// scopes Castellan checks and stores.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FlowState {
-    provider_id: String,
-    generic: bool,
+    #[serde(rename = "callbackURL")]
     callback_url: String,
-    error_url: Option<String>,
-    new_user_url: Option<String>,
     code_verifier: String,
-    nonce: Option<String>,
+    #[serde(rename = "errorURL", default, skip_serializing_if = "Option::is_none")]
+    error_url: Option<String>,
+    #[serde(rename = "newUserURL", default, skip_serializing_if = "Option::is_none")]
+    new_user_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     link: Option<LinkTarget>,
+    #[serde(default)]
     request_sign_up: bool,
+    #[serde(rename = "idTokenNonce", default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+    /// Milliseconds since the epoch.
+    expires_at: i64,
+    oauth_state: String,
+    /// The provider the flow was started for; Better Auth's flows leave it to the callback path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provider_id: Option<String>,
+    #[serde(default)]
+    generic: bool,
+    #[serde(default)]
     scopes: Vec<String>,
 }
 
@@ -273,9 +290,13 @@ impl SocialService {
                 },
             )
             .map_err(|e| IdentityError::ProviderUnavailable(e.message.into_owned()))?;
+        let now = self.now();
+        let expires_at = now + chrono::Duration::seconds(FLOW_TTL_SECONDS);
         let flow = FlowState {
-            provider_id: provider.id.clone(),
+            provider_id: Some(provider.id.clone()),
             generic: family == Family::Generic,
+            expires_at: expires_at.timestamp_millis(),
+            oauth_state: state.clone(),
             callback_url: req
                 .callback_url
                 .filter(|u| !u.is_empty())
@@ -288,16 +309,8 @@ impl SocialService {
             request_sign_up: req.request_sign_up,
             scopes,
         };
-        let now = self.now();
         let value = serde_json::to_string(&flow).map_err(|e| IdentityError::Internal(e.to_string()))?;
-        verifications::insert(
-            &self.db,
-            format!("{STATE_PREFIX}{state}"),
-            value,
-            now + chrono::Duration::seconds(FLOW_TTL_SECONDS),
-            now,
-        )
-        .await?;
+        verifications::insert(&self.db, format!("{STATE_PREFIX}{state}"), value, expires_at, now).await?;
         Ok(Started { url, state })
     }
 
@@ -336,10 +349,15 @@ impl SocialService {
         client: &ClientInfo,
     ) -> Finished {
         let state = callback.state.clone().unwrap_or_default();
+        if state.is_empty() {
+            return Finished::Failed {
+                redirect: self.error_page("state_not_found"),
+            };
+        }
         // The signed cookie ties the callback to the browser that started the login. A callback
         // without it (another browser, a forwarded link) is refused without consuming the flow,
         // so the right browser can still finish.
-        if state.is_empty() || state_cookie.as_deref() != Some(state.as_str()) {
+        if state_cookie.as_deref() != Some(state.as_str()) {
             let target = self
                 .read_flow(&state, false)
                 .await
@@ -350,9 +368,14 @@ impl SocialService {
                 redirect: with_params(&target, &[("error", "state_mismatch")]),
             };
         }
-        let Some(flow) = self.read_flow(&state, true).await else {
+        // Better Auth calls an unknown, spent or expired state a mismatch too.
+        let Some(flow) = self
+            .read_flow(&state, true)
+            .await
+            .filter(|f| f.oauth_state == state && f.expires_at > self.now().timestamp_millis())
+        else {
             return Finished::Failed {
-                redirect: self.error_page("state_not_found"),
+                redirect: self.error_page("state_mismatch"),
             };
         };
         let error_target = flow
@@ -368,13 +391,14 @@ impl SocialService {
                 ),
             }
         };
-        if flow.provider_id != provider_id || flow.generic != (family == Family::Generic) {
+        let other_provider = flow.provider_id.as_deref().is_some_and(|p| p != provider_id);
+        if other_provider || flow.generic != (family == Family::Generic) {
             return fail(LoginFailure::new(
                 "state_mismatch",
                 "the state belongs to another provider",
             ));
         }
-        match self.complete(family, &flow, callback, client).await {
+        match self.complete(family, provider_id, &flow, callback, client).await {
             Ok(done) => done,
             Err(f) => fail(f),
         }
@@ -383,6 +407,7 @@ impl SocialService {
     async fn complete(
         &self,
         family: Family,
+        provider_id: &str,
         flow: &FlowState,
         callback: Callback,
         client: &ClientInfo,
@@ -399,7 +424,7 @@ impl SocialService {
             .code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| LoginFailure::new("no_code", "the provider returned no code"))?;
-        let provider = self.provider(&flow.provider_id, family).map_err(|_| {
+        let provider = self.provider(provider_id, family).map_err(|_| {
             LoginFailure::new("oauth_provider_not_found", "the provider is no longer configured")
         })?;
         let registration = self.registration(provider).await?;

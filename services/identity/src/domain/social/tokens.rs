@@ -140,9 +140,11 @@ impl SocialService {
                 tracing::info!(provider = %provider.id, reason = %f.reason, "token refresh refused");
                 IdentityError::FailedToRefreshAccessToken
             })?;
-        let stored = self
+        let mut stored = self
             .seal_tokens(&issued, &scopes_of(&account))
             .map_err(IdentityError::from_login)?;
+        // A refresh may grant narrower scopes; Better Auth keeps the stored ones.
+        stored.scope = None;
         Ok(accounts::store_tokens(&self.db, account, stored, self.now()).await?)
     }
 

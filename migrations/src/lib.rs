@@ -41,3 +41,25 @@ impl MigratorTrait for Migrator {
 pub async fn apply(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
+
+/// Every migration's name, and whether the database has it applied.
+///
+/// # Errors
+/// The database cannot be read.
+pub async fn status(
+    db: &sea_orm_migration::sea_orm::DatabaseConnection,
+) -> Result<Vec<(String, bool)>, DbErr> {
+    let pending: Vec<String> = Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| {
+            let name = m.name().to_owned();
+            let applied = !pending.contains(&name);
+            (name, applied)
+        })
+        .collect())
+}

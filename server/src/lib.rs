@@ -36,6 +36,20 @@ pub async fn build_on(listener: std::net::TcpListener, settings: Settings) -> an
     Application::serve(listener, platform, MOUNTS)
 }
 
+/// Every migration, and whether the database has it (`castellan migrate --status`).
+///
+/// # Errors
+/// The database does not answer.
+pub async fn migration_status(settings: &Settings) -> anyhow::Result<Vec<(String, bool)>> {
+    use anyhow::Context as _;
+    let db = castellan_data::connect(&settings.database_url)
+        .await
+        .context("connecting to the database")?;
+    castellan_migrations::status(&db)
+        .await
+        .context("reading the applied migrations")
+}
+
 /// Applies pending migrations and returns (`castellan migrate`).
 ///
 /// # Errors
@@ -51,33 +65,20 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `castellan admin create --email E (--password-stdin | --password P) [--name N]`: creates the
-/// user as an admin, or promotes an existing one (setting the password only if they have none).
-/// `--password-stdin` reads the first line of standard input, so the password stays out of `ps`
-/// and shell history.
+/// `castellan admin create`: creates the user as an admin, or promotes an existing one
+/// (setting the password only if they have none).
 ///
 /// # Errors
-/// Bad arguments, a bad password, an unreachable database.
-pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result<String> {
-    use anyhow::Context as _;
-    let arg = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let email = arg("--email").context("--email is required")?.to_lowercase();
-    let password = if args.iter().any(|a| a == "--password-stdin") {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .context("reading the password from standard input")?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    } else {
-        arg("--password").context("--password-stdin (or --password) is required")?
-    };
+/// An invalid address or empty password, or what bootstrapping and storing refuse.
+pub async fn create_admin(
+    settings: Settings,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+) -> anyhow::Result<String> {
+    let email = email.to_lowercase();
     anyhow::ensure!(!password.is_empty(), "the password is empty");
-    let name = arg("--name").unwrap_or_else(|| "Administrator".to_owned());
+    let name = name.unwrap_or("Administrator");
     anyhow::ensure!(
         castellan_domain::is_valid_email(&email),
         "{email:?} is not an email address"
@@ -94,7 +95,7 @@ pub async fn create_admin(settings: Settings, args: &[String]) -> anyhow::Result
         platform.authz.clone(),
     );
     let user = identity
-        .ensure_admin(&email, &name, &password)
+        .ensure_admin(&email, name, password)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(user.id)

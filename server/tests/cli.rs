@@ -108,8 +108,119 @@ fn production_without_a_secret_refuses_to_start() {
 #[test]
 fn unknown_commands_are_refused() {
     let out = castellan().arg("frobnicate").output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command"));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unrecognized subcommand 'frobnicate'"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+}
+
+#[test]
+fn help_and_version_work_on_every_command_without_starting_anything() {
+    let out = castellan().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["serve", "migrate", "admin", "secrets", "config", "healthcheck"] {
+        assert!(help.contains(command), "{command} missing from --help: {help}");
+    }
+    // `serve --help` used to start the server: it must print and exit at once, even with a
+    // database it could not open.
+    for args in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["admin", "create", "--help"],
+        &["secrets", "rotate", "--help"],
+        &["config", "check", "--help"],
+        &["healthcheck", "--version"],
+    ] {
+        let out = castellan()
+            .args(args)
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stdout.is_empty(), "{args:?} printed nothing");
+    }
+    let version = castellan().arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("castellan {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn config_check_validates_and_redacts() {
+    let out = castellan()
+        .args(["config", "check"])
+        .env("CASTELLAN_SECRET", "a-very-private-secret-value")
+        .env("GITHUB_CLIENT_ID", "gh-client")
+        .env("GITHUB_CLIENT_SECRET", "gh-very-private")
+        .env("DATABASE_URL", "postgres://app:db-password@127.0.0.1/castellan")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("gh-client") && stdout.ends_with("configuration ok\n"),
+        "{stdout}"
+    );
+    for secret in ["a-very-private-secret-value", "gh-very-private", "db-password"] {
+        assert!(!stdout.contains(secret), "{secret} printed: {stdout}");
+    }
+    let bad = castellan()
+        .args(["config", "check"])
+        .env("PORT", "abc")
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(3),
+        "a configuration error has its own exit code"
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "castellan: configuration error: PORT is not valid: \"abc\" is not a port number"
+    );
+}
+
+#[test]
+fn migrate_status_and_dry_run_change_nothing_that_matters() {
+    let dir = scratch("migrate-status");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("castellan.db").display());
+    let run = |args: &[&str]| {
+        let out = castellan().args(args).env("DATABASE_URL", &url).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = run(&["migrate", "--dry-run"]);
+    assert!(
+        before.lines().all(|l| l.starts_with("would apply m")) && before.lines().count() >= 7,
+        "{before}"
+    );
+    assert!(
+        run(&["migrate", "--status"])
+            .lines()
+            .all(|l| l.starts_with("pending "))
+    );
+    assert_eq!(run(&["migrate"]).trim(), "migrations applied");
+    assert!(
+        run(&["migrate", "--status"])
+            .lines()
+            .all(|l| l.starts_with("applied "))
+    );
+    assert_eq!(run(&["migrate", "--dry-run"]), "", "nothing left to apply");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -356,6 +356,11 @@ impl std::fmt::Debug for Settings {
             .field("mail_log", &self.mail_log)
             .field("trusted_origins", &self.trusted_origins)
             .field("rate_limit", &self.rate_limit)
+            .field("session", &self.session)
+            .field("require_email_verification", &self.require_email_verification)
+            .field("admin_emails", &self.admin_emails)
+            .field("sso", &self.sso)
+            .field("social", &self.social)
             .finish_non_exhaustive()
     }
 }

@@ -116,8 +116,10 @@ impl Authorizer {
             .get(org_id)
         {
             c.last_used.store(tick, Ordering::Relaxed);
+            castellan_metrics::cache_lookup(&castellan_metrics::POLICY_CACHE, true);
             return Ok(c.policy.clone());
         }
+        castellan_metrics::cache_lookup(&castellan_metrics::POLICY_CACHE, false);
         let policy = Arc::new(self.load(org_id).await?);
         let mut map = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.capacity

@@ -155,6 +155,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub sso: SsoSettings,
     pub social: social::SocialSettings,
+    /// Where `GET /metrics` is served (`METRICS_ADDR`, `host:port`): alone on that address, and
+    /// then not on the main port. `None` serves it on the main port.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Enterprise SSO (`SSO_*`).
@@ -319,6 +322,13 @@ impl Settings {
                 }),
             },
             social,
+            metrics_addr: match get("METRICS_ADDR") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                    name: "METRICS_ADDR",
+                    reason: format!("{v:?} is not host:port (an IP address and a port)"),
+                })?),
+            },
         })
     }
 

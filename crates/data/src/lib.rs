@@ -135,6 +135,25 @@ fn sqlite_parent_dir(url: &str) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The connection pool's `(open, idle, max)` connections, for the metrics endpoint.
+#[must_use]
+pub fn pool_stats(db: &DatabaseConnection) -> Option<(u32, u32, u32)> {
+    // The pool getters panic on the other backend's connection: ask for the backend first.
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            Some((pool.size(), idle, pool.options().get_max_connections()))
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            Some((pool.size(), idle, pool.options().get_max_connections()))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,7 @@ pub async fn request_id<B: MessageBody + 'static>(
     let mut res = next.call(req).instrument(span.clone()).await?;
     // The route's pattern (`/reset-password/{token}`), never the path itself.
     let route = res.request().match_pattern().unwrap_or_else(|| "-".to_owned());
+    record(res.request().method().as_str(), &route, &res, started.elapsed());
     span.in_scope(|| {
         tracing::info!(
             status = res.status().as_u16(),
@@ -52,6 +53,35 @@ pub async fn request_id<B: MessageBody + 'static>(
         res.headers_mut().insert(X_REQUEST_ID, value);
     }
     Ok(res)
+}
+
+/// Counts the answer: by route and status, its time, a rate-limit refusal, a sign-in's outcome.
+fn record<B>(method: &str, route: &str, res: &ServiceResponse<B>, elapsed: std::time::Duration) {
+    use castellan_metrics as m;
+    let status = res.status();
+    m::HTTP_REQUESTS
+        .with_label_values(&[method, route, status.as_str()])
+        .inc();
+    m::HTTP_DURATION
+        .with_label_values(&[method, route])
+        .observe(elapsed.as_secs_f64());
+    if status == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
+        m::RATE_LIMITED.with_label_values(&[route]).inc();
+        return;
+    }
+    if let Some(sign_in) = m::sign_in_method(route) {
+        // A callback always redirects; its target says whether the login failed.
+        let refused_by_redirect = status.is_redirection()
+            && res
+                .headers()
+                .get(actix_web::http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|l| l.contains("error="));
+        let ok = (status.is_success() || status.is_redirection()) && !refused_by_redirect;
+        m::SIGN_INS
+            .with_label_values(&[sign_in, if ok { "success" } else { "failure" }])
+            .inc();
+    }
 }
 
 #[cfg(test)]

@@ -95,7 +95,27 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<Platform> {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `METRICS_ADDR` server, when metrics have their own address.
+    metrics: Option<(Server, u16)>,
     platform: Platform,
+}
+
+/// `GET /metrics`: Prometheus' text format, with the gauges read as of now.
+async fn metrics(http: web::Data<AuthState>) -> actix_web::HttpResponse {
+    if let Some((open, idle, max)) = castellan_data::pool_stats(&http.db) {
+        for (state, n) in [("open", open), ("idle", idle), ("max", max)] {
+            castellan_metrics::DB_POOL
+                .with_label_values(&[state])
+                .set(i64::from(n));
+        }
+    }
+    match castellan_data::repo::mail_outbox::waiting(&http.db).await {
+        Ok(n) => castellan_metrics::MAIL_BACKLOG.set(i64::try_from(n).unwrap_or(i64::MAX)),
+        Err(e) => tracing::warn!(error = %e, "counting the mail backlog failed"),
+    }
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(castellan_metrics::render())
 }
 
 impl Application {
@@ -125,6 +145,26 @@ impl Application {
         let outbox = web::Data::new(platform.outbox.clone());
         let base_path = platform.http.settings.base_path.clone();
         let state = platform.http.clone();
+        let metrics_addr = platform.http.settings.metrics_addr;
+        let metrics_server = match metrics_addr {
+            None => None,
+            Some(addr) => {
+                let listener =
+                    TcpListener::bind(addr).with_context(|| format!("binding METRICS_ADDR {addr}"))?;
+                let port = listener.local_addr()?.port();
+                let http = http.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(http.clone())
+                        .route("/metrics", web::get().to(metrics))
+                        .default_service(web::to(not_found))
+                })
+                .workers(1)
+                .listen(listener)?
+                .run();
+                Some((server, port))
+            }
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(http.clone())
@@ -143,6 +183,11 @@ impl Application {
                         mount(&mut routes);
                     }
                 }))
+                .configure(|cfg| {
+                    if metrics_addr.is_none() {
+                        cfg.route("/metrics", web::get().to(metrics));
+                    }
+                })
                 .default_service(web::to(not_found))
         })
         .listen(listener)?
@@ -150,6 +195,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics: metrics_server,
             platform,
         })
     }
@@ -157,6 +203,12 @@ impl Application {
     #[must_use]
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `GET /metrics` is served on when `METRICS_ADDR` gives it its own.
+    #[must_use]
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     #[must_use]
@@ -170,7 +222,15 @@ impl Application {
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let served = self.server.await;
+        if let Some(handle) = metrics {
+            handle.stop(true).await;
+        }
         self.platform.outbox.drain(SHUTDOWN_MAIL_BUDGET).await;
         served
     }

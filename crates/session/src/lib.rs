@@ -197,12 +197,14 @@ impl SessionManager {
                     && auth.session.expires_at > now
                     && auth.session.token == token
                 {
+                    castellan_metrics::cache_lookup(&castellan_metrics::SESSION_CACHE, true);
                     return Ok(Some(auth));
                 }
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "session cache unavailable, reading the database"),
         }
+        castellan_metrics::cache_lookup(&castellan_metrics::SESSION_CACHE, false);
         let Some(row) = sessions::find_by_token(&self.db, token).await? else {
             return Ok(None);
         };

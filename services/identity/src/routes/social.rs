@@ -122,9 +122,14 @@ pub async fn sign_in_social(
     let id_token = id_token_field(&mut f)?;
     f.finish()?;
     if let Some(token) = id_token {
-        let signed_in = social
+        let result = social
             .sign_in_with_id_token(&start.provider, token, start.request_sign_up, &state.client(&req))
-            .await?;
+            .await;
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        castellan_metrics::SIGN_INS
+            .with_label_values(&["id_token", outcome])
+            .inc();
+        let signed_in = result?;
         let body = json!({
             "redirect": false,
             "token": signed_in.session.session.token,

@@ -4,56 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use std::process::{Child, Command, Stdio};
-
 use serde_json::json;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod support;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(dir: &std::path::Path, port: u16, extra: &[(&str, String)]) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_castellan"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PORT", port.to_string())
-        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env("CASTELLAN_SECRET", "metrics-secret-0123456789abcdef0123")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.join(format!("{port}.db")).display()),
-        )
-        .env("MAIL_LOG", dir.join("mail.jsonl"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let server = Server(cmd.spawn().unwrap());
-    for _ in 0..200 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/api/auth/ok"))
-            .await
-            .is_ok()
-        {
-            return server;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("castellan did not start on {port}");
-}
+use support::{free_port, scratch, start};
 
 /// The value of the sample `line` (name and labels exactly as exposed), if present.
 fn sample(text: &str, line: &str) -> Option<f64> {
@@ -64,9 +19,7 @@ fn sample(text: &str, line: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_sign_ins_refusals_and_cache_lookups() {
-    let dir = std::env::temp_dir().join(format!("castellan-metrics-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("metrics");
     let port = free_port();
     let _server = start(&dir, port, &[]).await;
     let origin = format!("http://127.0.0.1:{port}");
@@ -184,9 +137,7 @@ async fn metrics_count_requests_sign_ins_refusals_and_cache_lookups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_addr_serves_metrics_alone_on_its_own_address() {
-    let dir = std::env::temp_dir().join(format!("castellan-metrics-addr-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("metrics-addr");
     let (port, metrics_port) = (free_port(), free_port());
     let _server = start(
         &dir,

@@ -65,6 +65,7 @@ mod cors;
 mod email_verification;
 mod hostile_input;
 mod mail_delivery;
+mod openapi;
 mod organizations;
 mod password_reset;
 mod profile;

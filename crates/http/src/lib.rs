@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod cors;
 pub mod error;
 pub mod guard;
+pub mod openapi;
 pub mod origin;
 pub mod rate_limit;
 pub mod request_id;

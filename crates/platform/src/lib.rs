@@ -145,6 +145,11 @@ impl Application {
         let outbox = web::Data::new(platform.outbox.clone());
         let base_path = platform.http.settings.base_path.clone();
         let state = platform.http.clone();
+        let open_api = web::Data::new(castellan_http::openapi::document(
+            &castellan_http::routes::table(mounts),
+            &platform.http.settings.auth_url(),
+            env!("CARGO_PKG_VERSION"),
+        ));
         let metrics_addr = platform.http.settings.metrics_addr;
         let metrics_server = match metrics_addr {
             None => None,
@@ -170,6 +175,7 @@ impl Application {
                 .app_data(http.clone())
                 .app_data(authz.clone())
                 .app_data(outbox.clone())
+                .app_data(open_api.clone())
                 .wrap(from_fn(castellan_http::bearer::set_auth_token))
                 .wrap(from_fn(rate_limit))
                 .wrap(from_fn(castellan_http::guard::hostile_input))

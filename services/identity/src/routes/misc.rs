@@ -1,4 +1,4 @@
-//! Health and the error landing page.
+//! Health, the API description and the error landing page.
 
 use actix_web::HttpResponse;
 use actix_web::{HttpRequest, http::header::ContentType};
@@ -8,6 +8,21 @@ use serde_json::json;
 
 pub async fn ok() -> HttpResponse {
     respond::json(&json!({ "ok": true }))
+}
+
+/// `GET /open-api/generate-schema`: the OpenAPI document the bootstrap generated from the
+/// mounted routes.
+pub async fn open_api(req: HttpRequest) -> Result<HttpResponse, castellan_http::ApiError> {
+    let doc = castellan_http::state::registered::<castellan_http::openapi::OpenApiDocument>(&req)?;
+    Ok(respond::json(&doc.0))
+}
+
+/// `GET /reference`: a page that renders the document.
+pub async fn reference(state: actix_web::web::Data<castellan_http::AuthState>) -> HttpResponse {
+    let url = format!("{}{}", state.settings.base_path, super::OPEN_API);
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(castellan_http::openapi::reference_page(&url))
 }
 
 /// Readiness: 200 when the database and the cache (Redis, when configured) answer, else 503.

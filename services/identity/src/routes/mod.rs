@@ -40,6 +40,8 @@ pub const JWKS: &str = "/jwks";
 pub const OK: &str = "/ok";
 pub const READY: &str = "/ready";
 pub const ERROR: &str = "/error";
+pub const OPEN_API: &str = "/open-api/generate-schema";
+pub const REFERENCE: &str = "/reference";
 
 pub fn configure(routes: &mut Routes<'_>) {
     routes
@@ -112,7 +114,9 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/admin/has-permission", admin::has_permission)
         .get(OK, misc::ok)
         .get(READY, misc::ready)
-        .get(ERROR, misc::error_page);
+        .get(ERROR, misc::error_page)
+        .get(OPEN_API, misc::open_api)
+        .get(REFERENCE, misc::reference);
 }
 
 /// `url` with `?error=CODE` (or `&error=CODE`) appended: how link endpoints report failure.

@@ -67,6 +67,7 @@ mod hostile_input;
 mod mail_delivery;
 mod openapi;
 mod organizations;
+mod outage;
 mod password_reset;
 mod profile;
 mod rate_limit;

@@ -467,6 +467,7 @@ impl Browser {
 
 pub mod github;
 pub mod peers;
+pub mod proxy;
 
 /// Organization helpers over the HTTP API.
 pub mod orgs {

@@ -20,6 +20,10 @@ pub enum DataError {
     /// e.g. an index row over 2.7 kB): the client sent it, so it is the client's error.
     #[error("a value is too large to store")]
     TooLarge,
+    /// The database cannot be reached (down, restarting, unreachable, pool exhausted): the
+    /// request may succeed when retried.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(DbErr),
     #[error("database error: {0}")]
     Db(DbErr),
 }
@@ -28,6 +32,9 @@ impl From<DbErr> for DataError {
     fn from(e: DbErr) -> Self {
         if is_too_large(&e) {
             return Self::TooLarge;
+        }
+        if is_unavailable(&e) {
+            return Self::Unavailable(e);
         }
         match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::Conflict,
@@ -49,6 +56,26 @@ pub fn is_too_large(e: &DbErr) -> bool {
             if matches!(&**err, sea_orm::sqlx::Error::Database(db)
                 if db.code().is_some_and(|c| c.starts_with("54")))
     )
+}
+
+/// Whether the database failed to be reached rather than refused the statement: no connection
+/// could be had, the connection broke, or the server is shutting down or starting up
+/// (SQLSTATE classes 08 and 57P).
+#[must_use]
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => matches!(
+            runtime,
+            sea_orm::RuntimeErr::SqlxError(err) if match &**err {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+                Sqlx::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                _ => false,
+            }
+        ),
+        _ => false,
+    }
 }
 
 pub type DataResult<T> = Result<T, DataError>;
@@ -101,7 +128,9 @@ pub async fn connect(url: &str) -> DataResult<DatabaseConnection> {
         )))
     })?;
     let mut opts = sea_orm::ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+    // While the database is unreachable a request waits this long for a connection, then is
+    // answered 503 with Retry-After.
+    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(5));
     match backend {
         Backend::Sqlite => {
             if let Some(dir) = sqlite_parent_dir(url) {

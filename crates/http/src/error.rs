@@ -7,6 +7,9 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, ResponseError};
 use castellan_domain::{Kind, Refusal};
 
+/// What a 503 tells clients to wait before retrying.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorBody {
     Coded {
@@ -105,6 +108,16 @@ impl ApiError {
         )
     }
 
+    /// A dependency (the database) is down for now: 503 with `Retry-After`.
+    #[must_use]
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "The service is temporarily unavailable. Try again shortly.",
+        )
+    }
+
     #[must_use]
     pub fn code(&self) -> Option<&'static str> {
         match self.body {
@@ -158,6 +171,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
         res.content_type(ContentType::json());
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
         match &self.body {
             ErrorBody::Coded { code, message } => {
                 res.body(serde_json::json!({ "message": message, "code": code }).to_string())
@@ -183,6 +199,7 @@ impl From<castellan_session::SessionError> for ApiError {
             castellan_session::SessionError::Banned => {
                 Self::forbidden("BANNED_USER", castellan_session::DEFAULT_BAN_MESSAGE)
             }
+            castellan_session::SessionError::Data(e) => e.into(),
             other => Self::internal(&other),
         }
     }
@@ -193,6 +210,10 @@ impl From<castellan_data::DataError> for ApiError {
         match e {
             castellan_data::DataError::TooLarge => {
                 Self::validation("Invalid input: a value is too long to be stored")
+            }
+            castellan_data::DataError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the database is unavailable");
+                Self::unavailable()
             }
             other => Self::internal(&other),
         }

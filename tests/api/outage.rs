@@ -108,3 +108,75 @@ async fn a_database_outage_is_a_clean_503_and_loses_no_acknowledged_write() {
         assert!(row.is_some(), "{email} was acknowledged but is not stored");
     }
 }
+
+/// Redis going away under load, through a proxy: sessions keep validating from the database,
+/// the general rate limit is counted in process, the brute-force limits fail closed (503), and
+/// everything is shared again within seconds of its return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_keeps_sessions_valid_and_brute_force_limits_closed() {
+    let Some(storage) = Storage::fresh(Backend::PostgresRedis).await else {
+        return;
+    };
+    let proxy = Proxy::start("127.0.0.1:6379").await;
+    let redis = format!("redis://127.0.0.1:{}", proxy.port);
+    let app = TestApp::spawn_on(storage, &[("REDIS_URL", &redis)]).await;
+    let (user, email) = app.new_user("redis-outage").await;
+    assert_eq!(user.session().await["user"]["email"], email.as_str());
+
+    proxy.cut();
+    let checks = futures_util::future::join_all((0..30).map(|_| user.get("/get-session"))).await;
+    for r in &checks {
+        assert_eq!(
+            (r.status, r.json["user"]["email"].as_str()),
+            (200, Some(email.as_str())),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(user.get("/list-sessions").await.status, 200);
+    let sign_in = app
+        .browser()
+        .post("/sign-in/email", &json!({"email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(
+        (
+            sign_in.status,
+            sign_in.code(),
+            sign_in.headers.get("retry-after").map(|v| v.to_str().unwrap())
+        ),
+        (503, "SERVICE_UNAVAILABLE", Some("5")),
+        "brute-force limits fail closed"
+    );
+    assert_eq!(app.browser().get("/ok").await.status, 200);
+    let ready = app.browser().get("/ready").await;
+    assert_eq!(
+        (ready.status, ready.json["checks"]["redis"].as_str()),
+        (503, Some("unavailable"))
+    );
+
+    proxy.restore();
+    let back = Instant::now();
+    let b = app.browser();
+    loop {
+        let r = b
+            .post("/sign-in/email", &json!({"email": email, "password": PASSWORD}))
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert!(
+            back.elapsed() < Duration::from_secs(15),
+            "no recovery 15 s after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The shared counters count again: a fresh client gets Better Auth's 3 tries.
+    let attacker = app.browser();
+    let wrong = json!({"email": email, "password": "not-it"});
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(attacker.post("/sign-in/email", &wrong).await.status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+}

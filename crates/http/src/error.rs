@@ -200,7 +200,11 @@ impl From<castellan_session::SessionError> for ApiError {
                 Self::forbidden("BANNED_USER", castellan_session::DEFAULT_BAN_MESSAGE)
             }
             castellan_session::SessionError::Data(e) => e.into(),
-            other => Self::internal(&other),
+            // A revocation that cannot reach the shared cache is refused, not half done.
+            castellan_session::SessionError::Cache(cause) => {
+                tracing::warn!(error = %cause, "the session cache is unavailable");
+                Self::unavailable()
+            }
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Better Auth's rate limiter: a fixed window per client address and path, with its default
 //! rules, applied before routing. Counters are shared through the cache (Redis when configured).
-//! If the counter store cannot be reached the request is refused: the check fails closed.
+//! If the counter store cannot be reached, the brute-force rules (sign-in, sign-up, passwords,
+//! email, mails, two-factor) fail closed: the request is refused with 503. Everything else is
+//! counted by this process alone until the store is back, so sessions keep validating and the
+//! service stays up, still limited.
 
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
@@ -87,23 +89,36 @@ pub async fn rate_limit<B: MessageBody + 'static>(
     let key = format!("rl:{who}|{path}");
     match state.cache.hit(&key, rule.window, rule.max).await {
         Ok(d) if d.allowed => next.call(req).await.map(ServiceResponse::map_into_left_body),
-        Ok(d) => {
-            let res = HttpResponse::TooManyRequests()
-                .insert_header(("X-Retry-After", d.retry_after_secs.to_string()))
-                .content_type("text/plain;charset=UTF-8")
-                .body(r#"{"message":"Too many requests. Please try again later."}"#);
+        Ok(d) => Ok(req
+            .into_response(too_many(d.retry_after_secs))
+            .map_into_right_body()),
+        Err(e) if rule.max <= BRUTE_FORCE_MAX => {
+            tracing::error!(error = %e, "rate-limit store unavailable; refusing a brute-force-limited request");
+            let res = actix_web::ResponseError::error_response(&ApiError::unavailable());
             Ok(req.into_response(res).map_into_right_body())
         }
         Err(e) => {
-            tracing::error!(error = %e, "rate-limit store unavailable; refusing the request");
-            let res = actix_web::ResponseError::error_response(&ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                "Service temporarily unavailable",
-            ));
-            Ok(req.into_response(res).map_into_right_body())
+            tracing::warn!(error = %e, "rate-limit store unavailable; counting in this process");
+            match state.local_limits.hit(&key, rule.window, rule.max).await {
+                Ok(d) if d.allowed => next.call(req).await.map(ServiceResponse::map_into_left_body),
+                _ => Ok(req
+                    .into_response(too_many(rule.window.as_secs()))
+                    .map_into_right_body()),
+            }
         }
     }
+}
+
+/// The strictest rules, which guard credentials and mail against brute force: these fail
+/// closed when the shared counters are unreachable.
+const BRUTE_FORCE_MAX: u32 = 3;
+
+/// Better Auth's 429.
+fn too_many(retry_after_secs: u64) -> HttpResponse {
+    HttpResponse::TooManyRequests()
+        .insert_header(("X-Retry-After", retry_after_secs.to_string()))
+        .content_type("text/plain;charset=UTF-8")
+        .body(r#"{"message":"Too many requests. Please try again later."}"#)
 }
 
 #[cfg(test)]

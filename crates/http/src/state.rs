@@ -28,6 +28,9 @@ pub struct AuthState {
     pub clock: Arc<dyn Clock>,
     pub cookies: CookieJarConfig,
     pub origins: TrustedOrigins,
+    /// This process's own counters, for the general rate-limit rule while the shared store
+    /// (Redis) cannot be reached.
+    pub local_limits: Cache,
 }
 
 impl AuthState {
@@ -71,6 +74,7 @@ impl AuthState {
             clock,
             cookies,
             origins,
+            local_limits: Cache::memory(),
         }
     }
 }

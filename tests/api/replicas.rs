@@ -77,3 +77,44 @@ async fn a_role_change_on_one_replica_reaches_the_others_policy_cache() {
     }
     assert_eq!(seen, true, "replica B never saw the change");
 }
+
+/// Two replicas behind one address (a round-robin proxy), brute-forced in parallel: Better
+/// Auth's 3 sign-ins per 10 s hold across both, because the counters are shared and atomic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_limit_holds_across_replicas_under_parallel_brute_force() {
+    let Some(a) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let b = TestApp::spawn_on(a.storage.share(), &[]).await;
+    let (_, email) = a.new_user("brute").await;
+    let proxy = castellan_e2e::proxy::Proxy::round_robin(&[
+        &format!("127.0.0.1:{}", a.port),
+        &format!("127.0.0.1:{}", b.port),
+    ])
+    .await;
+    let url = format!("http://127.0.0.1:{}/api/auth/sign-in/email", proxy.port);
+    // A fresh connection per request, so the proxy spreads them over both replicas.
+    let attempts = (0..12).map(|i| {
+        let url = url.clone();
+        let email = email.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let res = client
+                .post(&url)
+                .header("x-forwarded-for", "203.0.113.77")
+                .json(&json!({"email": email, "password": format!("guess-{i}")}))
+                .send()
+                .await
+                .unwrap();
+            res.status().as_u16()
+        }
+    });
+    let mut statuses = futures_util::future::join_all(attempts).await;
+    statuses.sort_unstable();
+    let refused = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((refused, limited), (3, 9), "{statuses:?}");
+}

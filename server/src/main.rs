@@ -165,7 +165,7 @@ async fn run(command: Command) -> Result<(), Failure> {
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    castellan_platform::init_tracing();
+    let _telemetry = castellan_platform::init_tracing();
     match run(cli.command.unwrap_or(Command::Serve)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Config(e)) => {

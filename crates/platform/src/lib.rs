@@ -242,23 +242,80 @@ impl Application {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text or as JSON lines.
-pub fn init_tracing() {
+/// Keeps the trace exporter alive; dropping it sends the spans still buffered.
+#[must_use = "traces are exported only while the guard lives"]
+pub struct Telemetry {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("castellan: exporting the last traces failed: {e}");
+        }
+    }
+}
+
+/// An OTLP (HTTP, protobuf) trace exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; the exporter reads the standard `OTEL_*`
+/// variables itself. The service is `OTEL_SERVICE_NAME`, else `castellan`.
+fn otlp_provider() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    if !set("OTEL_EXPORTER_OTLP_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        return None;
+    }
+    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            eprintln!("castellan: OTLP export is off: {e}");
+            return None;
+        }
+    };
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "castellan".to_owned());
+    Some(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name(service)
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text or as JSON lines;
+/// and exports the same spans over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+pub fn init_tracing() -> Telemetry {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter =
-        || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
     // `LOG_FORMAT=json`: one JSON object per line, with the request span (its `request_id`) on
     // every line written while a request is served.
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let json_logs = json.then(|| {
+        tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .with_env_filter(filter())
-            .init();
-    } else {
-        builder.with_env_filter(filter()).init();
-    }
+            .with_writer(std::io::stderr)
+    });
+    let text_logs = (!json).then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    let provider = otlp_provider();
+    let traces = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("castellan")));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(json_logs)
+        .with(text_logs)
+        .with(traces)
+        .try_init();
+    Telemetry { provider }
 }
 
 /// The body of a service's own binary: settings from the environment, then serve `mounts`.
@@ -266,7 +323,7 @@ pub fn init_tracing() {
 /// # Errors
 /// Bad settings, or any start-up or serving failure.
 pub async fn run_service(name: &str, mounts: &'static [Mount]) -> anyhow::Result<()> {
-    init_tracing();
+    let _telemetry = init_tracing();
     let settings = Settings::from_env().context("reading settings")?;
     let app = Application::build(settings, mounts).await?;
     tracing::info!(port = app.port(), "{name} listening");

@@ -50,6 +50,30 @@ pub async fn migration_status(settings: &Settings) -> anyhow::Result<Vec<(String
         .context("reading the applied migrations")
 }
 
+/// `castellan keys rotate [--revoke-old]`: a new JWT signing key now (see
+/// `JwtIssuer::rotate_now`). Returns the new key's id and how many keys were retired.
+///
+/// # Errors
+/// The database does not answer.
+pub async fn rotate_signing_key(settings: &Settings, revoke: bool) -> anyhow::Result<(String, usize)> {
+    use anyhow::Context as _;
+    let db = castellan_data::connect(&settings.database_url)
+        .await
+        .context("connecting to the database")?;
+    let issuer = castellan_session::jwt::JwtIssuer::new(
+        db,
+        settings.secrets.clone(),
+        settings.origin(),
+        settings.jwt_ttl,
+        settings.jwt_key_rotation,
+        std::sync::Arc::new(castellan_data::SystemClock),
+    );
+    issuer
+        .rotate_now(revoke)
+        .await
+        .map_err(|e| anyhow::anyhow!("rotating the signing key: {e}"))
+}
+
 /// Applies pending migrations and returns (`castellan migrate`).
 ///
 /// # Errors

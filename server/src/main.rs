@@ -36,6 +36,9 @@ enum Command {
     /// Manage the secrets that seal stored values.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Manage the JWT signing keys published at /api/auth/jwks.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -66,6 +69,17 @@ enum AdminCommand {
 enum SecretsCommand {
     /// Re-encrypt every sealed value under the current secret (the first of CASTELLAN_SECRETS).
     Rotate,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Sign with a new key from now on. The old keys stay published until the tokens they
+    /// signed expire.
+    Rotate {
+        /// Withdraw the old keys at once (a leaked key): the tokens they signed stop verifying.
+        #[arg(long)]
+        revoke_old: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +162,15 @@ async fn run(command: Command) -> Result<(), Failure> {
                 )
                 .into());
             }
+        }
+        Command::Keys(KeysCommand::Rotate { revoke_old }) => {
+            let (kid, retired) = castellan::rotate_signing_key(&settings()?, revoke_old).await?;
+            let how = if revoke_old {
+                "withdrawn now"
+            } else {
+                "published until their tokens expire"
+            };
+            println!("signing key {kid} in use; {retired} earlier keys {how}");
         }
         Command::Config(ConfigCommand::Check) => {
             let settings = settings()?;

@@ -349,3 +349,60 @@ fn healthcheck_passes_against_a_running_server_and_fails_without_one() {
     assert!(healthy, "the server never answered /ok");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn keys_rotate_replaces_the_signing_key_and_keeps_or_withdraws_the_old_one() {
+    use sea_orm::EntityTrait as _;
+    let dir = scratch("keys");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("castellan.db").display());
+    let rotate = |args: &[&str]| {
+        let out = castellan().args(args).env("DATABASE_URL", &url).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    rotate(&["migrate"]);
+    let first = rotate(&["keys", "rotate"]);
+    assert!(
+        first.ends_with("0 earlier keys published until their tokens expire"),
+        "{first}"
+    );
+    let second = rotate(&["keys", "rotate"]);
+    assert!(
+        second.ends_with("1 earlier keys published until their tokens expire"),
+        "{second}"
+    );
+    let db = castellan_data::connect(&url).await.unwrap();
+    let keys = castellan_data::entity::jwks::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let live: Vec<_> = keys.iter().filter(|k| k.expires_at.is_none()).collect();
+    let retiring: Vec<_> = keys
+        .iter()
+        .filter(|k| k.expires_at.is_some_and(|e| e > now))
+        .collect();
+    assert_eq!(
+        (keys.len(), live.len(), retiring.len()),
+        (2, 1, 1),
+        "one signing, one still published"
+    );
+    assert!(second.contains(&live[0].id), "{second}");
+
+    let third = rotate(&["keys", "rotate", "--revoke-old"]);
+    assert!(third.ends_with("2 earlier keys withdrawn now"), "{third}");
+    let keys = castellan_data::entity::jwks::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    let published = keys
+        .iter()
+        .filter(|k| k.expires_at.is_none_or(|e| e > chrono::Utc::now()))
+        .count();
+    assert_eq!(published, 1, "only the new key is published after a revocation");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,7 +13,9 @@ use castellan_crypto::{eddsa, random};
 use castellan_data::entity::jwks;
 use castellan_data::{Clock, DataError, DatabaseConnection};
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait as _, QueryFilter, QueryOrder,
+};
 use serde_json::{Map, Value};
 use std::sync::{Arc, PoisonError};
 
@@ -176,6 +178,38 @@ impl JwtIssuer {
                 Some(Value::Object(jwk))
             })
             .collect())
+    }
+
+    /// Replaces the signing key now (`castellan keys rotate`). The keys it replaces stay
+    /// published until every token they may still sign has expired (replicas pick the new key
+    /// up within a minute), unless `revoke` withdraws them at once, for a key that leaked:
+    /// then the tokens they signed stop verifying. Returns the new key's id and how many keys
+    /// were retired.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn rotate_now(&self, revoke: bool) -> Result<(String, usize), JwtError> {
+        let now = self.clock.now();
+        let grace = self.ttl + TimeDelta::from_std(RELOAD_AFTER).unwrap_or_default();
+        let until = if revoke { now } else { now + grace };
+        let live = jwks::Entity::find()
+            .filter(
+                jwks::Column::ExpiresAt
+                    .is_null()
+                    .or(jwks::Column::ExpiresAt.gt(until)),
+            )
+            .all(&self.db)
+            .await?;
+        let retired = live.len();
+        for row in live {
+            let mut retiring: jwks::ActiveModel = row.into();
+            retiring.expires_at = Set(Some(until));
+            retiring.update(&self.db).await?;
+        }
+        let key = self.create(now).await?;
+        let kid = key.kid.clone();
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(key);
+        Ok((kid, retired))
     }
 
     async fn signing_key(&self) -> Result<SigningKey, JwtError> {

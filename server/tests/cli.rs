@@ -351,7 +351,10 @@ fn healthcheck_passes_against_a_running_server_and_fails_without_one() {
 }
 
 #[tokio::test]
-#[allow(clippy::disallowed_methods, reason = "compared with the wall clock the binary used")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "compared with the wall clock the binary used"
+)]
 async fn keys_rotate_replaces_the_signing_key_and_keeps_or_withdraws_the_old_one() {
     use sea_orm::EntityTrait as _;
     let dir = scratch("keys");

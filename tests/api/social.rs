@@ -374,6 +374,18 @@ social_tests! {
         let now = b.post("/get-access-token", &json!({"accountId": account})).await;
         assert_eq!(now.json["accessToken"], refreshed.json["accessToken"]);
 
+        // An access token about to expire is refreshed by get-access-token itself.
+        {
+            use sea_orm::{ConnectionTrait, Statement};
+            let db = s.app.db().await;
+            let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+            let sql = format!(r#"UPDATE "account" SET "accessTokenExpiresAt" = '{soon}' WHERE "id" = '{account}'"#);
+            db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        }
+        let renewed = b.post("/get-access-token", &json!({"accountId": account})).await;
+        assert_eq!(renewed.status, 200, "{}", renewed.text);
+        assert_ne!(renewed.json["accessToken"], refreshed.json["accessToken"], "refreshed on the way");
+
         let info = b.get(&format!("/account-info?accountId={account}")).await;
         assert_eq!(info.json["user"]["email"], "alice@example.com", "{}", info.text);
         assert_eq!(info.json["account"]["providerId"], "google");

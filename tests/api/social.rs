@@ -135,6 +135,14 @@ impl Social {
         res.headers()["location"].to_str().unwrap().to_owned()
     }
 
+    /// A whole GitHub sign-in as `user` in a fresh browser; returns where it lands.
+    async fn github_sign_in(&self, user: GitHubUser, body: Value) -> String {
+        self.github.sign_in_as(user);
+        let b = self.app.browser();
+        let back = self.github_callback(&b, "/sign-in/social", body).await;
+        self.deliver(&b, &back).await
+    }
+
     async fn accounts(&self, browser: &Browser) -> Vec<Value> {
         browser
             .get("/list-accounts")
@@ -588,48 +596,38 @@ async fn sign_up_through_a_provider_can_be_limited() {
                 idp: None,
                 github,
             };
-            s.github.sign_in_as(GitHubUser {
+            let newbie = GitHubUser {
                 id: 1,
                 login: "newbie".into(),
                 email: "newbie@gh.test".into(),
                 verified: true,
-            });
-            let b = s.app.browser();
-            let back = s
-                .github_callback(
-                    &b,
-                    "/sign-in/social",
-                    json!({"provider": "github", "callbackURL": "/in"}),
-                )
+            };
+            let to = s
+                .github_sign_in(newbie, json!({"provider": "github", "callbackURL": "/in"}))
                 .await;
-            assert_eq!(
-                error_of(&s.deliver(&b, &back).await),
-                "signup_disabled",
-                "{switch}"
-            );
-            let b = s.app.browser();
+            assert_eq!(error_of(&to), "signup_disabled", "{switch}");
+            let newbie = GitHubUser {
+                id: 1,
+                login: "newbie".into(),
+                email: "newbie@gh.test".into(),
+                verified: true,
+            };
             let body = json!({"provider": "github", "callbackURL": "/in", "requestSignUp": true});
-            let back = s.github_callback(&b, "/sign-in/social", body).await;
-            let to = s.deliver(&b, &back).await;
+            let to = s.github_sign_in(newbie, body).await;
             assert_eq!(to == "/in", on_request, "{switch} with requestSignUp: {to}");
 
             // An existing user still signs in.
             let _local = verified_password_user(&s.app, "old@gh.test").await;
-            s.github.sign_in_as(GitHubUser {
+            let old = GitHubUser {
                 id: 2,
                 login: "old".into(),
                 email: "old@gh.test".into(),
                 verified: true,
-            });
-            let b = s.app.browser();
-            let back = s
-                .github_callback(
-                    &b,
-                    "/sign-in/social",
-                    json!({"provider": "github", "callbackURL": "/in"}),
-                )
+            };
+            let to = s
+                .github_sign_in(old, json!({"provider": "github", "callbackURL": "/in"}))
                 .await;
-            assert_eq!(s.deliver(&b, &back).await, "/in", "{switch}: existing users");
+            assert_eq!(to, "/in", "{switch}: existing users");
         }
     }
 }

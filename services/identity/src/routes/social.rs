@@ -295,6 +295,21 @@ pub async fn callback_post(
     Ok(respond::redirect(&target))
 }
 
+/// The caller and the account a token endpoint's body names. Without a session: 401 with an
+/// empty body, as Better Auth answers.
+fn token_request(
+    body: Option<&Value>,
+    current: MaybeSession,
+) -> Result<(castellan_session::AuthSession, String), ApiError> {
+    let auth = current
+        .require()
+        .map_err(|_| IdentityError::AdminUnauthenticated)?;
+    let mut f = Fields::body(body)?;
+    let account_id = account_of(&mut f, &auth.user.id)?;
+    f.finish()?;
+    Ok((auth, account_id))
+}
+
 /// The `{accountId, userId?}` body of the token endpoints; a `userId` must be the caller's own.
 fn account_of(f: &mut Fields<'_>, user_id: &str) -> Result<String, ApiError> {
     f.only(&["accountId", "userId"]);
@@ -329,12 +344,7 @@ pub async fn get_access_token(
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = current
-        .require()
-        .map_err(|_| IdentityError::AdminUnauthenticated)?;
-    let mut f = Fields::body(body.get())?;
-    let account_id = account_of(&mut f, &auth.user.id)?;
-    f.finish()?;
+    let (auth, account_id) = token_request(body.get(), current)?;
     let token = social.access_token(&auth, &account_id).await?;
     let mut out = json!({ "accessToken": token.access_token, "scopes": token.scopes });
     if let Some(obj) = out.as_object_mut() {
@@ -353,12 +363,7 @@ pub async fn refresh_token(
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = current
-        .require()
-        .map_err(|_| IdentityError::AdminUnauthenticated)?;
-    let mut f = Fields::body(body.get())?;
-    let account_id = account_of(&mut f, &auth.user.id)?;
-    f.finish()?;
+    let (auth, account_id) = token_request(body.get(), current)?;
     let t = social.refresh_tokens(&auth, &account_id).await?;
     Ok(respond::json(&json!({
         "accessToken": t.access_token,

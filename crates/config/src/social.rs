@@ -49,9 +49,10 @@ pub struct ClaimMapping {
     pub image: Option<String>,
 }
 
-/// Which endpoints a provider's flows use: Better Auth mounts its social providers at
-/// `/sign-in/social` + `/callback/:id` and the generic-OAuth plugin's at `/sign-in/oauth2` +
-/// `/oauth2/callback/:id`.
+/// Where a provider comes from, and which endpoints serve it. Better Auth 1.7 serves every
+/// provider, generic ones included, at `/sign-in/social` + `/callback/:id` (`Social`); the
+/// earlier generic-OAuth endpoints, `/sign-in/oauth2` + `/oauth2/callback/:id` (`Generic`),
+/// serve only the generic providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     Social,
@@ -115,8 +116,12 @@ pub struct SocialSettings {
 
 impl SocialSettings {
     #[must_use]
+    /// The provider `id` as the endpoints of `family` see it: the social endpoints serve every
+    /// provider, the generic-OAuth ones only the generic providers.
     pub fn provider(&self, id: &str, family: Family) -> Option<&Provider> {
-        self.providers.iter().find(|p| p.id == id && p.family == family)
+        self.providers
+            .iter()
+            .find(|p| p.id == id && (family == Family::Social || p.family == Family::Generic))
     }
 }
 
@@ -522,8 +527,13 @@ mod tests {
         );
         assert_eq!(corp.scopes, ["openid", "email", "profile"]);
         assert!(
-            s.provider("corp", Family::Social).is_none(),
-            "generic providers have their own endpoints"
+            s.provider("corp", Family::Social).is_some(),
+            "Better Auth 1.7 serves generic providers as social ones"
+        );
+        let gh = read(&[("GITHUB_CLIENT_ID", "id"), ("GITHUB_CLIENT_SECRET", "s")]).unwrap();
+        assert!(
+            gh.provider("github", Family::Generic).is_none(),
+            "the generic endpoints serve generic providers only"
         );
         assert!(
             read(&[(

@@ -175,9 +175,11 @@ impl SocialService {
             })
     }
 
-    fn redirect_uri(&self, provider: &Provider) -> String {
+    /// The callback the provider sends the browser back to: the configured one, else the one
+    /// of the endpoints the flow came through.
+    fn redirect_uri(&self, provider: &Provider, via: Family) -> String {
         provider.redirect_uri.clone().unwrap_or_else(|| {
-            let path = match provider.family {
+            let path = match via {
                 Family::Social => "callback",
                 Family::Generic => "oauth2/callback",
             };
@@ -274,7 +276,7 @@ impl SocialService {
         }
         let mut extra = provider.authorization_params.clone();
         extra.extend(req.additional_params.iter().cloned());
-        let redirect_uri = self.redirect_uri(provider);
+        let redirect_uri = self.redirect_uri(provider, family);
         let url = self
             .rp
             .authorization_url(
@@ -430,7 +432,7 @@ impl SocialService {
         let registration = self.registration(provider).await?;
         let exchange = CodeExchange {
             client_secret: &provider.client_secret,
-            redirect_uri: &self.redirect_uri(provider),
+            redirect_uri: &self.redirect_uri(provider, family),
             code: &code,
             code_verifier: Some(&flow.code_verifier),
         };

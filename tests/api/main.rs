@@ -64,6 +64,7 @@ mod conformance;
 mod cors;
 mod email_verification;
 mod hostile_input;
+mod magic_link;
 mod mail_delivery;
 mod openapi;
 mod organizations;

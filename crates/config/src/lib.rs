@@ -158,6 +158,18 @@ pub struct Settings {
     /// Where `GET /metrics` is served (`METRICS_ADDR`, `host:port`): alone on that address, and
     /// then not on the main port. `None` serves it on the main port.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    pub magic_link: MagicLinkSettings,
+}
+
+/// Magic links (`MAGIC_LINK_*`).
+#[derive(Debug, Clone)]
+pub struct MagicLinkSettings {
+    /// `MAGIC_LINK` (on by default): `sign-in/magic-link` and `magic-link/verify` are served.
+    pub enabled: bool,
+    /// `MAGIC_LINK_EXPIRES_IN` seconds (300, Better Auth's).
+    pub expires_in_secs: i64,
+    /// `MAGIC_LINK_DISABLE_SIGN_UP`: a link for an unknown address creates no user.
+    pub disable_sign_up: bool,
 }
 
 /// Enterprise SSO (`SSO_*`).
@@ -322,6 +334,21 @@ impl Settings {
                 }),
             },
             social,
+            magic_link: MagicLinkSettings {
+                enabled: flag("MAGIC_LINK", true),
+                expires_in_secs: match get("MAGIC_LINK_EXPIRES_IN") {
+                    None => 300,
+                    Some(v) => v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=86_400).contains(n))
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name: "MAGIC_LINK_EXPIRES_IN",
+                            reason: format!("{v:?} is not a number of seconds between 1 and 86400"),
+                        })?,
+                },
+                disable_sign_up: flag("MAGIC_LINK_DISABLE_SIGN_UP", false),
+            },
             metrics_addr: match get("METRICS_ADDR") {
                 None => None,
                 Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {

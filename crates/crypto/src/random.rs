@@ -3,6 +3,7 @@
 
 const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const LOWER_ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// `len` characters from `alphabet`, uniformly distributed.
 #[must_use]
@@ -32,6 +33,12 @@ pub fn random_string(len: usize, alphabet: &[u8]) -> String {
 #[must_use]
 pub fn generate_id() -> String {
     random_string(32, ALPHANUMERIC)
+}
+
+/// `len` characters of `[a-zA-Z]` (Better Auth's magic-link tokens).
+#[must_use]
+pub fn letters(len: usize) -> String {
+    random_string(len, LETTERS)
 }
 
 /// `len` characters from `[a-zA-Z0-9]`.

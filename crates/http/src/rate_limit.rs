@@ -39,6 +39,13 @@ pub fn rule_for(path: &str) -> Rule {
         "/email-otp/send-verification-otp",
         "/email-otp/request-password-reset",
     ];
+    // The magic-link plugin's own rule comes first, as Better Auth's plugin rules do.
+    if path.starts_with("/sign-in/magic-link") || path.starts_with("/magic-link/verify") {
+        return Rule {
+            window: Duration::from_secs(60),
+            max: 5,
+        };
+    }
     if STRICT.iter().any(|p| path.starts_with(p)) {
         Rule {
             window: Duration::from_secs(10),

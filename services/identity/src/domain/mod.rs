@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod deletion;
 pub mod email;
+pub mod magic_link;
 pub mod password_reset;
 pub mod social;
 pub mod two_factor;

@@ -6,6 +6,7 @@ mod api_keys;
 mod credentials;
 mod email;
 mod jwt;
+mod magic_link;
 mod misc;
 mod password_reset;
 mod sessions;
@@ -55,6 +56,8 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/refresh-token", social::refresh_token)
         .get("/account-info", social::account_info)
         .post("/sign-in/oauth2", social::sign_in_oauth2)
+        .post("/sign-in/magic-link", magic_link::sign_in)
+        .get("/magic-link/verify", magic_link::verify)
         .get("/oauth2/callback/{provider}", social::oauth2_callback)
         .post("/oauth2/link", social::oauth2_link)
         .post(SIGN_UP_EMAIL, credentials::sign_up)

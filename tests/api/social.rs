@@ -524,10 +524,11 @@ async fn peer_id_token(idp: &Peer, email: &str, password: &str, nonce: &str) -> 
         .to_owned()
 }
 
-/// The official Better Auth client signs in through Google (the peer in auto-login mode), on
-/// both backends, one after the other (they share one install of the client).
+/// The official Better Auth client signs in through Google (the peer in auto-login mode) and
+/// through a magic link (`magicLinkClient`), on both backends, one after the other (they share
+/// one install of the client).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_client_signs_in_with_google() {
+async fn the_official_client_signs_in_with_google_and_a_magic_link() {
     let Some(dir) = tokio::task::spawn_blocking(|| crate::conformance::prepared_suite("social-client"))
         .await
         .unwrap()
@@ -562,12 +563,13 @@ async fn the_official_client_signs_in_with_google() {
         // `--list` installs the client (once) and runs nothing.
         let (_, installed) = castellan_e2e::node_suite::run(dir.clone(), vec!["--list".into()], vec![]).await;
         assert!(installed, "installing the official client failed");
-        let (dir2, origin) = (dir.clone(), app.origin.clone());
+        let (dir2, origin, mail_log) = (dir.clone(), app.origin.clone(), app.mail_log.clone());
         let out = tokio::task::spawn_blocking(move || {
             std::process::Command::new("node")
                 .arg("social.mjs")
                 .current_dir(dir2)
                 .env("BASE_URL", origin)
+                .env("MAIL_LOG", mail_log)
                 .output()
                 .unwrap()
         })
@@ -575,7 +577,11 @@ async fn the_official_client_signs_in_with_google() {
         .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(stdout.trim(), "PASS social-sign-in", "on {backend:?}");
+        assert_eq!(
+            stdout.trim(),
+            "PASS social-sign-in\nPASS magic-link",
+            "on {backend:?}"
+        );
     }
 }
 

@@ -483,7 +483,6 @@ impl SocialService {
         exchange: &CodeExchange<'_>,
         nonce: Option<&str>,
     ) -> Result<(ProviderProfile, castellan_oauth::Tokens), LoginFailure> {
-        use castellan_config::social::ProfileShape;
         match &provider.protocol {
             Protocol::Oidc { .. } => {
                 let check = IdTokenCheck {
@@ -492,10 +491,7 @@ impl SocialService {
                     now: self.now(),
                 };
                 let (verified, issued) = self.rp.complete(registration, exchange, &check).await?;
-                let mapping = match &provider.profile {
-                    ProfileShape::Claims(m) => m.clone(),
-                    _ => castellan_config::social::ClaimMapping::default(),
-                };
+                let mapping = profile::claim_mapping(provider);
                 Ok((profile::from_claims(&verified.claims, &mapping)?, issued))
             }
             Protocol::OAuth2 { user_info_url, .. } => {
@@ -549,10 +545,7 @@ impl SocialService {
                 tracing::info!(provider = %provider.id, reason = %f.reason, "ID token refused");
                 IdentityError::InvalidToken
             })?;
-        let mapping = match &provider.profile {
-            castellan_config::social::ProfileShape::Claims(m) => m.clone(),
-            _ => castellan_config::social::ClaimMapping::default(),
-        };
+        let mapping = profile::claim_mapping(provider);
         let mut profile = profile::from_claims(&verified.claims, &mapping)
             .map_err(|_| IdentityError::FailedToGetUserInfo)?;
         if profile.name.is_none() {

@@ -33,6 +33,16 @@ fn unreadable(what: &str) -> LoginFailure {
     )
 }
 
+/// The claim renames of a provider whose identity comes as claims (none for the API-shaped
+/// providers, whose ID tokens, when they have any, use the standard names).
+#[must_use]
+pub fn claim_mapping(provider: &castellan_config::social::Provider) -> ClaimMapping {
+    match &provider.profile {
+        ProfileShape::Claims(m) => m.clone(),
+        _ => ClaimMapping::default(),
+    }
+}
+
 /// A profile from OIDC claims (ID token overlaid with userinfo) or a generic user API, with the
 /// operator's renames.
 ///

@@ -1,7 +1,7 @@
 //! The provider tokens kept in `account`: sealed at rest in Better Auth's `encryptOAuthTokens`
 //! format, refreshed when they are about to expire, and the linked accounts' management.
 
-use castellan_config::social::{Family, ProfileShape, Protocol};
+use castellan_config::social::Protocol;
 use castellan_data::entity::account;
 use castellan_data::repo::accounts::{self, StoredTokens};
 use castellan_oauth::{LoginFailure, Tokens};
@@ -217,10 +217,7 @@ impl SocialService {
                 profile::from_user_api(&self.rp, &provider.profile, user_info_url, &token.access_token).await
             }
             (Protocol::Oidc { .. }, Some(endpoint)) => {
-                let mapping = match &provider.profile {
-                    ProfileShape::Claims(m) => m.clone(),
-                    _ => castellan_config::social::ClaimMapping::default(),
-                };
+                let mapping = profile::claim_mapping(provider);
                 match self.rp.fetch_json(endpoint, &token.access_token).await {
                     Ok(Value::Object(claims)) => profile::from_claims(&claims, &mapping),
                     Ok(_) => Err(LoginFailure::new("invalid_provider", "userinfo is not an object")),
@@ -274,11 +271,5 @@ impl SocialService {
             user_id: auth.user.id.clone(),
             email: auth.user.email.clone(),
         }
-    }
-
-    /// Whether `family` has a provider called `id` (for the routes' 404s).
-    #[must_use]
-    pub fn has_provider(&self, id: &str, family: Family) -> bool {
-        self.settings.social.provider(id, family).is_some()
     }
 }

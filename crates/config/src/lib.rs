@@ -38,6 +38,25 @@ pub enum ConfigError {
     MissingSmtp(String),
 }
 
+const SECONDS: &str = "a number of seconds";
+const SOCKET_ADDRESS: &str = "host:port (an IP address and a port)";
+
+/// A set variable parsed as `T` (`None` when unset); `what` names what it must be.
+fn parsed<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &'static str,
+    what: &str,
+) -> Result<Option<T>, ConfigError> {
+    value
+        .map(|v| {
+            v.parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("{v:?} is not {what}"),
+            })
+        })
+        .transpose()
+}
+
 /// How long sessions live and when they are extended, as in Better Auth's defaults.
 #[derive(Clone, Debug)]
 pub struct SessionSettings {
@@ -212,13 +231,7 @@ impl Settings {
         };
 
         let production = get("CASTELLAN_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
-        let port = match get("PORT") {
-            None => 3000,
-            Some(p) => p.parse().map_err(|_| ConfigError::Invalid {
-                name: "PORT",
-                reason: format!("{p:?} is not a port number"),
-            })?,
-        };
+        let port = parsed(get("PORT"), "PORT", "a port number")?.unwrap_or(3000);
         let host = get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
         let base_raw = get("BASE_URL")
             .or_else(|| get("BETTER_AUTH_URL"))
@@ -305,57 +318,50 @@ impl Settings {
                 .collect(),
             impersonation_requires_reason: flag("IMPERSONATION_REQUIRE_REASON", false),
             jwt_ttl: Duration::from_secs(15 * 60),
-            jwt_key_rotation: Duration::from_secs(match get("JWT_KEY_ROTATION_SECONDS") {
-                None => 30 * 24 * 3600,
-                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                    name: "JWT_KEY_ROTATION_SECONDS",
-                    reason: format!("{v:?} is not a number of seconds"),
-                })?,
-            }),
+            jwt_key_rotation: Duration::from_secs(
+                parsed(
+                    get("JWT_KEY_ROTATION_SECONDS"),
+                    "JWT_KEY_ROTATION_SECONDS",
+                    SECONDS,
+                )?
+                .unwrap_or(30 * 24 * 3600),
+            ),
             max_body_bytes: 64 * 1024,
             sso: SsoSettings {
                 domain_verification: flag("SSO_DOMAIN_VERIFICATION", true),
-                dns_server: match get("SSO_DNS_SERVER").filter(|v| v != "system") {
-                    None => None,
-                    Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
-                        name: "SSO_DNS_SERVER",
-                        reason: format!("{v:?} is not host:port (an IP address and a port)"),
-                    })?),
-                },
+                dns_server: parsed(
+                    get("SSO_DNS_SERVER").filter(|v| v != "system"),
+                    "SSO_DNS_SERVER",
+                    SOCKET_ADDRESS,
+                )?,
                 token_prefix: "better-auth-token".to_owned(),
                 default_role: get("SSO_DEFAULT_ROLE").unwrap_or_else(|| "member".to_owned()),
                 trusted_idp_origins: list(get("SSO_TRUSTED_IDP_ORIGINS")),
-                clock_skew: Duration::from_secs(match get("SSO_CLOCK_SKEW_SECONDS") {
-                    None => 120,
-                    Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                        name: "SSO_CLOCK_SKEW_SECONDS",
-                        reason: format!("{v:?} is not a number of seconds"),
-                    })?,
-                }),
+                clock_skew: Duration::from_secs(
+                    parsed(get("SSO_CLOCK_SKEW_SECONDS"), "SSO_CLOCK_SKEW_SECONDS", SECONDS)?.unwrap_or(120),
+                ),
             },
             social,
             magic_link: MagicLinkSettings {
                 enabled: flag("MAGIC_LINK", true),
-                expires_in_secs: match get("MAGIC_LINK_EXPIRES_IN") {
-                    None => 300,
-                    Some(v) => v
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=86_400).contains(n))
-                        .ok_or_else(|| ConfigError::Invalid {
+                expires_in_secs: parsed(
+                    get("MAGIC_LINK_EXPIRES_IN"),
+                    "MAGIC_LINK_EXPIRES_IN",
+                    "a number of seconds",
+                )?
+                .map_or(Ok(300), |n: i64| {
+                    if (1..=86_400).contains(&n) {
+                        Ok(n)
+                    } else {
+                        Err(ConfigError::Invalid {
                             name: "MAGIC_LINK_EXPIRES_IN",
-                            reason: format!("{v:?} is not a number of seconds between 1 and 86400"),
-                        })?,
-                },
+                            reason: format!("{n} is not between 1 and 86400 seconds"),
+                        })
+                    }
+                })?,
                 disable_sign_up: flag("MAGIC_LINK_DISABLE_SIGN_UP", false),
             },
-            metrics_addr: match get("METRICS_ADDR") {
-                None => None,
-                Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
-                    name: "METRICS_ADDR",
-                    reason: format!("{v:?} is not host:port (an IP address and a port)"),
-                })?),
-            },
+            metrics_addr: parsed(get("METRICS_ADDR"), "METRICS_ADDR", SOCKET_ADDRESS)?,
         })
     }
 

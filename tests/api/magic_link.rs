@@ -104,4 +104,18 @@ both_backends! {
         let r = app.browser().post("/sign-in/magic-link", &json!({"email": "not-an-address"})).await;
         assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
     }
+
+    async fn one_address_gets_at_most_five_mails_whoever_asks(app: TestApp) {
+        let victim = format!("{}@magic.test", castellan_e2e::unique("bomb"));
+        for path in ["/sign-in/magic-link", "/request-password-reset", "/send-verification-email"] {
+            let mut statuses = Vec::new();
+            for _ in 0..6 {
+                // A new client address each time: the per-client limit alone would let all through.
+                statuses.push(app.browser().post(path, &json!({"email": victim})).await.status);
+            }
+            assert_eq!(statuses, [200, 200, 200, 200, 200, 429], "{path}");
+        }
+        let other = format!("{}@magic.test", castellan_e2e::unique("free"));
+        assert_eq!(app.browser().post("/sign-in/magic-link", &json!({"email": other})).await.status, 200, "another address is not limited");
+    }
 }

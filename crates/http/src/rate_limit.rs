@@ -116,6 +116,38 @@ pub async fn rate_limit<B: MessageBody + 'static>(
     }
 }
 
+/// How many mails one address may be sent by each mail-sending endpoint in a window, whoever
+/// asks: the per-client rules above do not stop a mail bomb sent from many addresses.
+pub const PER_ADDRESS: Rule = Rule {
+    window: Duration::from_secs(15 * 60),
+    max: 5,
+};
+
+/// Counts a mail to `address` from the endpoint `path`, across replicas. The answer is the
+/// same whether or not the address has an account.
+///
+/// # Errors
+/// 429 once the address had its share; 503 when the counters cannot be reached (fails closed).
+pub async fn limit_address(state: &AuthState, path: &str, address: &str) -> Result<(), ApiError> {
+    if !state.settings.rate_limit.enabled {
+        return Ok(());
+    }
+    let digest = castellan_crypto::signing::sha256_b64url(address.to_lowercase().as_bytes());
+    let key = format!("rl:to:{digest}|{path}");
+    match state.cache.hit(&key, PER_ADDRESS.window, PER_ADDRESS.max).await {
+        Ok(d) if d.allowed => Ok(()),
+        Ok(_) => Err(ApiError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_REQUESTS",
+            "Too many requests. Please try again later.",
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit store unavailable; refusing a mail");
+            Err(ApiError::unavailable())
+        }
+    }
+}
+
 /// The strictest rules, which guard credentials and mail against brute force: these fail
 /// closed when the shared counters are unreachable.
 const BRUTE_FORCE_MAX: u32 = 3;

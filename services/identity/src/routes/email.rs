@@ -11,6 +11,7 @@ use crate::domain::IdentityService;
 
 pub async fn send_verification_email(
     Service(identity): Service<IdentityService>,
+    state: web::Data<AuthState>,
     body: Body,
     current: MaybeSession,
 ) -> Result<HttpResponse, ApiError> {
@@ -18,12 +19,10 @@ pub async fn send_verification_email(
     let email = f.email("email");
     let callback_url = f.optional_string("callbackURL");
     f.finish()?;
+    let email = validated(email)?;
+    castellan_http::rate_limit::limit_address(&state, super::SEND_VERIFICATION_EMAIL, &email).await?;
     identity
-        .request_verification(
-            &validated(email)?,
-            callback_url.as_deref(),
-            current.session.as_ref(),
-        )
+        .request_verification(&email, callback_url.as_deref(), current.session.as_ref())
         .await?;
     Ok(respond::json(&json!({ "status": true })))
 }

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::{CredentialForm, query_object};
 use castellan_http::origin::check_callback;
+use castellan_http::rate_limit::limit_address;
 use castellan_http::respond::{self, SessionView, UserView};
 use castellan_http::{ApiError, AuthState, Body, Fields, Service};
 use serde_json::json;
@@ -30,9 +31,9 @@ pub async fn sign_in(
     };
     let _metadata = f.optional_object("metadata");
     f.finish()?;
-    identity
-        .send_magic_link(&validated(email)?, name, &targets)
-        .await?;
+    let email = validated(email)?;
+    limit_address(&state, "/sign-in/magic-link", &email).await?;
+    identity.send_magic_link(&email, name, &targets).await?;
     Ok(respond::json(&json!({ "status": true })))
 }
 

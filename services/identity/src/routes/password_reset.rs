@@ -13,14 +13,17 @@ const RESET_REQUESTED: &str = "If this email exists in our system, check your em
 
 pub async fn request(
     Service(identity): Service<IdentityService>,
+    state: web::Data<AuthState>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::body(body.get())?;
     let email = f.email("email");
     let redirect_to = f.optional_string("redirectTo");
     f.finish()?;
+    let email = validated(email)?;
+    castellan_http::rate_limit::limit_address(&state, super::REQUEST_PASSWORD_RESET, &email).await?;
     identity
-        .request_password_reset(&validated(email)?, redirect_to.as_deref())
+        .request_password_reset(&email, redirect_to.as_deref())
         .await?;
     Ok(respond::json(
         &json!({ "status": true, "message": RESET_REQUESTED }),

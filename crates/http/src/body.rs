@@ -180,8 +180,16 @@ fn check_origin<P: BodyPolicy>(req: &HttpRequest, state: &AuthState) -> Result<(
     }
 }
 
-/// Callback-type URLs must be safe relative paths or trusted origins, even without cookies.
-fn check_callback_params(req: &HttpRequest, state: &AuthState, body: Option<&Value>) -> Result<(), ApiError> {
+/// Callback-type URLs (in the body, else in the query) must be safe relative paths or trusted
+/// origins, even without cookies. The body extractor runs it; GET handlers call it with `None`.
+///
+/// # Errors
+/// 403 with Better Auth's code for the parameter; 400 for a non-string or a control character.
+pub fn check_callback_params(
+    req: &HttpRequest,
+    state: &AuthState,
+    body: Option<&Value>,
+) -> Result<(), ApiError> {
     const PARAMS: [(&str, &str, &str, &str); 4] = [
         (
             "callbackURL",
@@ -211,8 +219,7 @@ fn check_callback_params(req: &HttpRequest, state: &AuthState, body: Option<&Val
     for (key, label, code, message) in PARAMS {
         let value = match body.and_then(|b| b.get(key)) {
             Some(v) => Some(v.clone()),
-            None if key == "callbackURL" => query_param(req, key).map(Value::String),
-            None => None,
+            None => query_param(req, key).map(Value::String),
         };
         match value {
             None | Some(Value::Null) => {}

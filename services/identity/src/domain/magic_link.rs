@@ -120,8 +120,8 @@ impl IdentityService {
     /// account someone registered with it.
     ///
     /// # Errors
-    /// [`LinkRefused`] for a bad, spent or expired link, or a new user when sign-up is off;
-    /// storage failures as `Err(Ok(..))`'s counterpart, [`IdentityError`].
+    /// Storage failures. A link that signs no one in (bad, spent, expired, or a new user while
+    /// sign-up is off) is `Ok(Err(LinkRefused))`: the route turns it into a redirect.
     pub async fn verify_magic_link(
         &self,
         token: &str,

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::{CredentialForm, query_object};
-use castellan_http::origin::check_callback;
 use castellan_http::rate_limit::limit_address;
 use castellan_http::respond::{self, SessionView, UserView};
 use castellan_http::{ApiError, AuthState, Body, Fields, Service};
@@ -52,23 +51,7 @@ pub async fn verify(
     let new_user = f.optional_string("newUserCallbackURL");
     let on_error = f.optional_string("errorCallbackURL");
     f.finish()?;
-    for (value, code, message) in [
-        (&callback, "INVALID_CALLBACK_URL", "Invalid callbackURL"),
-        (
-            &new_user,
-            "INVALID_NEW_USER_CALLBACK_URL",
-            "Invalid newUserCallbackURL",
-        ),
-        (
-            &on_error,
-            "INVALID_ERROR_CALLBACK_URL",
-            "Invalid errorCallbackURL",
-        ),
-    ] {
-        if let Some(v) = value {
-            check_callback(&state.origins, v, code, message)?;
-        }
-    }
+    castellan_http::body::check_callback_params(&req, &state, None)?;
     // Better Auth resolves the targets against its base URL.
     let origin = state.settings.origin();
     let absolute = |u: &str| {

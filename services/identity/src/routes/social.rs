@@ -93,14 +93,7 @@ fn id_token_field(f: &mut Fields<'_>) -> Result<Option<IdTokenSignIn>, ApiError>
     let user = t.optional_object("user").unwrap_or_default();
     t.finish()
         .map_err(|e| ApiError::validation(e.to_string().replace("[body.", "[body.idToken.")))?;
-    let name = user.get("name").and_then(|n| {
-        let part = |k: &str| n.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-        match (part("firstName"), part("lastName")) {
-            (Some(a), Some(b)) => Some(format!("{a} {b}")),
-            (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
-            (None, None) => None,
-        }
-    });
+    let name = crate::domain::social::display_name(&Value::Object(user));
     Ok(Some(IdTokenSignIn {
         token: validated(token)?,
         nonce,

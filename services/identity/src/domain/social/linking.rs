@@ -30,9 +30,10 @@ fn refused(code: &'static str, reason: impl Into<String>) -> LoginFailure {
     LoginFailure::new(code, reason.into())
 }
 
-fn storage(e: impl Into<IdentityError>) -> LoginFailure {
+/// A storage failure during a login: logged, and told to the browser only as `internal_error`.
+pub(super) fn storage(e: impl Into<IdentityError>) -> LoginFailure {
     let e: IdentityError = e.into();
-    tracing::error!(error = %e, "a social login could not be stored");
+    tracing::error!(error = %e, "a social login could not be completed");
     LoginFailure::new("internal_error", "the login could not be completed")
 }
 

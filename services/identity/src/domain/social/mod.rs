@@ -446,13 +446,13 @@ impl SocialService {
         let stored = self.seal_tokens(&issued, &flow.scopes)?;
         let txn = castellan_data::begin_write(&self.db)
             .await
-            .map_err(|e| linking_storage(DataError::from(e)))?;
+            .map_err(|e| linking::storage(DataError::from(e)))?;
         if let Some(target) = &flow.link {
             self.resolve_link(&txn, provider, &profile, stored, target)
                 .await?;
             txn.commit()
                 .await
-                .map_err(|e| linking_storage(DataError::from(e)))?;
+                .map_err(|e| linking::storage(DataError::from(e)))?;
             return Ok(Finished::Linked {
                 redirect: flow.callback_url.clone(),
             });
@@ -462,7 +462,7 @@ impl SocialService {
             .await?;
         txn.commit()
             .await
-            .map_err(|e| linking_storage(DataError::from(e)))?;
+            .map_err(|e| linking::storage(DataError::from(e)))?;
         let session = self.open_session(&resolved.user, client).await?;
         let redirect = match (&flow.new_user_url, resolved.is_new_user) {
             (Some(url), true) => url.clone(),
@@ -515,7 +515,7 @@ impl SocialService {
                 "banned",
                 "You have been banned from this application",
             )),
-            Err(e) => Err(linking_storage(e)),
+            Err(e) => Err(linking::storage(e)),
         }
     }
 
@@ -624,12 +624,6 @@ impl SocialService {
     }
 }
 
-fn linking_storage(e: impl Into<IdentityError>) -> LoginFailure {
-    let e: IdentityError = e.into();
-    tracing::error!(error = %e, "a social login could not be completed");
-    LoginFailure::new("internal_error", "the login could not be completed")
-}
-
 /// The issuer Microsoft's multi-tenant discovery documents name, with `{tenantid}` in it.
 fn multi_tenant_issuer(issuer: &str) -> Option<String> {
     let rest = issuer.strip_prefix("https://login.microsoftonline.com/")?;
@@ -640,8 +634,14 @@ fn multi_tenant_issuer(issuer: &str) -> Option<String> {
 
 /// The display name in Apple's `user` form field.
 fn apple_name(user: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(user).ok()?;
-    let name = v.get("name")?;
+    display_name(&serde_json::from_str(user).ok()?)
+}
+
+/// `{"name": {"firstName", "lastName"}}`, as Apple (and Better Auth's `idToken.user`) send it, as
+/// one display name.
+#[must_use]
+pub fn display_name(user: &serde_json::Value) -> Option<String> {
+    let name = user.get("name")?;
     let part = |k: &str| {
         name.get(k)
             .and_then(serde_json::Value::as_str)

@@ -62,6 +62,7 @@ mod bad_input;
 mod better_auth_database;
 mod conformance;
 mod cors;
+mod email_otp;
 mod email_verification;
 mod hostile_input;
 mod magic_link;

@@ -524,11 +524,12 @@ async fn peer_id_token(idp: &Peer, email: &str, password: &str, nonce: &str) -> 
         .to_owned()
 }
 
-/// The official Better Auth client signs in through Google (the peer in auto-login mode) and
-/// through a magic link (`magicLinkClient`), on both backends, one after the other (they share
+/// The official Better Auth client signs in through Google (the peer in auto-login mode),
+/// through a magic link (`magicLinkClient`) and with mailed codes (`emailOTPClient`), on both
+/// backends, one after the other (they share
 /// one install of the client).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_client_signs_in_with_google_and_a_magic_link() {
+async fn the_official_client_signs_in_with_google_a_magic_link_and_an_email_code() {
     let Some(dir) = tokio::task::spawn_blocking(|| crate::conformance::prepared_suite("social-client"))
         .await
         .unwrap()
@@ -579,7 +580,7 @@ async fn the_official_client_signs_in_with_google_and_a_magic_link() {
         println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(
             stdout.trim(),
-            "PASS social-sign-in\nPASS magic-link",
+            "PASS social-sign-in\nPASS magic-link\nPASS email-otp",
             "on {backend:?}"
         );
     }

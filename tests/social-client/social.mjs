@@ -5,7 +5,7 @@
 
 import fs from "node:fs";
 import { createAuthClient } from "better-auth/client";
-import { magicLinkClient } from "better-auth/client/plugins";
+import { emailOTPClient, magicLinkClient } from "better-auth/client/plugins";
 import { AUTH_URL, CookieJar, eq, makeClient, makeFetch, ok, randomClientIp } from "./lib.mjs";
 
 /** The user's browser at the provider: its own cookies, redirects followed until Castellan. */
@@ -65,26 +65,35 @@ async function signInSocial() {
   eq(missing.error?.code, "PROVIDER_NOT_FOUND", "unknown provider code");
 }
 
-/** magicLinkClient: the mailed link (read from the dev mailbox) signs in, once. */
-async function signInMagicLink() {
-  const jar = new CookieJar();
-  const customFetchImpl = makeFetch({ jar, ip: randomClientIp() });
-  const client = createAuthClient({
+/** A browser's client with `plugin`, from its own client address. */
+function pluginClient(plugin) {
+  const customFetchImpl = makeFetch({ jar: new CookieJar(), ip: randomClientIp() });
+  return createAuthClient({
     baseURL: AUTH_URL,
     disableDefaultFetchPlugins: true,
     fetchOptions: { customFetchImpl },
-    plugins: [magicLinkClient()],
+    plugins: [plugin],
   });
+}
+
+/** The newest mail in the dev mailbox matching `wanted`, waiting for the outbox to send it. */
+async function mailed(wanted, what) {
+  for (let i = 0; i < 100; i++) {
+    const lines = fs.existsSync(process.env.MAIL_LOG) ? fs.readFileSync(process.env.MAIL_LOG, "utf8").split("\n") : [];
+    const mail = lines.filter(Boolean).map((l) => JSON.parse(l)).filter(wanted).pop();
+    if (mail) return mail;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} was not mailed`);
+}
+
+/** magicLinkClient: the mailed link (read from the dev mailbox) signs in, once. */
+async function signInMagicLink() {
+  const client = pluginClient(magicLinkClient());
   const email = `magic-${Date.now()}@client.test`;
   const sent = await client.signIn.magicLink({ email, callbackURL: "/dashboard" });
   eq(sent.data?.status, true, `signIn.magicLink: ${JSON.stringify(sent.error)}`);
-  let link;
-  for (let i = 0; i < 100 && !link; i++) {
-    const lines = fs.existsSync(process.env.MAIL_LOG) ? fs.readFileSync(process.env.MAIL_LOG, "utf8").split("\n") : [];
-    link = lines.filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.kind === "magic-link" && m.to === email);
-    if (!link) await new Promise((r) => setTimeout(r, 50));
-  }
-  ok(link, "the link was mailed");
+  const link = await mailed((m) => m.kind === "magic-link" && m.to === email, "the link");
   const verified = await client.magicLink.verify({ query: { token: link.token } });
   eq(verified.data?.user?.email, email, `magicLink.verify: ${JSON.stringify(verified.error)}`);
   eq((await client.getSession()).data?.user?.emailVerified, true, "signed in, verified");
@@ -92,7 +101,38 @@ async function signInMagicLink() {
   ok(!again.data?.user, "a link works once");
 }
 
-for (const [name, scenario] of [["social-sign-in", signInSocial], ["magic-link", signInMagicLink]]) {
+/** emailOTPClient: a mailed code signs up and in, once; another resets the password. */
+async function signInEmailOtp() {
+  const client = pluginClient(emailOTPClient());
+  const email = `otp-${Date.now()}@client.test`;
+  const codeFor = (type) => mailed((m) => m.kind === "email-otp" && m.to === email && m.type === type, `a ${type} code`);
+  const sent = await client.emailOtp.sendVerificationOtp({ email, type: "sign-in" });
+  eq(sent.data?.success, true, `emailOtp.sendVerificationOtp: ${JSON.stringify(sent.error)}`);
+  const { otp } = await codeFor("sign-in");
+  ok(/^[0-9]{6}$/.test(otp), `a six-digit code: ${otp}`);
+  const checked = await client.emailOtp.checkVerificationOtp({ email, type: "sign-in", otp });
+  eq(checked.error?.code, "USER_NOT_FOUND", "checking a valid code for a new address");
+  const wrong = await client.signIn.emailOtp({ email, otp: otp === "000000" ? "111111" : "000000" });
+  eq(wrong.error?.code, "INVALID_OTP", "a wrong code");
+  const signedIn = await client.signIn.emailOtp({ email, otp, name: "Otp User" });
+  eq(signedIn.data?.user?.email, email, `signIn.emailOtp: ${JSON.stringify(signedIn.error)}`);
+  const session = await client.getSession();
+  eq(session.data?.user?.name, "Otp User", "the new user's name");
+  eq(session.data?.user?.emailVerified, true, "signed up verified");
+  const reused = await client.signIn.emailOtp({ email, otp });
+  eq(reused.error?.code, "INVALID_OTP", "a code works once");
+
+  const reset = pluginClient(emailOTPClient());
+  eq((await reset.emailOtp.requestPasswordReset({ email })).data?.success, true, "emailOtp.requestPasswordReset");
+  const resetCode = (await codeFor("forget-password")).otp;
+  const done = await reset.emailOtp.resetPassword({ email, otp: resetCode, password: "a-new-password-123" });
+  eq(done.data?.success, true, `emailOtp.resetPassword: ${JSON.stringify(done.error)}`);
+  eq((await client.getSession()).data, null, "the reset ended the old session");
+  const withPassword = await reset.signIn.email({ email, password: "a-new-password-123" });
+  eq(withPassword.data?.user?.email, email, `signIn.email with the new password: ${JSON.stringify(withPassword.error)}`);
+}
+
+for (const [name, scenario] of [["social-sign-in", signInSocial], ["magic-link", signInMagicLink], ["email-otp", signInEmailOtp]]) {
   try {
     await scenario();
     console.log(`PASS ${name}`);

@@ -57,6 +57,27 @@ fn parsed<T: std::str::FromStr>(
         .transpose()
 }
 
+/// A whole number in `range`, `default` when unset.
+fn ranged<T>(
+    value: Option<String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let n = parsed(value, name, "a whole number")?.unwrap_or(default);
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: format!("{n} is not between {} and {}", range.start(), range.end()),
+        })
+    }
+}
+
 /// How long sessions live and when they are extended, as in Better Auth's defaults.
 #[derive(Clone, Debug)]
 pub struct SessionSettings {
@@ -178,6 +199,7 @@ pub struct Settings {
     /// then not on the main port. `None` serves it on the main port.
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub magic_link: MagicLinkSettings,
+    pub email_otp: EmailOtpSettings,
 }
 
 /// Magic links (`MAGIC_LINK_*`).
@@ -189,6 +211,27 @@ pub struct MagicLinkSettings {
     pub expires_in_secs: i64,
     /// `MAGIC_LINK_DISABLE_SIGN_UP`: a link for an unknown address creates no user.
     pub disable_sign_up: bool,
+}
+
+/// One-time codes by mail (`EMAIL_OTP_*`), Better Auth's `emailOTP` plugin.
+#[derive(Debug, Clone)]
+pub struct EmailOtpSettings {
+    /// `EMAIL_OTP` (on by default): the `email-otp` endpoints are served.
+    pub enabled: bool,
+    /// `EMAIL_OTP_LENGTH` digits (6, Better Auth's).
+    pub length: usize,
+    /// `EMAIL_OTP_EXPIRES_IN` seconds (300, Better Auth's).
+    pub expires_in_secs: i64,
+    /// `EMAIL_OTP_ALLOWED_ATTEMPTS` wrong guesses before a code is dead (3, Better Auth's).
+    pub allowed_attempts: u32,
+    /// `EMAIL_OTP_DISABLE_SIGN_UP`: a code for an unknown address creates no user.
+    pub disable_sign_up: bool,
+    /// `EMAIL_OTP_CHANGE_EMAIL`: `request-email-change` and `change-email` are allowed (off, as
+    /// in Better Auth).
+    pub change_email: bool,
+    /// `EMAIL_OTP_VERIFY_CURRENT_EMAIL`: an email change also needs a code sent to the current
+    /// address.
+    pub verify_current_email: bool,
 }
 
 /// Enterprise SSO (`SSO_*`).
@@ -344,22 +387,32 @@ impl Settings {
             social,
             magic_link: MagicLinkSettings {
                 enabled: flag("MAGIC_LINK", true),
-                expires_in_secs: parsed(
+                expires_in_secs: ranged(
                     get("MAGIC_LINK_EXPIRES_IN"),
                     "MAGIC_LINK_EXPIRES_IN",
-                    "a number of seconds",
-                )?
-                .map_or(Ok(300), |n: i64| {
-                    if (1..=86_400).contains(&n) {
-                        Ok(n)
-                    } else {
-                        Err(ConfigError::Invalid {
-                            name: "MAGIC_LINK_EXPIRES_IN",
-                            reason: format!("{n} is not between 1 and 86400 seconds"),
-                        })
-                    }
-                })?,
+                    300,
+                    1..=86_400,
+                )?,
                 disable_sign_up: flag("MAGIC_LINK_DISABLE_SIGN_UP", false),
+            },
+            email_otp: EmailOtpSettings {
+                enabled: flag("EMAIL_OTP", true),
+                length: ranged(get("EMAIL_OTP_LENGTH"), "EMAIL_OTP_LENGTH", 6, 4..=12)?,
+                expires_in_secs: ranged(
+                    get("EMAIL_OTP_EXPIRES_IN"),
+                    "EMAIL_OTP_EXPIRES_IN",
+                    300,
+                    1..=86_400,
+                )?,
+                allowed_attempts: ranged(
+                    get("EMAIL_OTP_ALLOWED_ATTEMPTS"),
+                    "EMAIL_OTP_ALLOWED_ATTEMPTS",
+                    3,
+                    1..=20,
+                )?,
+                disable_sign_up: flag("EMAIL_OTP_DISABLE_SIGN_UP", false),
+                change_email: flag("EMAIL_OTP_CHANGE_EMAIL", false),
+                verify_current_email: flag("EMAIL_OTP_VERIFY_CURRENT_EMAIL", false),
             },
             metrics_addr: parsed(get("METRICS_ADDR"), "METRICS_ADDR", SOCKET_ADDRESS)?,
         })

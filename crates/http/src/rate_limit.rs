@@ -32,18 +32,24 @@ pub struct Rule {
 #[must_use]
 pub fn rule_for(path: &str) -> Rule {
     const STRICT: [&str; 4] = ["/sign-in", "/sign-up", "/change-password", "/change-email"];
-    const MAIL: [&str; 5] = [
+    const MAIL: [&str; 3] = [
         "/request-password-reset",
         "/send-verification-email",
         "/forget-password",
-        "/email-otp/send-verification-otp",
-        "/email-otp/request-password-reset",
     ];
+    const EMAIL_OTP: [&str; 3] = ["/email-otp/", "/sign-in/email-otp", "/forget-password/email-otp"];
     // The magic-link plugin's own rule comes first, as Better Auth's plugin rules do.
     if path.starts_with("/sign-in/magic-link") || path.starts_with("/magic-link/verify") {
         return Rule {
             window: Duration::from_secs(60),
             max: 5,
+        };
+    }
+    // So does the email-OTP plugin's: three a minute on each of its endpoints.
+    if EMAIL_OTP.iter().any(|p| path.starts_with(p)) {
+        return Rule {
+            window: Duration::from_secs(60),
+            max: 3,
         };
     }
     if STRICT.iter().any(|p| path.starts_with(p)) {

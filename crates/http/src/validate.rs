@@ -290,6 +290,21 @@ impl<'a> Fields<'a> {
         Some(pairs)
     }
 
+    /// A required string among `options` (zod's `z.enum`).
+    pub fn one_of(&mut self, key: &str, options: &[&str]) -> Option<String> {
+        match self.obj.get(key) {
+            Some(Value::String(s)) if options.contains(&s.as_str()) => Some(s.clone()),
+            _ => {
+                let quoted: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+                self.issue(
+                    key,
+                    format!("Invalid option: expected one of {}", quoted.join("|")),
+                );
+                None
+            }
+        }
+    }
+
     /// Zod's `.strict()`: any key not in `known` is an issue.
     pub fn only(&mut self, known: &[&str]) {
         let unknown: Vec<String> = self

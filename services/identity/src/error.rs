@@ -134,6 +134,22 @@ pub enum IdentityError {
     FailedToRefreshAccessToken,
     #[error("no valid access token")]
     FailedToGetAccessToken,
+    #[error("the OTP type has its own endpoint")]
+    InvalidOtpType,
+    #[error("wrong, spent or unknown email code")]
+    InvalidOtp,
+    #[error("the email code expired")]
+    EmailOtpExpired,
+    #[error("too many wrong guesses at this email code")]
+    EmailOtpTooManyAttempts,
+    #[error("a valid email code for an address without a user")]
+    OtpUserNotFound,
+    #[error("email change by code is disabled")]
+    ChangeEmailDisabled,
+    #[error("an email change without the current address's code")]
+    CurrentEmailOtpRequired,
+    #[error("the new email belongs to another user")]
+    EmailInUse,
     #[error("{0}")]
     Internal(String),
     #[error(transparent)]
@@ -246,6 +262,16 @@ impl From<IdentityError> for ApiError {
                 "Too many attempts. Please request a new code.",
             ),
             E::OtpExpired => Self::bad_request("OTP_HAS_EXPIRED", "OTP has expired"),
+            E::InvalidOtpType => Self::message_only(S::BAD_REQUEST, "Invalid OTP type"),
+            E::InvalidOtp => Self::bad_request("INVALID_OTP", "Invalid OTP"),
+            E::EmailOtpExpired => Self::bad_request("OTP_EXPIRED", "OTP expired"),
+            E::EmailOtpTooManyAttempts => Self::forbidden("TOO_MANY_ATTEMPTS", "Too many attempts"),
+            E::OtpUserNotFound => Self::bad_request("USER_NOT_FOUND", "User not found"),
+            E::ChangeEmailDisabled => Self::message_only(S::BAD_REQUEST, "Change email with OTP is disabled"),
+            E::CurrentEmailOtpRequired => {
+                Self::message_only(S::BAD_REQUEST, "OTP is required to verify current email")
+            }
+            E::EmailInUse => Self::message_only(S::BAD_REQUEST, "Email already in use"),
             E::TwoFactorLocked => Self::new(
                 S::TOO_MANY_REQUESTS,
                 "ACCOUNT_TEMPORARILY_LOCKED",

@@ -36,6 +36,15 @@ pub async fn consume(
     identifier: &str,
     now: DateTime<Utc>,
 ) -> DataResult<Option<Model>> {
+    Ok(take(db, identifier).await?.filter(|row| row.expires_at > now))
+}
+
+/// Takes the value stored under `identifier` exactly once, expired or not, so the caller can
+/// tell an expired value from a missing one.
+///
+/// # Errors
+/// Database failures.
+pub async fn take(db: &impl ConnectionTrait, identifier: &str) -> DataResult<Option<Model>> {
     let Some(row) = Verification::find()
         .filter(verification::Column::Identifier.eq(identifier))
         .one(db)
@@ -44,10 +53,19 @@ pub async fn consume(
         return Ok(None);
     };
     let deleted = Verification::delete_by_id(row.id.clone()).exec(db).await?;
-    if deleted.rows_affected != 1 || row.expires_at <= now {
-        return Ok(None);
-    }
-    Ok(Some(row))
+    Ok((deleted.rows_affected == 1).then_some(row))
+}
+
+/// Removes every value stored under `identifier`.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete(db: &impl ConnectionTrait, identifier: &str) -> DataResult<()> {
+    Verification::delete_many()
+        .filter(verification::Column::Identifier.eq(identifier))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Reads without consuming; expired rows count as absent.

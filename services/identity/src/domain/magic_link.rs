@@ -3,14 +3,13 @@
 //! storage: SHA-256, base64url), live five minutes and are taken once.
 
 use castellan_crypto::random;
-use castellan_data::DataError;
-use castellan_data::entity::user;
-use castellan_data::repo::{accounts, users, verifications};
+use castellan_data::repo::verifications;
 use castellan_mail::Mail;
 use castellan_session::{AuthSession, ClientInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
+use super::mailbox::{MailboxOwner, NewProfile};
 use super::{IdentityService, encode_component};
 use crate::error::{IdentityError, IdentityResult};
 
@@ -140,51 +139,17 @@ impl IdentityService {
         if record.kind != "magic-link" || !castellan_domain::is_valid_email(&record.email) {
             return Ok(Err(LinkRefused::InvalidToken));
         }
-        let email = record.email.to_lowercase();
-        let (user, is_new_user) = match users::find_by_email(&self.db, &email).await? {
-            Some(user) => (self.prove_address(user).await?, false),
-            None if self.settings.magic_link.disable_sign_up => return Ok(Err(LinkRefused::SignUpDisabled)),
-            None => {
-                let is_admin = self.settings.admin_emails.contains(&email);
-                let new_user = users::NewUser {
-                    id: random::generate_id(),
-                    name: record.name.unwrap_or_default(),
-                    email,
-                    image: None,
-                    email_verified: true,
-                    role: Some(if is_admin { "admin" } else { "user" }.to_owned()),
-                };
-                match users::insert(&self.db, new_user, now).await {
-                    Ok(user) => (user, true),
-                    // Created meanwhile by another request: sign in as it.
-                    Err(DataError::Conflict) => {
-                        let user = users::find_by_email(&self.db, &record.email)
-                            .await?
-                            .ok_or(IdentityError::UserNotFound)?;
-                        (self.prove_address(user).await?, false)
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
+        let profile = NewProfile {
+            name: record.name.unwrap_or_default(),
+            image: None,
+        };
+        let sign_up = !self.settings.magic_link.disable_sign_up;
+        let Some(MailboxOwner { user, is_new_user }) =
+            self.mailbox_owner(&record.email, profile, sign_up).await?
+        else {
+            return Ok(Err(LinkRefused::SignUpDisabled));
         };
         let auth = self.sessions.create(&user, client, false).await?;
         Ok(Ok(Verified { auth, is_new_user }))
-    }
-
-    /// Marks the address proven; a user who had not proven it loses their accounts and sessions
-    /// first (Better Auth's `revokeUnprovenAccountAccess`).
-    async fn prove_address(&self, user: user::Model) -> IdentityResult<user::Model> {
-        if user.email_verified {
-            return Ok(user);
-        }
-        let txn = castellan_data::begin_write(&self.db)
-            .await
-            .map_err(DataError::from)?;
-        accounts::delete_for_user(&txn, &user.id).await?;
-        let email = user.email.clone();
-        let user = users::set_email(&txn, user, &email, true, self.now()).await?;
-        txn.commit().await.map_err(DataError::from)?;
-        self.sessions.revoke_all(&user.id, None).await?;
-        Ok(user)
     }
 }

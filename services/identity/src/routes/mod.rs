@@ -5,6 +5,7 @@ mod admin;
 mod api_keys;
 mod credentials;
 mod email;
+mod email_otp;
 mod jwt;
 mod magic_link;
 mod misc;
@@ -58,6 +59,21 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/sign-in/oauth2", social::sign_in_oauth2)
         .post("/sign-in/magic-link", magic_link::sign_in)
         .get("/magic-link/verify", magic_link::verify)
+        .post(email_otp::SEND_VERIFICATION_OTP, email_otp::send_verification_otp)
+        .post(
+            email_otp::CHECK_VERIFICATION_OTP,
+            email_otp::check_verification_otp,
+        )
+        .post(email_otp::VERIFY_EMAIL, email_otp::verify_email)
+        .post(email_otp::SIGN_IN, email_otp::sign_in)
+        .post(
+            email_otp::REQUEST_PASSWORD_RESET,
+            email_otp::request_password_reset,
+        )
+        .post(email_otp::FORGET_PASSWORD, email_otp::request_password_reset)
+        .post(email_otp::RESET_PASSWORD, email_otp::reset_password)
+        .post(email_otp::REQUEST_EMAIL_CHANGE, email_otp::request_email_change)
+        .post(email_otp::CHANGE_EMAIL, email_otp::change_email)
         .get("/oauth2/callback/{provider}", social::oauth2_callback)
         .post("/oauth2/link", social::oauth2_link)
         .post(SIGN_UP_EMAIL, credentials::sign_up)

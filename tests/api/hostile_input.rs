@@ -24,7 +24,7 @@ enum Kind {
 /// Every field a handler reads, with how it reads it, gathered from the services' sources so a
 /// new field is swept without editing this test.
 fn fields() -> Vec<(String, Kind)> {
-    const READERS: [(&str, Kind); 16] = [
+    const READERS: [(&str, Kind); 17] = [
         ("string", Kind::Text),
         ("non_empty_string", Kind::Text),
         ("optional_string", Kind::Text),
@@ -41,6 +41,7 @@ fn fields() -> Vec<(String, Kind)> {
         ("optional_string_list", Kind::Text),
         ("optional_string_map", Kind::Object),
         ("optional_statements", Kind::Statements),
+        ("one_of", Kind::Text),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../services");
     let mut found: BTreeMap<String, Kind> = BTreeMap::new();

@@ -61,6 +61,7 @@ mod api_keys;
 mod bad_input;
 mod better_auth_database;
 mod conformance;
+mod cookie_cache;
 mod cors;
 mod email_otp;
 mod email_verification;

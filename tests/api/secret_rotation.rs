@@ -3,7 +3,7 @@
 //! enrolments and JWT signing keys survive each step.
 
 use castellan_config::Settings;
-use castellan_e2e::{Browser, PASSWORD, Storage, TestApp, oathtool};
+use castellan_e2e::{Browser, PASSWORD, Storage, TestApp, oathtool, oathtool_ahead};
 use serde_json::{Value, json};
 
 const OLD: &str = "e2e-secret-0123456789abcdef0123456789";
@@ -19,14 +19,15 @@ async fn replica(storage: &Storage, secrets: &str) -> TestApp {
     .await
 }
 
-/// Signs `email` in on `app` through the TOTP challenge; the browser holds the new session.
-async fn sign_in_with_totp(app: &TestApp, email: &str, uri: &str) -> Browser {
+/// Signs `email` in on `app` through the TOTP challenge with the code `steps` ahead (each code
+/// signs in once); the browser holds the new session.
+async fn sign_in_with_totp(app: &TestApp, email: &str, uri: &str, steps: i64) -> Browser {
     let b = app.browser();
     let r = b
         .post("/sign-in/email", &json!({"email": email, "password": PASSWORD}))
         .await;
     assert_eq!(r.json["twoFactorRedirect"], true, "{}", r.text);
-    let code = oathtool(uri).unwrap();
+    let code = oathtool_ahead(uri, steps).unwrap();
     let v = b.post("/two-factor/verify-totp", &json!({"code": code})).await;
     assert_eq!(v.status, 200, "the TOTP secret did not open: {}", v.text);
     assert_eq!(b.session().await["user"]["email"], email);
@@ -73,7 +74,7 @@ per_backend! {
         let carried = during.browser();
         carried.set_cookie(SESSION, &old_cookie);
         assert_eq!(carried.session().await["user"]["email"], email, "a cookie signed before the rotation");
-        let fresh = sign_in_with_totp(&during, &email, &uri).await;
+        let fresh = sign_in_with_totp(&during, &email, &uri, 0).await;
         assert_eq!(kid(&fresh.get("/token").await.json["token"]), old_kid, "the signing key still opens");
         // New cookies are signed with the new secret, which the old deployment does not know.
         let stranger = before.browser();
@@ -119,7 +120,7 @@ per_backend! {
 
         // The old secret retired: everything sealed still opens.
         let after = replica(&storage, &format!("2:{NEW}")).await;
-        let signed_in = sign_in_with_totp(&after, &email, &uri).await;
+        let signed_in = sign_in_with_totp(&after, &email, &uri, 1).await;
         assert_eq!(kid(&signed_in.get("/token").await.json["token"]), old_kid);
         let jwks = signed_in.get("/jwks").await;
         assert!(jwks.json["keys"].as_array().unwrap().iter().any(|k| k["kid"] == old_kid.as_str()));

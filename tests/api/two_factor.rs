@@ -1,7 +1,7 @@
 //! Two-factor authentication: TOTP checked against an independent implementation (oathtool),
 //! sign-in challenges, backup codes, trusted devices and one-time codes by mail.
 
-use castellan_e2e::{Browser, PASSWORD, TestApp, oathtool};
+use castellan_e2e::{Backend, Browser, PASSWORD, Storage, TestApp, oathtool, oathtool_ahead};
 use serde_json::{Value, json};
 
 /// Enables two-factor for a fresh user; returns the browser, email, TOTP URI and backup codes.
@@ -53,7 +53,25 @@ async fn challenged(app: &TestApp, email: &str) -> Browser {
     b
 }
 
+/// Passes `b`'s challenge with `code`; the answer.
+async fn verify(b: &Browser, code: &str) -> castellan_e2e::Response {
+    b.post("/two-factor/verify-totp", &json!({"code": code})).await
+}
+
 both_backends! {
+    async fn a_totp_code_signs_in_once(app: TestApp) {
+        let Some((_, email, uri, _)) = enrolled(&app, "replay").await else { return };
+        // The code that turned two-factor on still signs in once (Better Auth's clients do so).
+        let code = oathtool(&uri).unwrap();
+        assert_eq!(verify(&challenged(&app, &email).await, &code).await.status, 200);
+        let replayed = verify(&challenged(&app, &email).await, &code).await;
+        assert_eq!((replayed.status, replayed.code()), (401, "INVALID_CODE"), "RFC 6238 §5.2: a code is accepted once");
+        let next = oathtool_ahead(&uri, 1).unwrap();
+        let b = challenged(&app, &email).await;
+        assert_eq!(verify(&b, &next).await.status, 200, "the next step's code works");
+        assert_eq!(b.session().await["user"]["email"], email.as_str());
+    }
+
     async fn totp_sign_in(app: TestApp) {
         let Some((_, email, uri, _)) = enrolled(&app, "totp").await else { return };
         let b = challenged(&app, &email).await;
@@ -124,4 +142,21 @@ both_backends! {
         let r = app.browser().post("/sign-in/email", &json!({"email": email, "password": PASSWORD})).await;
         assert_eq!(r.json["user"]["twoFactorEnabled"], false);
     }
+}
+
+/// Two replicas on one Postgres and Redis: a code accepted by one is refused by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_totp_code_accepted_by_one_replica_is_refused_by_another() {
+    let Some(storage) = Storage::fresh(Backend::PostgresRedis).await else {
+        return;
+    };
+    let first = TestApp::spawn_on(storage.share(), &[]).await;
+    let second = TestApp::spawn_on(storage, &[]).await;
+    let Some((_, email, uri, _)) = enrolled(&first, "replica").await else {
+        return;
+    };
+    let code = oathtool_ahead(&uri, 1).unwrap();
+    assert_eq!(verify(&challenged(&first, &email).await, &code).await.status, 200);
+    let replayed = verify(&challenged(&second, &email).await, &code).await;
+    assert_eq!((replayed.status, replayed.code()), (401, "INVALID_CODE"));
 }

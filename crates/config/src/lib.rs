@@ -200,6 +200,9 @@ pub struct Settings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub magic_link: MagicLinkSettings,
     pub email_otp: EmailOtpSettings,
+    /// Better Auth's cookie cache (`SESSION_COOKIE_CACHE`, off by default): how long a signed
+    /// `session_data` cookie may answer `get-session` (`SESSION_COOKIE_CACHE_MAX_AGE`, 300 s).
+    pub session_cookie_cache: Option<Duration>,
 }
 
 /// Magic links (`MAGIC_LINK_*`).
@@ -394,6 +397,17 @@ impl Settings {
                     1..=86_400,
                 )?,
                 disable_sign_up: flag("MAGIC_LINK_DISABLE_SIGN_UP", false),
+            },
+            session_cookie_cache: if flag("SESSION_COOKIE_CACHE", false) {
+                let secs = ranged(
+                    get("SESSION_COOKIE_CACHE_MAX_AGE"),
+                    "SESSION_COOKIE_CACHE_MAX_AGE",
+                    300,
+                    1..=86_400,
+                )?;
+                Some(Duration::from_secs(secs))
+            } else {
+                None
             },
             email_otp: EmailOtpSettings {
                 enabled: flag("EMAIL_OTP", true),

@@ -3,6 +3,7 @@
 //! verified), HS256 tokens and digests. Nothing here does I/O.
 
 pub mod eddsa;
+pub mod encoding;
 pub mod jwt;
 pub mod keyring;
 pub mod password;

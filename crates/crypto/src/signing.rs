@@ -48,19 +48,16 @@ pub fn verify_cookie_value<'a>(secret: &str, signed: &'a str) -> Option<&'a str>
 /// without padding: the bearer plugin's rule for `Authorization: Bearer token.sig`.
 #[must_use]
 pub fn verify_lenient<'a>(secret: &str, signed: &'a str) -> Option<&'a str> {
+    use base64::alphabet::{STANDARD as PLAIN, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const PADDING_OPTIONAL: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const EITHER: [GeneralPurpose; 2] = [
+        GeneralPurpose::new(&PLAIN, PADDING_OPTIONAL),
+        GeneralPurpose::new(&URL_SAFE, PADDING_OPTIONAL),
+    ];
     let (value, signature) = signed.rsplit_once('.')?;
-    let normalized: String = signature
-        .trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(normalized)
-        .ok()?;
+    let raw = EITHER.iter().find_map(|engine| engine.decode(signature).ok())?;
     mac(secret, value.as_bytes()).verify_slice(&raw).ok()?;
     Some(value)
 }

@@ -25,5 +25,5 @@ impl Clock for SystemClock {
 /// JavaScript's `toISOString` writes it.
 #[must_use]
 pub fn iso(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -106,12 +106,12 @@ fn parse<P: BodyPolicy>(req: &HttpRequest, bytes: &[u8]) -> Result<Value, ApiErr
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    // An unparsable Content-Type counts as none: refused below like any unsupported type.
+    let media = actix_web::HttpMessage::mime_type(req)
+        .ok()
+        .flatten()
+        .map(|m| m.essence_str().to_ascii_lowercase())
+        .unwrap_or_default();
     match media.as_str() {
         "application/json" => serde_json::from_slice(bytes)
             .map_err(|_| ApiError::bad_request("BAD_REQUEST", "Invalid JSON in request body")),

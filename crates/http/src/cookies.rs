@@ -3,23 +3,10 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderValue};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use castellan_config::Settings;
 use castellan_crypto::keyring::Keyring;
 use castellan_crypto::signing;
-
-/// The characters JavaScript's `encodeURIComponent` escapes.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 pub const SESSION_TOKEN: &str = "session_token";
 pub const DONT_REMEMBER: &str = "dont_remember";
@@ -59,9 +46,22 @@ impl CookieJarConfig {
         let signed = signing::sign_cookie_value(self.secrets.current(), value);
         self.serialize(
             suffix,
-            &utf8_percent_encode(&signed, URI_COMPONENT).to_string(),
+            &castellan_crypto::encoding::uri_component(&signed),
             max_age,
         )
+    }
+
+    /// `Set-Cookie` for an unsigned value that is already cookie-safe (the cookie cache signs
+    /// its own payload).
+    #[must_use]
+    pub fn plain(&self, suffix: &str, value: &str, max_age: Option<u64>) -> String {
+        self.serialize(suffix, value, max_age)
+    }
+
+    /// The secrets cookies are signed with (the current one first).
+    #[must_use]
+    pub fn secrets(&self) -> &Keyring {
+        &self.secrets
     }
 
     /// `Set-Cookie` that deletes the cookie.
@@ -126,19 +126,16 @@ pub fn has_cookies(req: &HttpRequest) -> bool {
 /// what Better Auth's bearer plugin copies into `set-auth-token`.
 #[must_use]
 pub fn issued_session_token(headers: &header::HeaderMap, session_cookie_name: &str) -> Option<String> {
-    let prefix = format!("{session_cookie_name}=");
     headers
         .get_all(header::SET_COOKIE)
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            let rest = c.strip_prefix(&prefix)?;
-            let (value, attrs) = rest.split_once(';').unwrap_or((rest, ""));
-            let expired = attrs
-                .split(';')
-                .any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0"));
-            (!value.is_empty() && !expired)
-                .then(|| percent_decode_str(value).decode_utf8_lossy().into_owned())
+        .filter_map(|c| cookie::Cookie::parse_encoded(c).ok())
+        .find(|c| {
+            c.name() == session_cookie_name
+                && !c.value().is_empty()
+                && c.max_age() != Some(cookie::time::Duration::ZERO)
         })
+        .map(|c| c.value().to_owned())
 }
 
 /// Adds `Set-Cookie` headers to a response.

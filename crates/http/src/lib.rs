@@ -5,6 +5,7 @@
 pub mod bearer;
 pub mod body;
 pub mod client;
+pub mod cookie_cache;
 pub mod cookies;
 pub mod cors;
 pub mod error;

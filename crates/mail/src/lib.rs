@@ -108,7 +108,7 @@ impl Mailer for DevMailbox {
         reason = "the capture time of a dev-mailbox line, like a log timestamp, is the wall clock's"
     )]
     async fn send(&self, mail: Mail) -> Result<(), MailError> {
-        let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let line = Self::line(&mail, &ts);
         // One writer at a time so concurrent mails never interleave within a line.
         let _guard = self.lock.lock().await;

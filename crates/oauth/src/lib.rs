@@ -662,9 +662,12 @@ fn issuer_url(issuer: &str) -> Result<IssuerUrl, LoginFailure> {
 /// The payload of a compact JWT, as a JSON object.
 fn raw_claims(jwt: &str) -> Option<Map<String, Value>> {
     let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine.decode(payload).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 

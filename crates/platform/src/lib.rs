@@ -176,6 +176,7 @@ impl Application {
                 .app_data(authz.clone())
                 .app_data(outbox.clone())
                 .app_data(open_api.clone())
+                .wrap(from_fn(castellan_http::cookie_cache::drop_after_writes))
                 .wrap(from_fn(castellan_http::bearer::set_auth_token))
                 .wrap(from_fn(rate_limit))
                 .wrap(from_fn(castellan_http::guard::hostile_input))

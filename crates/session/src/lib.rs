@@ -97,6 +97,13 @@ impl SessionManager {
         }
     }
 
+    /// The shared cache (Redis when configured): for what must hold across replicas beyond
+    /// sessions, such as a one-time code's single use.
+    #[must_use]
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
     #[must_use]
     pub fn settings(&self) -> &SessionSettings {
         &self.settings

@@ -24,7 +24,7 @@ pub fn describe_certificate(text: &str) -> Value {
         let cert = openssl::x509::X509::from_der(&der).ok()?;
         let fingerprint = Sha256::digest(&der)
             .iter()
-            .map(|b| format!("{b:02X}"))
+            .map(|b| hex::encode_upper([*b]))
             .collect::<Vec<_>>()
             .join(":");
         let algorithm = match cert.public_key().ok()?.id() {

@@ -43,13 +43,6 @@ fn invalid(code: &'static str, message: impl Into<String>) -> SsoError {
     SsoError::coded(Kind::Invalid, code, message.into())
 }
 
-pub(crate) fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The IdP a connection trusts: its entity id, SSO endpoint and signing certificates.
 #[derive(Debug, Clone)]
 pub struct TrustedIdp {
@@ -167,8 +160,8 @@ fn manual_metadata(entity_id: &str, sso_url: &str, certs: &[String]) -> SsoResul
     }
     Ok(format!(
         r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="{HTTP_REDIRECT_BINDING}" Location="{}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
-        xml_escape(entity_id),
-        xml_escape(sso_url)
+        quick_xml::escape::escape(entity_id),
+        quick_xml::escape::escape(sso_url)
     ))
 }
 

@@ -8,7 +8,7 @@ use castellan_session::AuthSession;
 use chrono::TimeDelta;
 use serde_json::Map;
 
-use super::{IdentityService, encode_component};
+use super::{IdentityService, uri_component};
 use crate::error::{IdentityError, IdentityResult};
 
 /// Better Auth's `deleteTokenExpiresIn` default.
@@ -60,7 +60,7 @@ impl IdentityService {
             .await?;
             let mut url = format!("{}?token={token}", self.auth_url("/delete-user/callback"));
             if let Some(cb) = req.callback_url {
-                url.push_str(&format!("&callbackURL={}", encode_component(cb)));
+                url.push_str(&format!("&callbackURL={}", uri_component(cb)));
             }
             self.send_mail(Mail {
                 kind: "delete-account".into(),

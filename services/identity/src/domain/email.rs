@@ -11,7 +11,7 @@ use castellan_mail::Mail;
 use castellan_session::AuthSession;
 use serde_json::{Map, Value};
 
-use super::{IdentityService, encode_component};
+use super::{IdentityService, uri_component};
 use crate::error::{IdentityError, IdentityResult};
 
 /// Better Auth's `emailVerification.expiresIn` default.
@@ -52,7 +52,7 @@ impl IdentityService {
         let url = format!(
             "{}?token={token}&callbackURL={}",
             self.auth_url("/verify-email"),
-            encode_component(callback_url.unwrap_or("/"))
+            uri_component(callback_url.unwrap_or("/"))
         );
         self.send_mail(Mail {
             kind: "verification".into(),

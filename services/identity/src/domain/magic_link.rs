@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::mailbox::{MailboxOwner, NewProfile};
-use super::{IdentityService, encode_component};
+use super::{IdentityService, uri_component};
 use crate::error::{IdentityError, IdentityResult};
 
 /// What a magic link remembers: Better Auth's record.
@@ -91,14 +91,14 @@ impl IdentityService {
         let mut url = format!(
             "{}?token={token}&callbackURL={}",
             self.auth_url("/magic-link/verify"),
-            encode_component(targets.callback_url.as_deref().unwrap_or("/"))
+            uri_component(targets.callback_url.as_deref().unwrap_or("/"))
         );
         for (key, value) in [
             ("newUserCallbackURL", &targets.new_user_callback_url),
             ("errorCallbackURL", &targets.error_callback_url),
         ] {
             if let Some(v) = value {
-                url.push_str(&format!("&{key}={}", encode_component(v)));
+                url.push_str(&format!("&{key}={}", uri_component(v)));
             }
         }
         self.send_mail(Mail {

@@ -84,9 +84,4 @@ impl IdentityService {
     }
 }
 
-/// `encodeURIComponent`.
-pub(crate) fn encode_component(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
+pub(crate) use castellan_crypto::encoding::uri_component;

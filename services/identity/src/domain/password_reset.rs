@@ -8,7 +8,7 @@ use castellan_mail::Mail;
 use chrono::TimeDelta;
 use serde_json::Map;
 
-use super::{IdentityService, encode_component};
+use super::{IdentityService, uri_component};
 use crate::error::{IdentityError, IdentityResult};
 
 /// Better Auth's `resetPasswordTokenExpiresIn` default.
@@ -41,7 +41,7 @@ impl IdentityService {
             let url = format!(
                 "{}/{token}?callbackURL={}",
                 self.auth_url("/reset-password"),
-                encode_component(redirect_to.unwrap_or(""))
+                uri_component(redirect_to.unwrap_or(""))
             );
             self.send_mail(Mail {
                 kind: "reset-password".into(),

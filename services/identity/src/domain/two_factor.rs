@@ -336,12 +336,41 @@ impl IdentityService {
             .await?
             .ok_or(IdentityError::TotpNotEnabled)?;
         self.guard_lockout(&row).await?;
-        let ok = totp::verify(&self.open(&row.secret)?, code, self.now().timestamp());
+        let step = totp::verify(&self.open(&row.secret)?, code, self.now().timestamp());
+        // The code that turns two-factor on counts apart from the codes that sign in: Better
+        // Auth's clients sign in with the very code they just enrolled with.
+        let ceremony = if row.verified == Some(true) && user.two_factor_enabled == Some(true) {
+            "verify"
+        } else {
+            "enrol"
+        };
+        let ok = match step {
+            Some(step) => self.first_use_of_step(&user.id, ceremony, step).await?,
+            None => false,
+        };
         self.record_attempt(row, ok).await?;
         if !ok {
             return Err(IdentityError::InvalidCode);
         }
         self.pass(proof, user, trust, client).await
+    }
+
+    /// Whether this is the first time `user_id` presents the code of time `step` for
+    /// `ceremony` (RFC 6238 §5.2, beyond Better Auth): a code seen over someone's shoulder or
+    /// replayed from a log cannot be used again while it is still valid, on any replica.
+    ///
+    /// # Errors
+    /// The shared cache unreachable: refused rather than let a replay through.
+    async fn first_use_of_step(&self, user_id: &str, ceremony: &str, step: u64) -> IdentityResult<bool> {
+        let key = format!("totp-used:{ceremony}:{user_id}:{step}");
+        let window = std::time::Duration::from_secs(totp::ACCEPTANCE_WINDOW_SECS);
+        let seen = self
+            .sessions
+            .cache()
+            .hit(&key, window, 1)
+            .await
+            .map_err(castellan_session::SessionError::from)?;
+        Ok(seen.allowed)
     }
 
     /// `verify-backup-code`: each code works once.

@@ -40,6 +40,31 @@ pub async fn session_token_for(state: &AuthState, auth: &AuthSession) -> Result<
         .map_err(|e| IdentityError::from(e).into())
 }
 
+/// The same JWT for a session answered from the cookie cache: its claims are the cached user.
+///
+/// # Errors
+/// Signing failures; a cached user without an id or update time (not Castellan's cookie).
+pub async fn cached_session_token_for(
+    state: &AuthState,
+    cached: &castellan_http::cookie_cache::Cached,
+) -> Result<String, ApiError> {
+    let user = cached.user.as_object().cloned().unwrap_or_default();
+    let subject = user.get("id").and_then(Value::as_str).map(str::to_owned);
+    let version = user
+        .get("updatedAt")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let (Some(token), Some(subject), Some(version)) = (cached.token(), subject, version) else {
+        return Err(ApiError::internal(&"a cached session without its user"));
+    };
+    state
+        .jwt
+        .for_session(token, version, || user, &subject)
+        .await
+        .map_err(|e| IdentityError::from(e).into())
+}
+
 pub async fn token(state: web::Data<AuthState>, current: MaybeSession) -> Result<HttpResponse, ApiError> {
     let auth = current.require()?;
     Ok(respond::json(

@@ -55,19 +55,6 @@ pub async fn ready(state: actix_web::web::Data<castellan_http::AuthState>) -> Ht
     }
 }
 
-fn escape_html(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '&' => "&amp;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 /// Where failed links land when the app gave no callback URL.
 pub async fn error_page(req: HttpRequest) -> HttpResponse {
     let code = query_param(&req, "error").unwrap_or_else(|| "UNKNOWN".to_owned());
@@ -75,8 +62,8 @@ pub async fn error_page(req: HttpRequest) -> HttpResponse {
     let body = format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Error</title></head><body>\
          <h1>Something went wrong</h1><p>Error code: <code>{}</code></p><p>{}</p></body></html>",
-        escape_html(&code),
-        escape_html(&description)
+        quick_xml::escape::escape(&code),
+        quick_xml::escape::escape(&description)
     );
     HttpResponse::Ok().content_type(ContentType::html()).body(body)
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_param;
 use castellan_http::respond::{self, SessionView, UserView};
 use castellan_http::session::presented_token;
-use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession};
+use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, cookie_cache};
 use serde::Serialize;
 use serde_json::json;
 
@@ -31,15 +31,28 @@ fn no_store(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
+/// Better Auth coerces these flags: any non-empty value, even "false", turns them on.
+fn flag(req: &HttpRequest, name: &str) -> bool {
+    query_param(req, name).is_some_and(|v| !v.is_empty())
+}
+
 /// `GET /get-session`: `null` without a session; otherwise the session and user, extending the
-/// session (and re-issuing its cookie) once `updateAge` has passed.
-pub async fn get_session(
-    state: web::Data<AuthState>,
-    req: HttpRequest,
-    current: MaybeSession,
-) -> Result<HttpResponse, ApiError> {
-    // Better Auth coerces the flag: any non-empty value, even "false", disables the refresh.
-    let disable_refresh = query_param(&req, "disableRefresh").is_some_and(|v| !v.is_empty());
+/// session (and re-issuing its cookie) once `updateAge` has passed. With the cookie cache on, a
+/// valid `session_data` cookie answers without the session store (see
+/// `castellan_http::cookie_cache`), and every answer from the store refreshes that cookie.
+pub async fn get_session(state: web::Data<AuthState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if !flag(&req, "disableCookieCache")
+        && let Some(token) = state
+            .cookies
+            .read_signed(&req, castellan_http::cookies::SESSION_TOKEN)
+        && let Some(cached) = cookie_cache::read(&state, &req, &token)
+    {
+        let jwt = super::jwt::cached_session_token_for(&state, &cached).await?;
+        let body = json!({ "session": cached.session, "user": cached.user });
+        return Ok(with_jwt(no_store(respond::json(&body)), &jwt));
+    }
+    let current = <MaybeSession as actix_web::FromRequest>::extract(&req).await?;
+    let disable_refresh = flag(&req, "disableRefresh");
     let Some(mut auth) = current.session else {
         let res = no_store(respond::json(&serde_json::Value::Null));
         let presented = castellan_http::cookies::read_cookie(
@@ -64,21 +77,30 @@ pub async fn get_session(
         }
         set_cookies = respond::session_cookies(&state, &auth.session.token, false);
     }
+    if !current.via_api_key
+        && let Some(cached) = cookie_cache::issue(&state, &auth, current.dont_remember)
+    {
+        set_cookies.push(cached);
+    }
     let body = SessionAndUser {
         session: SessionView::from(&auth.session),
         user: UserView::from(&auth.user),
     };
-    let mut res = respond::with_cookies(no_store(respond::json(&body)), &set_cookies);
+    let res = respond::with_cookies(no_store(respond::json(&body)), &set_cookies);
     // Better Auth's jwt plugin: a JWT for downstream backends rides along.
     let jwt = super::jwt::session_token_for(&state, &auth).await?;
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&jwt) {
+    Ok(with_jwt(res, &jwt))
+}
+
+fn with_jwt(mut res: HttpResponse, jwt: &str) -> HttpResponse {
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(jwt) {
         res.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("set-auth-jwt"),
             value,
         );
         castellan_http::bearer::expose_header(res.headers_mut(), "set-auth-jwt");
     }
-    Ok(res)
+    res
 }
 
 /// Better Auth only accepts POST here with `deferSessionRefresh`, which Castellan does not need.

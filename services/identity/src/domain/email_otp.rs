@@ -114,12 +114,9 @@ impl IdentityService {
     /// valid code), storage failures.
     pub async fn check_email_otp(&self, email: &str, purpose: OtpPurpose, code: &str) -> IdentityResult<()> {
         let email = checked_address(email)?;
-        self.check_code(&identifier(purpose, &email), code, OnSuccess::Keep)
-            .await?;
-        if users::find_by_email(&self.db, &email).await?.is_none() {
-            return Err(IdentityError::OtpUserNotFound);
-        }
-        Ok(())
+        self.user_proven_by(purpose, &email, code, OnSuccess::Keep)
+            .await
+            .map(drop)
     }
 
     /// `email-otp/verify-email`: marks the address verified.
@@ -134,15 +131,9 @@ impl IdentityService {
         client: &ClientInfo,
     ) -> IdentityResult<EmailVerifiedByCode> {
         let email = checked_address(email)?;
-        self.check_code(
-            &identifier(OtpPurpose::EmailVerification, &email),
-            code,
-            OnSuccess::Spend,
-        )
-        .await?;
-        let user = users::find_by_email(&self.db, &email)
-            .await?
-            .ok_or(IdentityError::OtpUserNotFound)?;
+        let user = self
+            .user_proven_by(OtpPurpose::EmailVerification, &email, code, OnSuccess::Spend)
+            .await?;
         let user = users::set_email(&self.db, user, &email, true, self.now()).await?;
         self.sessions.forget_user(&user.id).await?;
         let new_session = if self.settings.auto_sign_in_after_verification && !signed_in {
@@ -203,15 +194,9 @@ impl IdentityService {
     ) -> IdentityResult<()> {
         let email = checked_address(email)?;
         self.check_password_length(password)?;
-        self.check_code(
-            &identifier(OtpPurpose::ForgetPassword, &email),
-            code,
-            OnSuccess::Spend,
-        )
-        .await?;
-        let user = users::find_by_email(&self.db, &email)
-            .await?
-            .ok_or(IdentityError::OtpUserNotFound)?;
+        let user = self
+            .user_proven_by(OtpPurpose::ForgetPassword, &email, code, OnSuccess::Spend)
+            .await?;
         let hash = self.passwords.hash(password).await?;
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db)
@@ -317,6 +302,24 @@ impl IdentityService {
         verifications::insert(&txn, id.to_owned(), format!("{}:0", digest(&code)), expires, now).await?;
         txn.commit().await.map_err(DataError::from)?;
         Ok(code)
+    }
+
+    /// The user at `email`, once `code` proved the mailbox for `purpose`.
+    ///
+    /// # Errors
+    /// The code's refusals; `OtpUserNotFound` (safe to say: the caller holds a valid code).
+    async fn user_proven_by(
+        &self,
+        purpose: OtpPurpose,
+        email: &str,
+        code: &str,
+        on_success: OnSuccess,
+    ) -> IdentityResult<user::Model> {
+        self.check_code(&identifier(purpose, email), code, on_success)
+            .await?;
+        users::find_by_email(&self.db, email)
+            .await?
+            .ok_or(IdentityError::OtpUserNotFound)
     }
 
     /// Better Auth's `atomicVerifyOTP`.

@@ -84,3 +84,4 @@ mod sso;
 mod tenant_isolation;
 mod tokens;
 mod two_factor;
+mod verify;

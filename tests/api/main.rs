@@ -65,6 +65,7 @@ mod cookie_cache;
 mod cors;
 mod email_otp;
 mod email_verification;
+mod examples;
 mod hostile_input;
 mod magic_link;
 mod mail_delivery;

@@ -1,0 +1,82 @@
+//! The examples in `examples/`, each run by its own test command against a fresh Castellan on
+//! both backends, as an adopter would run them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use castellan_e2e::TestApp;
+
+const ADMIN: &str = "admin@examples.test";
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+/// A virtualenv under `target/` with the example's requirements (installed once per change of
+/// `requirements.txt`); `None` without Python outside CI.
+fn python_env(dir: &Path) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/examples");
+    std::fs::create_dir_all(&root).unwrap();
+    // Both backends' tests (threads or processes) set it up: one at a time.
+    let lock = std::fs::File::create(root.join("fastapi-venv.lock")).unwrap();
+    lock.lock().unwrap();
+    let venv = root.join("fastapi-venv");
+    let requirements = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
+    let stamp = venv.join("requirements.stamp");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str()) {
+        return Some(venv);
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    let installed = made
+        && Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "-r"])
+            .arg(dir.join("requirements.txt"))
+            .status()
+            .is_ok_and(|s| s.success());
+    if !installed {
+        assert!(
+            !ci(),
+            "CI needs Python 3 with venv and PyPI for examples/fastapi-backend"
+        );
+        castellan_e2e::skip("python3 venv or PyPI not available for examples/fastapi-backend");
+        return None;
+    }
+    std::fs::write(&stamp, requirements).unwrap();
+    Some(venv)
+}
+
+per_backend! {
+    async fn the_fastapi_example_passes_its_tests(backend) {
+        let dir = example("fastapi-backend");
+        let venv_dir = dir.clone();
+        let Some(venv) = tokio::task::spawn_blocking(move || python_env(&venv_dir)).await.unwrap() else { return };
+        let Some(app) = TestApp::spawn_with(backend, &[("ADMIN_EMAILS", ADMIN), ("RATE_LIMIT", "0")]).await else { return };
+        let origin = app.origin.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(venv.join("bin/python"))
+                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
+                .current_dir(&dir)
+                .env("CASTELLAN_ORIGIN", origin)
+                .env("CASTELLAN_ADMIN_EMAIL", ADMIN)
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "pytest failed on {backend:?}");
+        assert!(stdout.contains("3 passed"), "{stdout}");
+    }
+}

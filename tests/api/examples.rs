@@ -79,4 +79,39 @@ per_backend! {
         assert!(out.status.success(), "pytest failed on {backend:?}");
         assert!(stdout.contains("3 passed"), "{stdout}");
     }
+
+    async fn the_go_example_passes_its_tests(backend) {
+        let go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
+        if !go {
+            assert!(!ci(), "CI needs Debian's golang-go and golang-github-lib-pq-dev for examples/go-backend");
+            castellan_e2e::skip("go not installed for examples/go-backend");
+            return;
+        }
+        let Some(app) = TestApp::spawn_with(backend, &[("RATE_LIMIT", "0")]).await else { return };
+        let mut env = vec![
+            ("CASTELLAN_ORIGIN", app.origin.clone()),
+            ("CASTELLAN_SECRET", app.secret.clone()),
+            // Offline: the one dependency is Debian's lib/pq (see go.mod).
+            ("GOFLAGS", "-mod=mod".to_owned()),
+            ("GOPROXY", "off".to_owned()),
+        ];
+        if backend == castellan_e2e::Backend::PostgresRedis {
+            let url = &app.storage.database_url;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            env.push(("DATABASE_URL", format!("{url}{sep}sslmode=disable")));
+        }
+        let dir = example("go-backend");
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("go").args(["test", "-count=1", "-v", "./..."]).current_dir(&dir).envs(env).output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "go test failed on {backend:?}");
+        let passed = stdout.lines().filter(|l| l.starts_with("--- PASS")).count();
+        let skipped: Vec<&str> = stdout.lines().filter(|l| l.starts_with("--- SKIP")).collect();
+        let expected_skips = usize::from(backend == castellan_e2e::Backend::Sqlite);
+        assert_eq!((passed + skipped.len(), skipped.len()), (5, expected_skips), "{stdout}");
+    }
 }

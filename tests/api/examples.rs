@@ -55,7 +55,128 @@ fn python_env(dir: &Path) -> Option<PathBuf> {
     Some(venv)
 }
 
+/// A private copy of `examples/react-tanstack` under `target/` with its npm packages (installed
+/// once per lock file); `None` without Node or Chromium outside CI.
+fn react_app() -> Option<PathBuf> {
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node || !Path::new(CHROMIUM).exists() {
+        assert!(
+            !ci(),
+            "CI needs Node and Debian's Chromium for examples/react-tanstack"
+        );
+        castellan_e2e::skip("node or chromium not available for examples/react-tanstack");
+        return None;
+    }
+    let src = example("react-tanstack");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/examples");
+    std::fs::create_dir_all(&root).unwrap();
+    let lock = std::fs::File::create(root.join("react-tanstack.lock")).unwrap();
+    lock.lock().unwrap();
+    let dest = root.join("react-tanstack");
+    copy_tree(&src, &dest);
+    let lockfile = std::fs::read_to_string(src.join("package-lock.json")).unwrap();
+    let stamp = dest.join("node_modules/.castellan-lock-stamp");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lockfile.as_str()) {
+        let installed = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dest)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            assert!(!ci(), "npm ci failed for examples/react-tanstack");
+            castellan_e2e::skip("npm ci failed for examples/react-tanstack");
+            return None;
+        }
+        std::fs::write(&stamp, lockfile).unwrap();
+    }
+    Some(dest)
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Copies the example's sources (not its build output or packages) over `dest`.
+fn copy_tree(src: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "node_modules" || name.to_string_lossy().starts_with("dist") {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &dest.join(&name));
+        } else {
+            std::fs::copy(&path, dest.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Kills the child when dropped (the static server of a test that failed half-way).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 per_backend! {
+    async fn the_react_example_works_in_a_browser(backend) {
+        let Some(dir) = tokio::task::spawn_blocking(react_app).await.unwrap() else { return };
+        let front_port = castellan_e2e::free_tcp_port();
+        let front = format!("http://127.0.0.1:{front_port}");
+        let Some(app) = TestApp::spawn_with(backend, &[("TRUSTED_ORIGINS", &front), ("RATE_LIMIT", "0")]).await else { return };
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/screenshots/examples-react-{backend:?}").to_lowercase());
+        std::fs::create_dir_all(&shots).unwrap();
+        let auth_url = app.auth_url.clone();
+        let out_dir = format!("dist-{front_port}");
+        let out = tokio::task::spawn_blocking(move || {
+            let built = Command::new("npx")
+                // Each test its own build: the two backends' servers have different URLs.
+                .args(["vite", "build", "--logLevel", "error", "--outDir", &out_dir])
+                .current_dir(&dir)
+                .env("VITE_AUTH_URL", &auth_url)
+                .status()
+                .unwrap();
+            assert!(built.success(), "vite build failed");
+            let _server = Running(
+                Command::new("node")
+                    .args(["test/serve.mjs", &front_port.to_string(), &out_dir])
+                    .current_dir(&dir)
+                    .spawn()
+                    .unwrap(),
+            );
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", front_port)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let ran = Command::new("node")
+                .arg("test/browser.mjs")
+                .current_dir(&dir)
+                .env("FRONTEND_URL", &front)
+                .env("AUTH_URL", &auth_url)
+                .env("SCREENSHOTS", &shots)
+                .env("CHROMIUM", CHROMIUM)
+                .output()
+                .unwrap();
+            let _ = std::fs::remove_dir_all(dir.join(&out_dir));
+            ran
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the browser test failed on {backend:?}");
+        assert_eq!(stdout.lines().filter(|l| l.starts_with("PASS")).count(), 4, "{stdout}");
+    }
+
     async fn the_fastapi_example_passes_its_tests(backend) {
         let dir = example("fastapi-backend");
         let venv_dir = dir.clone();

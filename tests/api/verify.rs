@@ -147,6 +147,30 @@ async fn an_unreachable_castellan_is_unavailable_not_unauthenticated() {
     assert!(matches!(Verifier::new("not a url"), Err(VerifyError::Config(_))));
 }
 
+/// A service at `addr` with `/me` (the session's email) and `/api` (the JWT's subject) behind
+/// the extractors: the signed-in browser gets through, anyone else gets a JSON 401.
+async fn answers_like_a_service(addr: std::net::SocketAddr, b: &Browser, email: &str) {
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("http://{addr}{path}"));
+    let me = get("/me")
+        .header("cookie", cookie_header(b))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me.status().as_u16(), me.text().await.unwrap()),
+        (200, email.to_owned())
+    );
+    let anonymous = get("/me").send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body["code"], "UNAUTHORIZED");
+    let api = get("/api").bearer_auth(jwt(b).await).send().await.unwrap();
+    assert_eq!(api.status().as_u16(), 200);
+    let forged = get("/api").bearer_auth("a.b.c").send().await.unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_actix_extractors_answer_for_the_service() {
     use actix_web::{App, HttpServer, web};
@@ -169,33 +193,7 @@ async fn the_actix_extractors_answer_for_the_service() {
     let stop = handle.handle();
     tokio::spawn(handle);
 
-    let http = reqwest::Client::new();
-    let me = http
-        .get(format!("http://{addr}/me"))
-        .header("cookie", cookie_header(&b))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!((me.status().as_u16(), me.text().await.unwrap()), (200, email));
-    let anonymous = http.get(format!("http://{addr}/me")).send().await.unwrap();
-    assert_eq!(anonymous.status().as_u16(), 401);
-    let body: serde_json::Value = anonymous.json().await.unwrap();
-    assert_eq!(body["code"], "UNAUTHORIZED");
-    let token = jwt(&b).await;
-    let api = http
-        .get(format!("http://{addr}/api"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api.status().as_u16(), 200);
-    let forged = http
-        .get(format!("http://{addr}/api"))
-        .bearer_auth("a.b.c")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status().as_u16(), 401);
+    answers_like_a_service(addr, &b, &email).await;
     stop.stop(true).await;
 }
 
@@ -217,24 +215,6 @@ async fn the_axum_extractors_answer_for_the_service() {
     let addr = listener.local_addr().unwrap();
     let served = tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let http = reqwest::Client::new();
-    let me = http
-        .get(format!("http://{addr}/me"))
-        .header("cookie", cookie_header(&b))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!((me.status().as_u16(), me.text().await.unwrap()), (200, email));
-    let anonymous = http.get(format!("http://{addr}/me")).send().await.unwrap();
-    assert_eq!(anonymous.status().as_u16(), 401);
-    let body: serde_json::Value = anonymous.json().await.unwrap();
-    assert_eq!(body["code"], "UNAUTHORIZED");
-    let api = http
-        .get(format!("http://{addr}/api"))
-        .bearer_auth(jwt(&b).await)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api.status().as_u16(), 200);
+    answers_like_a_service(addr, &b, &email).await;
     served.abort();
 }

@@ -15,6 +15,7 @@ mod m20261130_000004_create_two_factor;
 mod m20261130_000005_create_api_keys;
 mod m20261130_000006_create_sso_providers;
 mod m20261203_000007_create_mail_outbox;
+mod m20261204_000008_session_authentication;
 mod schema;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_create_api_keys::Migration),
             Box::new(m20261130_000006_create_sso_providers::Migration),
             Box::new(m20261203_000007_create_mail_outbox::Migration),
+            Box::new(m20261204_000008_session_authentication::Migration),
         ]
     }
 }

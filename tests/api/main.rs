@@ -78,6 +78,7 @@ mod rate_limit;
 mod readiness;
 mod replicas;
 mod secret_rotation;
+mod session_authentication;
 mod sessions;
 mod sign_in;
 mod social;

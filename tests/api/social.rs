@@ -189,6 +189,7 @@ social_tests! {
         assert_eq!(session["user"]["email"], "alice@example.com");
         assert_eq!(session["user"]["name"], "Alice Example");
         assert_eq!(session["user"]["emailVerified"], true, "the provider verified the address");
+        assert_eq!((session["session"]["authMethod"].as_str(), session["session"]["authConnectionId"].as_str()), (Some("social"), Some("google")));
         let accounts = s.accounts(&b).await;
         assert_eq!(accounts.len(), 1);
         assert_eq!((accounts[0]["providerId"].as_str(), accounts[0]["accountId"].as_str()), (Some("google"), Some("alice-0001")));

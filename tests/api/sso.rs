@@ -240,6 +240,8 @@ sso_tests! {
         assert_eq!(session["user"]["email"], "alice@example.com");
         assert_eq!(session["user"]["name"], "Alice Example");
         assert_eq!(session["user"]["emailVerified"], true, "a verified domain vouches for the address");
+        assert_eq!(session["session"]["authMethod"], "sso", "the session records its connection");
+        assert!(session["session"]["authConnectionId"].as_str().is_some_and(|c| !c.is_empty()));
         assert_eq!(member_role(&t.owner, &t.org_id, "alice@example.com").await.as_deref(), Some("admin"));
 
         // Bob (engineering only) gets the default role; by organization slug this time.

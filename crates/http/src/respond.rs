@@ -83,6 +83,11 @@ pub struct SessionView<'a> {
     active_team_id: Option<&'a str>,
     impersonated_by: Option<&'a str>,
     id: &'a str,
+    // Castellan's additions: how the session was authenticated.
+    auth_method: Option<&'a str>,
+    auth_connection_id: Option<&'a str>,
+    #[serde(serialize_with = "iso_opt")]
+    authenticated_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a session::Model> for SessionView<'a> {
@@ -99,6 +104,9 @@ impl<'a> From<&'a session::Model> for SessionView<'a> {
             active_team_id: s.active_team_id.as_deref(),
             impersonated_by: s.impersonated_by.as_deref(),
             id: &s.id,
+            auth_method: s.auth_method.as_deref(),
+            auth_connection_id: s.auth_connection_id.as_deref(),
+            authenticated_at: s.authenticated_at,
         }
     }
 }

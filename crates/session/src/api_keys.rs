@@ -53,6 +53,9 @@ impl SessionManager {
             active_organization_id: None,
             active_team_id: None,
             impersonated_by: None,
+            auth_method: Some("api-key".to_owned()),
+            auth_connection_id: None,
+            authenticated_at: None,
         };
         Ok(Ok(AuthSession { session, user }))
     }

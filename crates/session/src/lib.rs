@@ -39,6 +39,54 @@ pub struct AuthSession {
     pub user: user::Model,
 }
 
+/// How a new session was authenticated, recorded on its row (`authMethod`, `authConnectionId`,
+/// `authenticatedAt`) and shown by `get-session`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication {
+    /// `password`, `social`, `sso`, `magic-link`, `email-otp`, `email-verification`,
+    /// `impersonation`; a passed second factor is appended (`password+totp`).
+    pub method: String,
+    /// The SSO connection's `providerId` or the social provider.
+    pub connection: Option<String>,
+}
+
+impl Authentication {
+    #[must_use]
+    pub fn by(method: &str) -> Self {
+        Self {
+            method: method.to_owned(),
+            connection: None,
+        }
+    }
+
+    #[must_use]
+    pub fn through(method: &str, connection: &str) -> Self {
+        Self {
+            method: method.to_owned(),
+            connection: Some(connection.to_owned()),
+        }
+    }
+
+    /// How `session` was authenticated, for a session that takes its place.
+    #[must_use]
+    pub fn of(session: &session::Model) -> Self {
+        Self {
+            method: session
+                .auth_method
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned()),
+            connection: session.auth_connection_id.clone(),
+        }
+    }
+
+    /// The same, with `factor` passed on top.
+    #[must_use]
+    pub fn and(mut self, factor: &str) -> Self {
+        self.method = format!("{}+{factor}", self.method);
+        self
+    }
+}
+
 /// Where a request came from, recorded on new sessions.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -121,6 +169,7 @@ impl SessionManager {
     pub async fn create(
         &self,
         user: &user::Model,
+        how: Authentication,
         client: &ClientInfo,
         dont_remember: bool,
     ) -> SessionResult<AuthSession> {
@@ -143,6 +192,8 @@ impl SessionManager {
                 ip_address: client.ip_address.clone(),
                 user_agent: client.user_agent.clone(),
                 impersonated_by: None,
+                auth_method: how.method,
+                auth_connection_id: how.connection,
             },
             now,
         )
@@ -175,6 +226,8 @@ impl SessionManager {
                 ip_address: client.ip_address.clone(),
                 user_agent: client.user_agent.clone(),
                 impersonated_by: Some(admin_id.to_owned()),
+                auth_method: "impersonation".to_owned(),
+                auth_connection_id: None,
             },
             now,
         )

@@ -27,6 +27,19 @@ pub struct Model {
     pub active_team_id: Option<String>,
     #[sea_orm(column_name = "impersonatedBy")]
     pub impersonated_by: Option<String>,
+    /// How the session was authenticated (Castellan's addition): `password`, `password+totp`,
+    /// `social`, `sso`, `magic-link`, `email-otp`, ...
+    #[sea_orm(column_name = "authMethod")]
+    #[serde(default)]
+    pub auth_method: Option<String>,
+    /// The SSO connection (`ssoProvider.providerId`) or social provider it came through.
+    #[sea_orm(column_name = "authConnectionId")]
+    #[serde(default)]
+    pub auth_connection_id: Option<String>,
+    /// When the user last proved who they are for this session.
+    #[sea_orm(column_name = "authenticatedAt")]
+    #[serde(default)]
+    pub authenticated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

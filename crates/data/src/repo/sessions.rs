@@ -16,6 +16,8 @@ pub struct NewSession {
     pub ip_address: String,
     pub user_agent: String,
     pub impersonated_by: Option<String>,
+    pub auth_method: String,
+    pub auth_connection_id: Option<String>,
 }
 
 /// # Errors
@@ -33,6 +35,9 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewSession, now: DateTime<Ut
         active_organization_id: Set(None),
         active_team_id: Set(None),
         impersonated_by: Set(new.impersonated_by),
+        auth_method: Set(Some(new.auth_method)),
+        auth_connection_id: Set(new.auth_connection_id),
+        authenticated_at: Set(Some(now)),
     };
     Ok(row.insert(db).await?)
 }

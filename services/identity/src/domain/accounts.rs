@@ -75,7 +75,15 @@ impl IdentityService {
         if self.settings.require_email_verification {
             return Ok(SignedUp { user, session: None });
         }
-        let session = self.sessions.create(&user, client, !req.remember).await?;
+        let session = self
+            .sessions
+            .create(
+                &user,
+                castellan_session::Authentication::by("password"),
+                client,
+                !req.remember,
+            )
+            .await?;
         Ok(SignedUp {
             user,
             session: Some(session),
@@ -132,13 +140,23 @@ impl IdentityService {
                     challenge: self.start_challenge(&user).await?,
                 });
             }
-            let auth = self.sessions.create(&user, client, !remember).await?;
+            // The trusted device stands in for the second factor.
+            let how = castellan_session::Authentication::by("password").and("trusted-device");
+            let auth = self.sessions.create(&user, how, client, !remember).await?;
             return Ok(SignInOutcome::Session {
                 auth: Box::new(auth),
                 trust_cookie: trusted,
             });
         }
-        let auth = self.sessions.create(&user, client, !remember).await?;
+        let auth = self
+            .sessions
+            .create(
+                &user,
+                castellan_session::Authentication::by("password"),
+                client,
+                !remember,
+            )
+            .await?;
         Ok(SignInOutcome::Session {
             auth: Box::new(auth),
             trust_cookie: None,
@@ -178,7 +196,8 @@ impl IdentityService {
             return Ok(None);
         }
         self.sessions.revoke_all(&auth.user.id, None).await?;
-        Ok(Some(self.sessions.create(&auth.user, client, false).await?))
+        let how = castellan_session::Authentication::of(&auth.session);
+        Ok(Some(self.sessions.create(&auth.user, how, client, false).await?))
     }
 
     /// Server-side only (Better Auth's `setPassword`): gives a password to a user who has none,

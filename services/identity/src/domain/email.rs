@@ -148,7 +148,12 @@ impl IdentityService {
         let new_session = if self.settings.auto_sign_in_after_verification && session.is_none() {
             Some(
                 self.sessions
-                    .create(&updated, &castellan_session::ClientInfo::default(), false)
+                    .create(
+                        &updated,
+                        castellan_session::Authentication::by("email-verification"),
+                        &castellan_session::ClientInfo::default(),
+                        false,
+                    )
                     .await?,
             )
         } else {

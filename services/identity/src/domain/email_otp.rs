@@ -137,7 +137,16 @@ impl IdentityService {
         let user = users::set_email(&self.db, user, &email, true, self.now()).await?;
         self.sessions.forget_user(&user.id).await?;
         let new_session = if self.settings.auto_sign_in_after_verification && !signed_in {
-            Some(self.sessions.create(&user, client, false).await?)
+            Some(
+                self.sessions
+                    .create(
+                        &user,
+                        castellan_session::Authentication::by("email-verification"),
+                        client,
+                        false,
+                    )
+                    .await?,
+            )
         } else {
             None
         };
@@ -168,7 +177,15 @@ impl IdentityService {
             .mailbox_owner(&email, profile, sign_up)
             .await?
             .ok_or(IdentityError::InvalidOtp)?;
-        let auth = self.sessions.create(&user, client, false).await?;
+        let auth = self
+            .sessions
+            .create(
+                &user,
+                castellan_session::Authentication::by("email-otp"),
+                client,
+                false,
+            )
+            .await?;
         Ok((auth, is_new_user))
     }
 

@@ -149,7 +149,15 @@ impl IdentityService {
         else {
             return Ok(Err(LinkRefused::SignUpDisabled));
         };
-        let auth = self.sessions.create(&user, client, false).await?;
+        let auth = self
+            .sessions
+            .create(
+                &user,
+                castellan_session::Authentication::by("magic-link"),
+                client,
+                false,
+            )
+            .await?;
         Ok(Ok(Verified { auth, is_new_user }))
     }
 }

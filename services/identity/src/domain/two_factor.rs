@@ -7,7 +7,7 @@ use castellan_crypto::{random, signing, totp};
 use castellan_data::entity::{two_factor, user};
 use castellan_data::repo::{users, verifications};
 use castellan_mail::Mail;
-use castellan_session::{AuthSession, ClientInfo};
+use castellan_session::{AuthSession, Authentication, ClientInfo};
 use chrono::TimeDelta;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
@@ -241,10 +241,12 @@ impl IdentityService {
     }
 
     /// After a correct code: enrolment completes, or the challenged sign-in gets its session.
+    /// Finishes a passed second factor (`factor`: `totp`, `otp`, `backup-code`).
     async fn pass(
         &self,
         proof: Proof<'_>,
         user: user::Model,
+        factor: &str,
         trust: bool,
         client: &ClientInfo,
     ) -> IdentityResult<Passed> {
@@ -264,7 +266,8 @@ impl IdentityService {
                     let updated = users::set_two_factor(&self.db, user, true, self.now()).await?;
                     // Enabling a factor replaces the session, as Better Auth does.
                     self.sessions.revoke(&auth.session.token).await?;
-                    session = self.sessions.create(&updated, client, false).await?;
+                    let how = Authentication::of(&auth.session).and(factor);
+                    session = self.sessions.create(&updated, how, client, false).await?;
                     rotated = true;
                 }
                 Ok(Passed {
@@ -278,7 +281,9 @@ impl IdentityService {
                 if verifications::consume(&self.db, id, self.now()).await?.is_none() {
                     return Err(IdentityError::InvalidTwoFactorCookie);
                 }
-                let session = self.sessions.create(&user, client, dont_remember).await?;
+                // A challenge only follows a password sign-in.
+                let how = Authentication::by("password").and(factor);
+                let session = self.sessions.create(&user, how, client, dont_remember).await?;
                 let trust_cookie = if trust {
                     Some(self.trust_device(&user.id).await?)
                 } else {
@@ -352,7 +357,7 @@ impl IdentityService {
         if !ok {
             return Err(IdentityError::InvalidCode);
         }
-        self.pass(proof, user, trust, client).await
+        self.pass(proof, user, "totp", trust, client).await
     }
 
     /// Whether this is the first time `user_id` presents the code of time `step` for
@@ -412,7 +417,7 @@ impl IdentityService {
         if res.rows_affected != 1 {
             return Err(IdentityError::InvalidBackupCode);
         }
-        self.pass(proof, user, trust, client).await
+        self.pass(proof, user, "backup-code", trust, client).await
     }
 
     fn otp_key(proof: &Proof<'_>) -> String {
@@ -499,7 +504,7 @@ impl IdentityService {
         }
         verifications::consume(&self.db, &key, self.now()).await?;
         let user = self.prover(&proof).await?;
-        self.pass(proof, user, trust, client).await
+        self.pass(proof, user, "otp", trust, client).await
     }
 
     /// A new trusted-device cookie value (`<mac>!<trustId>`) and its row.

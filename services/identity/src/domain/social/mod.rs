@@ -463,7 +463,7 @@ impl SocialService {
         txn.commit()
             .await
             .map_err(|e| linking::storage(DataError::from(e)))?;
-        let session = self.open_session(&resolved.user, client).await?;
+        let session = self.open_session(&resolved.user, &provider.id, client).await?;
         let redirect = match (&flow.new_user_url, resolved.is_new_user) {
             (Some(url), true) => url.clone(),
             _ => flow.callback_url.clone(),
@@ -507,9 +507,11 @@ impl SocialService {
     async fn open_session(
         &self,
         user: &castellan_data::entity::user::Model,
+        provider_id: &str,
         client: &ClientInfo,
     ) -> Result<AuthSession, LoginFailure> {
-        match self.sessions.create(user, client, false).await {
+        let how = castellan_session::Authentication::through("social", provider_id);
+        match self.sessions.create(user, how, client, false).await {
             Ok(session) => Ok(session),
             Err(SessionError::Banned) => Err(LoginFailure::new(
                 "banned",
@@ -587,7 +589,8 @@ impl SocialService {
             .await
             .map_err(IdentityError::from_login)?;
         txn.commit().await.map_err(DataError::from)?;
-        let session = self.sessions.create(&resolved.user, client, false).await?;
+        let how = castellan_session::Authentication::through("social", &provider.id);
+        let session = self.sessions.create(&resolved.user, how, client, false).await?;
         Ok(SignedIn {
             user: resolved.user,
             session,

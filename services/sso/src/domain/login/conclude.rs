@@ -24,7 +24,16 @@ impl SsoService {
             user_agent: client.user_agent.clone().unwrap_or_default(),
         };
         let session = match result {
-            Ok(provisioned) => match self.sessions.create(&provisioned.user, &info, false).await {
+            Ok(provisioned) => match self
+                .sessions
+                .create(
+                    &provisioned.user,
+                    castellan_session::Authentication::through("sso", provider_id),
+                    &info,
+                    false,
+                )
+                .await
+            {
                 Ok(session) => Ok((provisioned, session)),
                 Err(SessionError::Banned) => Err(LoginFailure::new("banned", "the user is banned")),
                 Err(e) => Err(LoginFailure::from(SsoError::from(e))),

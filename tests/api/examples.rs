@@ -148,6 +148,7 @@ per_backend! {
                 Command::new("node")
                     .args(["test/serve.mjs", &front_port.to_string(), &out_dir])
                     .current_dir(&dir)
+                    .stdout(std::process::Stdio::null())
                     .spawn()
                     .unwrap(),
             );

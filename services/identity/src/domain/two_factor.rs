@@ -240,8 +240,8 @@ impl IdentityService {
         }
     }
 
-    /// After a correct code: enrolment completes, or the challenged sign-in gets its session.
-    /// Finishes a passed second factor (`factor`: `totp`, `otp`, `backup-code`).
+    /// After a correct code (`factor`: `totp`, `otp`, `backup-code`): enrolment completes, or the
+    /// challenged sign-in gets its session.
     async fn pass(
         &self,
         proof: Proof<'_>,

@@ -85,7 +85,8 @@ pub struct EmailVerifiedByCode {
 }
 
 impl IdentityService {
-    /// `email-otp/send-verification-otp`: mails a code for `purpose`. An unknown address gets
+    /// `email-otp/send-verification-otp` (and, for `forget-password`, `email-otp/request-password-reset`
+    /// and `forget-password/email-otp`): mails a code for `purpose`. An unknown address gets
     /// the same answer and no mail, except for sign-in while sign-up is open.
     ///
     /// # Errors
@@ -165,7 +166,7 @@ impl IdentityService {
         code: &str,
         profile: NewProfile,
         client: &ClientInfo,
-    ) -> IdentityResult<(AuthSession, bool)> {
+    ) -> IdentityResult<AuthSession> {
         let email = email.to_lowercase();
         if !castellan_domain::is_valid_email(&email) {
             return Err(IdentityError::InvalidOtp);
@@ -173,11 +174,11 @@ impl IdentityService {
         self.check_code(&identifier(OtpPurpose::SignIn, &email), code, OnSuccess::Spend)
             .await?;
         let sign_up = !self.settings.email_otp.disable_sign_up;
-        let MailboxOwner { user, is_new_user } = self
+        let MailboxOwner { user, .. } = self
             .mailbox_owner(&email, profile, sign_up)
             .await?
             .ok_or(IdentityError::InvalidOtp)?;
-        let auth = self
+        Ok(self
             .sessions
             .create(
                 &user,
@@ -185,17 +186,7 @@ impl IdentityService {
                 client,
                 false,
             )
-            .await?;
-        Ok((auth, is_new_user))
-    }
-
-    /// `email-otp/request-password-reset` (and the older `forget-password/email-otp`): mails a
-    /// reset code if the address has a user; the answer is the same either way.
-    ///
-    /// # Errors
-    /// `InvalidEmail`, storage failures.
-    pub async fn request_password_reset_code(&self, email: &str) -> IdentityResult<()> {
-        self.send_email_otp(email, OtpPurpose::ForgetPassword).await
+            .await?)
     }
 
     /// `email-otp/reset-password`: sets a new password and ends every session of the user (a

@@ -36,7 +36,7 @@ impl IdentityService {
     ) -> IdentityResult<Option<MailboxOwner>> {
         let email = email.to_lowercase();
         if let Some(user) = users::find_by_email(&self.db, &email).await? {
-            return self.proven(user, false).await;
+            return self.existing(user).await;
         }
         if !sign_up {
             return Ok(None);
@@ -60,16 +60,16 @@ impl IdentityService {
                 let user = users::find_by_email(&self.db, &email)
                     .await?
                     .ok_or(IdentityError::UserNotFound)?;
-                self.proven(user, false).await
+                self.existing(user).await
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn proven(&self, user: user::Model, is_new_user: bool) -> IdentityResult<Option<MailboxOwner>> {
+    async fn existing(&self, user: user::Model) -> IdentityResult<Option<MailboxOwner>> {
         Ok(Some(MailboxOwner {
             user: self.prove_address(user).await?,
-            is_new_user,
+            is_new_user: false,
         }))
     }
 

@@ -118,7 +118,7 @@ pub async fn sign_in(
         name: name.unwrap_or_default(),
         image,
     };
-    let (auth, _) = identity
+    let auth = identity
         .sign_in_by_code(&validated(email)?, &validated(otp)?, profile, &state.client(&req))
         .await?;
     let res = respond::json(&json!({ "token": auth.session.token, "user": UserView::from(&auth.user) }));
@@ -141,7 +141,9 @@ pub async fn request_password_reset(
     let email = validated(email)?;
     // Both paths share one count per address: they send the same mail.
     limit_address(&state, REQUEST_PASSWORD_RESET, &email).await?;
-    identity.request_password_reset_code(&email).await?;
+    identity
+        .send_email_otp(&email, OtpPurpose::ForgetPassword)
+        .await?;
     Ok(success())
 }
 

@@ -41,7 +41,9 @@ fn flag(req: &HttpRequest, name: &str) -> bool {
 /// valid `session_data` cookie answers without the session store (see
 /// `castellan_http::cookie_cache`), and every answer from the store refreshes that cookie.
 pub async fn get_session(state: web::Data<AuthState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if !flag(&req, "disableCookieCache")
+    // The cache off (the default), no cookie is read or verified for it.
+    if state.settings.session_cookie_cache.is_some()
+        && !flag(&req, "disableCookieCache")
         && let Some(token) = state
             .cookies
             .read_signed(&req, castellan_http::cookies::SESSION_TOKEN)

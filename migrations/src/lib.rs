@@ -16,6 +16,8 @@ mod m20261130_000005_create_api_keys;
 mod m20261130_000006_create_sso_providers;
 mod m20261203_000007_create_mail_outbox;
 mod m20261204_000008_session_authentication;
+mod m20261204_000009_create_passkey;
+mod m20261204_000010_create_sso_policy;
 mod schema;
 
 pub struct Migrator;
@@ -32,6 +34,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_create_sso_providers::Migration),
             Box::new(m20261203_000007_create_mail_outbox::Migration),
             Box::new(m20261204_000008_session_authentication::Migration),
+            Box::new(m20261204_000009_create_passkey::Migration),
+            Box::new(m20261204_000010_create_sso_policy::Migration),
         ]
     }
 }

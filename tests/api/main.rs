@@ -72,6 +72,7 @@ mod mail_delivery;
 mod openapi;
 mod organizations;
 mod outage;
+mod passkey;
 mod password_reset;
 mod profile;
 mod rate_limit;

@@ -360,6 +360,8 @@ pub struct Browser {
     jar: Arc<Jar>,
     auth_url: String,
     origin: String,
+    /// The `Origin` it sends: the app's, unless [`Browser::from_origin`] says otherwise.
+    origin_header: String,
     pub ip: String,
 }
 
@@ -379,14 +381,23 @@ impl Browser {
             jar,
             auth_url: app.auth_url.clone(),
             origin: app.origin.clone(),
+            origin_header: app.origin.clone(),
             ip,
         }
+    }
+
+    /// The same browser on a page of another (trusted) origin, e.g. `http://localhost:<port>`
+    /// where WebAuthn needs a domain rather than an address.
+    #[must_use]
+    pub fn from_origin(mut self, origin: &str) -> Self {
+        origin.clone_into(&mut self.origin_header);
+        self
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.auth_url))
-            .header("origin", &self.origin)
+            .header("origin", &self.origin_header)
             .header("x-forwarded-for", &self.ip)
     }
 

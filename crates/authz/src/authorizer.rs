@@ -28,6 +28,8 @@ pub enum AuthzError {
     Casbin(#[from] casbin::Error),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
+    #[error("database: {0}")]
+    Data(#[from] castellan_data::DataError),
     #[error("the policy files are invalid: {0}")]
     Policy(String),
 }

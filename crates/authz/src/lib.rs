@@ -14,10 +14,12 @@ pub mod grant;
 pub mod permissions;
 pub mod repo;
 mod scope;
+pub mod sso;
 
 pub use authorizer::{API_KEY_ROLE_PREFIX, Authorizer, AuthzError, INVALIDATION_CHANNEL, api_key_role};
 pub use permissions::{BUILTIN_ROLES, CREATOR_ROLE, Statements};
 pub use scope::{OrgScope, Permit};
+pub use sso::SessionAdmission;
 
 /// The casbin model (`policies/model.conf`).
 pub const MODEL: &str = include_str!("../../../policies/model.conf");

@@ -200,6 +200,7 @@ pub struct Settings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub magic_link: MagicLinkSettings,
     pub email_otp: EmailOtpSettings,
+    pub passkey: PasskeySettings,
     /// Better Auth's cookie cache (`SESSION_COOKIE_CACHE`, off by default): how long a signed
     /// `session_data` cookie may answer `get-session` (`SESSION_COOKIE_CACHE_MAX_AGE`, 300 s).
     pub session_cookie_cache: Option<Duration>,
@@ -235,6 +236,19 @@ pub struct EmailOtpSettings {
     /// `EMAIL_OTP_VERIFY_CURRENT_EMAIL`: an email change also needs a code sent to the current
     /// address.
     pub verify_current_email: bool,
+}
+
+/// Passkeys (`PASSKEY_*`), `@better-auth/passkey`'s options.
+#[derive(Debug, Clone)]
+pub struct PasskeySettings {
+    /// `PASSKEY_RP_ID`: the WebAuthn relying-party id, a registrable domain (default: the host
+    /// of `BASE_URL`).
+    pub rp_id: Option<String>,
+    /// `PASSKEY_RP_NAME`: the name authenticators show (default: `APP_NAME`).
+    pub rp_name: Option<String>,
+    /// `PASSKEY_ORIGIN`: the origins ceremonies may come from, comma-separated (default: the
+    /// request's `Origin` when it is a trusted origin, as Better Auth does).
+    pub origins: Vec<String>,
 }
 
 /// Enterprise SSO (`SSO_*`).
@@ -427,6 +441,23 @@ impl Settings {
                 disable_sign_up: flag("EMAIL_OTP_DISABLE_SIGN_UP", false),
                 change_email: flag("EMAIL_OTP_CHANGE_EMAIL", false),
                 verify_current_email: flag("EMAIL_OTP_VERIFY_CURRENT_EMAIL", false),
+            },
+            passkey: PasskeySettings {
+                rp_id: get("PASSKEY_RP_ID"),
+                rp_name: get("PASSKEY_RP_NAME"),
+                origins: list(get("PASSKEY_ORIGIN"))
+                    .iter()
+                    .map(|o| {
+                        Url::parse(o)
+                            .ok()
+                            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                            .map(|u| u.origin().ascii_serialization())
+                            .ok_or_else(|| ConfigError::Invalid {
+                                name: "PASSKEY_ORIGIN",
+                                reason: format!("{o:?} is not an http(s) origin"),
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
             },
             metrics_addr: parsed(get("METRICS_ADDR"), "METRICS_ADDR", SOCKET_ADDRESS)?,
         })

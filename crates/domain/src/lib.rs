@@ -1,6 +1,7 @@
 //! Value rules the services' domains share, free of HTTP and storage, so a domain can validate
 //! what it is given, and say why it refuses, without reaching into the web layer.
 
+pub mod domains;
 pub mod email;
 pub mod origins;
 pub mod refusal;

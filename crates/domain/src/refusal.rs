@@ -42,6 +42,17 @@ impl Refusal {
         }
     }
 
+    /// An organization that requires SSO, to a session that did not come through it: the
+    /// message names the way in.
+    #[must_use]
+    pub fn sso_required() -> Self {
+        Self::coded(
+            Kind::Denied,
+            "SSO_REQUIRED",
+            "This organization requires signing in through its SSO: POST /api/auth/sign-in/sso with your work email",
+        )
+    }
+
     /// A refusal Better Auth words without a code.
     #[must_use]
     pub fn message_only(kind: Kind, message: impl Into<Cow<'static, str>>) -> Self {

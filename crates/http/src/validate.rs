@@ -113,6 +113,16 @@ impl<'a> Fields<'a> {
         Some(s)
     }
 
+    /// A required string, trimmed, that is not empty after trimming (zod's `.trim().min(1)`).
+    pub fn trimmed_non_empty_string(&mut self, key: &str) -> Option<String> {
+        let s = self.string(key)?.trim().to_owned();
+        if s.is_empty() {
+            self.issue(key, "Too small: expected string to have >=1 characters");
+            return None;
+        }
+        Some(s)
+    }
+
     /// An optional string: absent is fine, `null` and other types are not.
     pub fn optional_string(&mut self, key: &str) -> Option<String> {
         match self.obj.get(key) {
@@ -172,6 +182,17 @@ impl<'a> Fields<'a> {
             self.string_or_list(key)
         } else {
             None
+        }
+    }
+
+    /// A required JSON object (zod's `z.record`).
+    pub fn record(&mut self, key: &str) -> Option<Map<String, Value>> {
+        match self.obj.get(key) {
+            Some(Value::Object(o)) => Some(o.clone()),
+            _ => {
+                self.expected(key, "record");
+                None
+            }
         }
     }
 

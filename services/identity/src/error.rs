@@ -74,6 +74,26 @@ pub enum IdentityError {
     TwoFactorNotEnabled,
     #[error("no TOTP enrolment")]
     TotpNotEnabled,
+    #[error("the organization requires SSO")]
+    SsoRequired,
+    #[error("no passkey ceremony for this browser (missing, spent or expired)")]
+    ChallengeNotFound,
+    #[error("the passkey ceremony was begun by someone else")]
+    PasskeyNotAllowed,
+    #[error("the authenticator's registration did not verify")]
+    PasskeyRegistrationFailed,
+    #[error("the authenticator is already registered")]
+    PasskeyPreviouslyRegistered,
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    #[error("the assertion names no registered passkey")]
+    UnknownPasskey,
+    #[error("the passkey's signature or counter did not verify")]
+    PasskeyAuthenticationFailed,
+    #[error("the assertion does not answer the challenge")]
+    PasskeyAssertionRefused,
+    #[error("a passkey ceremony without an origin")]
+    PasskeyOriginMissing,
     #[error("wrong code")]
     InvalidCode,
     #[error("wrong backup code")]
@@ -250,6 +270,26 @@ impl From<IdentityError> for ApiError {
             ),
             E::TwoFactorNotEnabled => Self::bad_request("TWO_FACTOR_NOT_ENABLED", "Two factor isn't enabled"),
             E::TotpNotEnabled => Self::bad_request("TOTP_NOT_ENABLED", "TOTP not enabled"),
+            E::SsoRequired => castellan_domain::Refusal::sso_required().into(),
+            E::ChallengeNotFound => Self::bad_request("CHALLENGE_NOT_FOUND", "Challenge not found"),
+            E::PasskeyNotAllowed => Self::new(
+                S::UNAUTHORIZED,
+                "YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY",
+                "You are not allowed to register this passkey",
+            ),
+            E::PasskeyRegistrationFailed => {
+                Self::bad_request("FAILED_TO_VERIFY_REGISTRATION", "Failed to verify registration")
+            }
+            E::PasskeyPreviouslyRegistered => {
+                Self::bad_request("PREVIOUSLY_REGISTERED", "Previously registered")
+            }
+            E::PasskeyNotFound => Self::new(S::NOT_FOUND, "PASSKEY_NOT_FOUND", "Passkey not found"),
+            E::UnknownPasskey => Self::new(S::UNAUTHORIZED, "PASSKEY_NOT_FOUND", "Passkey not found"),
+            E::PasskeyAuthenticationFailed => {
+                Self::new(S::UNAUTHORIZED, "AUTHENTICATION_FAILED", "Authentication failed")
+            }
+            E::PasskeyAssertionRefused => Self::bad_request("AUTHENTICATION_FAILED", "Authentication failed"),
+            E::PasskeyOriginMissing => Self::message_only(S::BAD_REQUEST, "origin missing"),
             E::InvalidCode => Self::new(S::UNAUTHORIZED, "INVALID_CODE", "Invalid code"),
             E::InvalidBackupCode => Self::new(S::UNAUTHORIZED, "INVALID_BACKUP_CODE", "Invalid backup code"),
             E::InvalidTwoFactorCookie => Self::new(
@@ -354,6 +394,7 @@ impl From<IdentityError> for ApiError {
             E::Authz(castellan_authz::AuthzError::Db(e)) | E::Audit(castellan_audit::AuditError::Db(e)) => {
                 e.into()
             }
+            E::Authz(castellan_authz::AuthzError::Data(e)) => e.into(),
             E::Authz(e) => Self::internal(&e),
             E::Session(e) => e.into(),
             E::Data(e) => e.into(),

@@ -261,7 +261,7 @@ impl From<OrgError> for ApiError {
                 serde_json::json!({ "missingPermissions": missing }),
             ),
             OrgError::Session(e) => e.into(),
-            OrgError::Data(e) => e.into(),
+            OrgError::Data(e) | OrgError::Authz(castellan_authz::AuthzError::Data(e)) => e.into(),
             OrgError::Db(e)
             | OrgError::Authz(castellan_authz::AuthzError::Db(e))
             | OrgError::Audit(castellan_audit::AuditError::Db(e)) => e.into(),

@@ -50,7 +50,7 @@ impl From<SsoError> for ApiError {
         match e {
             SsoError::Rejected(refusal) => refusal.into(),
             SsoError::Session(e) => e.into(),
-            SsoError::Data(e) => e.into(),
+            SsoError::Data(e) | SsoError::Authz(castellan_authz::AuthzError::Data(e)) => e.into(),
             SsoError::Db(e)
             | SsoError::Authz(castellan_authz::AuthzError::Db(e))
             | SsoError::Audit(castellan_audit::AuditError::Db(e)) => e.into(),

@@ -207,10 +207,7 @@ impl Connection {
     /// Whether `domain` is one of the connection's domains or a subdomain of one.
     #[must_use]
     pub fn covers(&self, domain: &str) -> bool {
-        let domain = domain.trim().to_ascii_lowercase();
-        self.domains()
-            .iter()
-            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        castellan_domain::domains::covers(&self.row.domain, domain)
     }
 
     #[must_use]
@@ -332,17 +329,7 @@ impl Connection {
 /// `a.com, B.com` → `["a.com", "b.com"]`; URLs and ports are reduced to their host.
 #[must_use]
 pub fn split_domains(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(|d| {
-            let host = url::Url::parse(d)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_else(|| d.split([':', '/']).next().unwrap_or(d).to_owned());
-            host.to_ascii_lowercase()
-        })
-        .collect()
+    castellan_domain::domains::split(list)
 }
 
 /// Encrypts an OIDC client secret for storage.

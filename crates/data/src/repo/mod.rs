@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod invitations;
 pub mod mail_outbox;
 pub mod organizations;
+pub mod passkeys;
 pub mod sealed;
 pub mod sessions;
 pub mod sso_providers;

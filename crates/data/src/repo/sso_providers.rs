@@ -5,6 +5,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::DataResult;
+use crate::entity::sso_policy::{self, Entity as Policy};
 use crate::entity::sso_provider::{self, Entity as SsoProvider, Model};
 use crate::entity::sso_provisioning::{self, Entity as Provisioning};
 
@@ -81,6 +82,43 @@ pub async fn possibly_covering(db: &impl ConnectionTrait, domain: &str) -> DataR
         .order_by_asc(sso_provider::Column::ProviderId)
         .all(db)
         .await?)
+}
+
+/// The organization's SSO policy, if it ever set one.
+///
+/// # Errors
+/// Database failures.
+pub async fn policy(db: &impl ConnectionTrait, org_id: &str) -> DataResult<Option<sso_policy::Model>> {
+    Ok(Policy::find_by_id(org_id.to_owned()).one(db).await?)
+}
+
+/// Whether the organization requires SSO of its members.
+///
+/// # Errors
+/// Database failures.
+pub async fn requires_sso(db: &impl ConnectionTrait, org_id: &str) -> DataResult<bool> {
+    Ok(policy(db, org_id).await?.is_some_and(|p| p.require_sso))
+}
+
+/// The connection an address must sign in through: one that proved a domain covering the
+/// address's, of an organization that requires SSO.
+///
+/// # Errors
+/// Database failures.
+pub async fn enforced_for_email(db: &impl ConnectionTrait, email: &str) -> DataResult<Option<Model>> {
+    let Some(domain) = castellan_domain::domains::of_email(email) else {
+        return Ok(None);
+    };
+    for connection in possibly_covering(db, &domain).await? {
+        let proven = connection.domain_verified == Some(true)
+            && castellan_domain::domains::covers(&connection.domain, &domain);
+        if let (true, Some(org_id)) = (proven, connection.organization_id.as_deref())
+            && requires_sso(db, org_id).await?
+        {
+            return Ok(Some(connection));
+        }
+    }
+    Ok(None)
 }
 
 /// # Errors

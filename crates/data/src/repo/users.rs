@@ -103,6 +103,7 @@ pub async fn set_email(
 pub async fn delete(db: &impl ConnectionTrait, id: &str) -> DataResult<()> {
     super::sessions::delete_for_user(db, id).await?;
     super::accounts::delete_for_user(db, id).await?;
+    super::passkeys::delete_for_user(db, id).await?;
     User::delete_by_id(id.to_owned()).exec(db).await?;
     Ok(())
 }

@@ -60,11 +60,15 @@ impl IdentityService {
     /// The caller's membership in `org`, when they may manage its keys (`organization:update`).
     async fn key_scope(&self, auth: &AuthSession, org: &str) -> IdentityResult<castellan_authz::OrgScope> {
         let denied = || IdentityError::AdminDenied("YOU_ARE_NOT_ALLOWED_TO_MANAGE_ORGANIZATION_API_KEYS");
-        let scope = self
+        let scope = match self
             .authz
-            .scope(&self.db, org, &auth.user.id)
+            .session_scope(&self.db, org, &auth.user.id, &auth.session)
             .await?
-            .ok_or_else(denied)?;
+        {
+            castellan_authz::SessionAdmission::Admitted(scope) => scope,
+            castellan_authz::SessionAdmission::NotMember => return Err(denied()),
+            castellan_authz::SessionAdmission::SsoRequired => return Err(IdentityError::SsoRequired),
+        };
         self.authz
             .permit::<castellan_authz::grant::OrganizationUpdate>(&scope)
             .await?

@@ -9,6 +9,7 @@ pub mod email;
 pub mod email_otp;
 pub mod magic_link;
 pub mod mailbox;
+pub mod passkey;
 pub mod password_reset;
 pub mod social;
 pub mod two_factor;

@@ -9,6 +9,7 @@ mod email_otp;
 mod jwt;
 mod magic_link;
 mod misc;
+mod passkey;
 mod password_reset;
 mod sessions;
 mod social;
@@ -74,6 +75,23 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post(email_otp::RESET_PASSWORD, email_otp::reset_password)
         .post(email_otp::REQUEST_EMAIL_CHANGE, email_otp::request_email_change)
         .post(email_otp::CHANGE_EMAIL, email_otp::change_email)
+        .get(
+            "/passkey/generate-register-options",
+            passkey::generate_register_options,
+        )
+        .post("/passkey/verify-registration", passkey::verify_registration)
+        .get(
+            "/passkey/generate-authenticate-options",
+            passkey::generate_authenticate_options,
+        )
+        .post(
+            "/passkey/generate-authenticate-options",
+            passkey::generate_authenticate_options,
+        )
+        .post("/passkey/verify-authentication", passkey::verify_authentication)
+        .get("/passkey/list-user-passkeys", passkey::list_user_passkeys)
+        .post("/passkey/delete-passkey", passkey::delete_passkey)
+        .post("/passkey/update-passkey", passkey::update_passkey)
         .get("/oauth2/callback/{provider}", social::oauth2_callback)
         .post("/oauth2/link", social::oauth2_link)
         .post(SIGN_UP_EMAIL, credentials::sign_up)

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use castellan_audit::AuditEvent;
 use castellan_authz::grant::Grant;
-use castellan_authz::{Authorizer, OrgScope, Permit};
+use castellan_authz::{Authorizer, OrgScope, Permit, SessionAdmission};
 use castellan_config::Settings;
 use castellan_data::{Clock, DatabaseConnection};
 use castellan_mail::Outbox;
@@ -71,9 +71,22 @@ impl OrganizationService {
         explicit.filter(|s| !s.is_empty()).or_else(|| actor.active_org())
     }
 
-    /// The membership check for `org_id`.
+    /// The membership check for `org_id`, with its SSO requirement applied to the session.
+    ///
+    /// # Errors
+    /// `SSO_REQUIRED` for a member whose session did not come through the organization's SSO.
     pub(crate) async fn scope(&self, actor: &Actor, org_id: &str) -> OrgResult<Option<OrgScope>> {
-        Ok(self.authz.scope(&self.db, org_id, actor.user_id()).await?)
+        match self
+            .authz
+            .session_scope(&self.db, org_id, actor.user_id(), &actor.auth.session)
+            .await?
+        {
+            SessionAdmission::Admitted(scope) => Ok(Some(scope)),
+            SessionAdmission::NotMember => Ok(None),
+            SessionAdmission::SsoRequired => {
+                Err(OrgError::Rejected(castellan_domain::Refusal::sso_required()))
+            }
+        }
     }
 
     /// The membership check, failing with `not_member` when the caller is not one.

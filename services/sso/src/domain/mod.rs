@@ -138,13 +138,29 @@ impl SsoService {
     ) -> SsoResult<Option<OrgScope>> {
         match &row.organization_id {
             Some(org_id) => Ok(Some(
-                self.authz
-                    .scope(&self.db, org_id, actor.user_id())
-                    .await?
-                    .ok_or_else(no_access)?,
+                self.member_scope(actor, org_id).await?.ok_or_else(no_access)?,
             )),
             None if row.user_id == actor.user_id() => Ok(None),
             None => Err(no_access()),
+        }
+    }
+
+    /// The caller's membership in `org_id`, with the organization's SSO requirement applied to
+    /// the session; `None` for a non-member.
+    ///
+    /// # Errors
+    /// `SSO_REQUIRED`; database failures.
+    pub(crate) async fn member_scope(&self, actor: &Actor, org_id: &str) -> SsoResult<Option<OrgScope>> {
+        match self
+            .authz
+            .session_scope(&self.db, org_id, actor.user_id(), &actor.auth.session)
+            .await?
+        {
+            castellan_authz::SessionAdmission::Admitted(scope) => Ok(Some(scope)),
+            castellan_authz::SessionAdmission::NotMember => Ok(None),
+            castellan_authz::SessionAdmission::SsoRequired => {
+                Err(SsoError::Rejected(castellan_domain::Refusal::sso_required()))
+            }
         }
     }
 

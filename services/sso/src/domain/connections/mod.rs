@@ -107,8 +107,7 @@ impl SsoService {
     pub async fn register(&self, actor: &Actor, reg: Registration) -> SsoResult<Registered> {
         let scope = match &reg.organization_id {
             Some(org_id) => Some(
-                self.authz
-                    .scope(&self.db, org_id, actor.user_id())
+                self.member_scope(actor, org_id)
                     .await?
                     .ok_or_else(|| invalid("You are not a member of the organization"))?,
             ),
@@ -290,7 +289,8 @@ impl SsoService {
             .map(Connection::from_row)
             .collect();
         for org in castellan_authz::repo::organizations_of(&self.db, actor.user_id()).await? {
-            let Some(scope) = self.authz.scope(&self.db, &org.id, actor.user_id()).await? else {
+            // Organizations whose SSO this session did not come through show nothing.
+            let Ok(Some(scope)) = self.member_scope(actor, &org.id).await else {
                 continue;
             };
             let Some(permit) = self.authz.permit::<grant::SsoRead>(&scope).await? else {

@@ -286,6 +286,18 @@ per_backend! {
         let r = mallory.post("/passkey/verify-registration", &json!({"response": answer})).await;
         assert_eq!((r.status, r.code()), (401, "YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY"), "{}", r.text);
 
+        // Registering with `createSession` answers the passkey with a new session, and sets it.
+        let mut second = WebauthnAuthenticator::new(SoftPasskey::new(true));
+        let options = alice.get("/passkey/generate-register-options").await;
+        let answer = create(&mut second, &page_origin(&app), &options.json);
+        let r = alice.post("/passkey/verify-registration", &json!({"response": answer, "createSession": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["userId"], r.json["user"]["id"]);
+        assert_eq!(r.json["session"]["userId"], r.json["user"]["id"]);
+        let token = r.json["session"]["token"].as_str().unwrap();
+        assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("better-auth.session_token={token}."))), "{:?}", r.set_cookies());
+        assert_eq!(alice.get("/passkey/list-user-passkeys").await.json.as_array().unwrap().len(), 2);
+
         // Registration needs a session of one's own.
         let anonymous = app.browser().from_origin(&page_origin(&app));
         let r = anonymous.get("/passkey/generate-register-options").await;

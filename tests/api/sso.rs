@@ -1023,3 +1023,96 @@ mod replicas {
         assert!(!sets_session(&replay.set_cookies()));
     }
 }
+
+sso_tests! {
+    async fn an_organization_that_requires_sso_admits_only_its_connections_and_audited_owners(app: TestApp, dns_port: u16) {
+        use castellan_e2e::PASSWORD;
+        let Some(idp) = Peer::oidc(&[]).await else { return };
+        let t = tenant(&app).await;
+        let Some(_dns) = register_verified(&app, &t, dns_port, &oidc_registration("acme-oidc", &t.org_id, &idp, "castellan-test")).await else { return };
+        let owner_email = t.owner.session().await["user"]["email"].as_str().unwrap().to_owned();
+
+        // Carol, in the connection's domain, joined with a password before SSO was required.
+        let carol = app.browser();
+        let carol_email = format!("{}@example.com", castellan_e2e::unique("carol"));
+        assert_eq!(carol.post("/sign-up/email", &json!({"email": carol_email, "password": PASSWORD, "name": "Carol"})).await.status, 200);
+        let inv = t.owner.post("/organization/invite-member", &json!({"email": carol_email, "role": "admin", "organizationId": t.org_id})).await;
+        assert_eq!(carol.post("/organization/accept-invitation", &json!({"invitationId": inv.json["id"]})).await.status, 200);
+        let members = format!("/organization/list-members?organizationId={}", t.org_id);
+        assert_eq!(carol.get(&members).await.status, 200, "no requirement yet");
+
+        // Alice comes in through the IdP.
+        let alice = app.browser();
+        let url = start_sign_in(&alice, json!({"email": "alice@example.com", "callbackURL": "/dashboard"})).await;
+        let callback = IdpBrowser::default().oidc_login(&url, "alice@example.com", "alice-password").await;
+        deliver_oidc(&app, &alice, &callback).await;
+
+        // Requiring SSO needs a connection whose domain is proven.
+        let bare = orgs::create(&t.owner, "bare").await;
+        let r = t.owner.post("/sso/update-settings", &json!({"organizationId": bare["id"], "requireSso": true})).await;
+        assert_eq!((r.status, r.code()), (400, "NO_VERIFIED_SSO_CONNECTION"), "{}", r.text);
+
+        // Only an owner sets the requirement; an admin may read it.
+        let settings = format!("/sso/settings?organizationId={}", t.org_id);
+        assert_eq!(carol.get(&settings).await.json["requireSso"], false);
+        let r = carol.post("/sso/update-settings", &json!({"organizationId": t.org_id, "requireSso": true})).await;
+        assert_eq!((r.status, r.code()), (403, "ONLY_OWNERS_CAN_CHANGE_SSO_POLICY"), "{}", r.text);
+        let r = t.owner.post("/sso/update-settings", &json!({"organizationId": t.org_id, "requireSso": "yes"})).await;
+        assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+        let r = t.owner.post("/sso/update-settings", &json!({"organizationId": t.org_id, "requireSso": true})).await;
+        assert_eq!((r.status, &r.json["requireSso"]), (200, &json!(true)), "{}", r.text);
+
+        // Carol's password session can neither act in it nor make it active.
+        let r = carol.get(&members).await;
+        assert_eq!((r.status, r.code()), (403, "SSO_REQUIRED"), "{}", r.text);
+        assert!(r.json["message"].as_str().unwrap().contains("/api/auth/sign-in/sso"), "the message names the way in");
+        let r = carol.post("/organization/set-active", &json!({"organizationId": t.org_id})).await;
+        assert_eq!((r.status, r.code()), (403, "SSO_REQUIRED"));
+        assert_eq!(carol.get(&settings).await.code(), "SSO_REQUIRED");
+        // Alice's session came through the organization's connection.
+        let r = alice.get(&members).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(alice.post("/organization/set-active", &json!({"organizationId": t.org_id})).await.status, 200);
+
+        // A password sign-in for the domain is sent to the IdP, right password or not: the
+        // answer says nothing about the account.
+        for password in [PASSWORD, "wrong-password-1"] {
+            let b = app.browser();
+            let r = b.post("/sign-in/email", &json!({"email": carol_email, "password": password, "callbackURL": "/dashboard"})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(r.json["redirect"], true);
+            let url = r.json["url"].as_str().unwrap();
+            assert!(url.starts_with(&format!("{}/sso/sign-in?providerId=acme-oidc&callbackURL=%2Fdashboard", app.auth_url)), "{url}");
+            assert!(!sets_session(&r.set_cookies()), "no session by password");
+            let to = b.get(relative(&app, url)).await;
+            assert_eq!(to.status, 302, "{}", to.text);
+            let idp_url = to.headers["location"].to_str().unwrap();
+            assert!(idp_url.starts_with(&idp.issuer()), "{idp_url}");
+            assert_eq!(query(idp_url)["login_hint"], carol_email.as_str());
+        }
+
+        // The owner's own password session is refused too; the break-glass sign-in is theirs,
+        // and is audited.
+        assert_eq!(t.owner.get(&members).await.code(), "SSO_REQUIRED");
+        let r = carol.post("/sign-in/break-glass", &json!({"email": carol_email, "password": PASSWORD})).await;
+        assert_eq!((r.status, r.code()), (403, "BREAK_GLASS_NOT_ALLOWED"), "{}", r.text);
+        let r = app.browser().post("/sign-in/break-glass", &json!({"email": owner_email, "password": "wrong-password-1"})).await;
+        assert_eq!((r.status, r.code()), (401, "INVALID_EMAIL_OR_PASSWORD"));
+        let owner = app.browser();
+        let r = owner.post("/sign-in/break-glass", &json!({"email": owner_email, "password": PASSWORD})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(owner.session().await["session"]["authMethod"], "break-glass");
+        assert_eq!(owner.get(&members).await.status, 200);
+        let entries = audit_actions(&owner, &t.org_id).await;
+        let glass = entries.iter().find(|e| e["action"] == "sso.break_glass").expect("the break-glass sign-in is audited");
+        assert_eq!(glass["actorId"], owner.session().await["user"]["id"]);
+        assert!(entries.iter().any(|e| e["action"] == "sso.policy.updated" && e["details"]["requireSso"] == true), "{entries:?}");
+
+        // Turned off again, Carol's password session works as before.
+        let r = owner.post("/sso/update-settings", &json!({"organizationId": t.org_id, "requireSso": false})).await;
+        assert_eq!(r.json["requireSso"], false, "{}", r.text);
+        assert_eq!(carol.get(&members).await.status, 200);
+        let r = app.browser().post("/sign-in/email", &json!({"email": carol_email, "password": PASSWORD})).await;
+        assert_eq!(r.json["user"]["email"], carol_email.as_str(), "{}", r.text);
+    }
+}

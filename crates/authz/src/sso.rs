@@ -18,7 +18,7 @@ pub const SSO_METHOD: &str = "sso";
 /// What the guard decided for a session in an organization.
 #[derive(Debug)]
 pub enum SessionAdmission {
-    Admitted(OrgScope),
+    Admitted(Box<OrgScope>),
     NotMember,
     /// A member, but the organization requires SSO and this session did not come through it.
     SsoRequired,
@@ -50,7 +50,7 @@ impl Authorizer {
             return Ok(SessionAdmission::NotMember);
         };
         if !sso_providers::requires_sso(db, org_id).await? {
-            return Ok(SessionAdmission::Admitted(scope));
+            return Ok(SessionAdmission::Admitted(Box::new(scope)));
         }
         let admitted = match first_method(session) {
             SSO_METHOD => match session.auth_connection_id.as_deref() {
@@ -63,7 +63,7 @@ impl Authorizer {
             _ => false,
         };
         Ok(if admitted {
-            SessionAdmission::Admitted(scope)
+            SessionAdmission::Admitted(Box::new(scope))
         } else {
             SessionAdmission::SsoRequired
         })

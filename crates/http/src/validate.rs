@@ -185,6 +185,17 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required boolean.
+    pub fn boolean(&mut self, key: &str) -> Option<bool> {
+        match self.obj.get(key) {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => {
+                self.expected(key, "boolean");
+                None
+            }
+        }
+    }
+
     /// A required JSON object (zod's `z.record`).
     pub fn record(&mut self, key: &str) -> Option<Map<String, Value>> {
         match self.obj.get(key) {

@@ -76,6 +76,8 @@ pub enum IdentityError {
     TotpNotEnabled,
     #[error("the organization requires SSO")]
     SsoRequired,
+    #[error("break-glass sign-in is only for owners of organizations that require SSO")]
+    BreakGlassRefused,
     #[error("no passkey ceremony for this browser (missing, spent or expired)")]
     ChallengeNotFound,
     #[error("the passkey ceremony was begun by someone else")]
@@ -271,6 +273,10 @@ impl From<IdentityError> for ApiError {
             E::TwoFactorNotEnabled => Self::bad_request("TWO_FACTOR_NOT_ENABLED", "Two factor isn't enabled"),
             E::TotpNotEnabled => Self::bad_request("TOTP_NOT_ENABLED", "TOTP not enabled"),
             E::SsoRequired => castellan_domain::Refusal::sso_required().into(),
+            E::BreakGlassRefused => Self::forbidden(
+                "BREAK_GLASS_NOT_ALLOWED",
+                "Break-glass sign-in is only for owners of organizations that require SSO",
+            ),
             E::ChallengeNotFound => Self::bad_request("CHALLENGE_NOT_FOUND", "Challenge not found"),
             E::PasskeyNotAllowed => Self::new(
                 S::UNAUTHORIZED,

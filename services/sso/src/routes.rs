@@ -37,7 +37,10 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/sso/request-domain-verification", request_domain_verification)
         .post("/sso/verify-domain", verify_domain)
         .get("/sso/provisioning", get_provisioning)
-        .post("/sso/provisioning", set_provisioning);
+        .post("/sso/provisioning", set_provisioning)
+        .get("/sso/sign-in", sign_in_link)
+        .get("/sso/settings", get_settings)
+        .post("/sso/update-settings", update_settings);
 }
 
 fn client(req: &HttpRequest, state: &AuthState) -> Client {
@@ -142,6 +145,81 @@ async fn sign_in(
         Some(value) => respond::with_cookies(res, &[state.cookies.signed(STATE_COOKIE, &value, Some(600))]),
         None => res,
     })
+}
+
+/// `GET /sso/sign-in?providerId=&callbackURL=` (Castellan's own): the SSO sign-in as a link,
+/// which a password sign-in for an address under an SSO requirement answers with.
+async fn sign_in_link(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let provider_id = f.string("providerId");
+    let callback_url = f.optional_string("callbackURL");
+    let error_callback_url = f.optional_string("errorCallbackURL");
+    let login_hint = f.optional_string("loginHint");
+    f.finish()?;
+    castellan_http::body::check_callback_params(&req, &state, None)?;
+    let started = sso
+        .begin_sign_in(SignIn {
+            callback_url: callback_url.unwrap_or_else(|| "/".to_owned()),
+            email: None,
+            organization_slug: None,
+            provider_id: Some(validated(provider_id)?),
+            domain: None,
+            error_callback_url,
+            new_user_callback_url: None,
+            scopes: None,
+            login_hint,
+            provider_type: None,
+            additional_params: Vec::new(),
+        })
+        .await?;
+    let res = respond::redirect(&started.url);
+    Ok(match started.state_cookie {
+        Some(value) => respond::with_cookies(res, &[state.cookies.signed(STATE_COOKIE, &value, Some(600))]),
+        None => res,
+    })
+}
+
+fn policy_view(policy: &crate::domain::policy::SsoPolicy) -> Value {
+    json!({
+        "organizationId": policy.organization_id,
+        "requireSso": policy.require_sso,
+        "updatedAt": policy.updated_at.as_ref().map(respond::iso),
+    })
+}
+
+async fn get_settings(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let org_id = required_query(&req, "organizationId")?;
+    let actor = current.actor(&req, &state)?;
+    let policy = sso.sso_policy(&actor, &org_id).await?;
+    Ok(respond::json(&policy_view(&policy)))
+}
+
+async fn update_settings(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let org_id = f.string("organizationId");
+    let require_sso = f.boolean("requireSso");
+    f.finish()?;
+    let actor = current.actor(&req, &state)?;
+    let policy = sso
+        .set_sso_policy(&actor, &validated(org_id)?, validated(require_sso)?)
+        .await?;
+    Ok(respond::json(&policy_view(&policy)))
 }
 
 fn finished(state: &AuthState, outcome: Finished, clear_state: bool) -> HttpResponse {
@@ -264,11 +342,16 @@ async fn list(
 }
 
 fn provider_id_query(req: &HttpRequest) -> Result<String, ApiError> {
+    required_query(req, "providerId")
+}
+
+/// The one query parameter a GET endpoint needs.
+fn required_query(req: &HttpRequest, key: &str) -> Result<String, ApiError> {
     let query = query_object(req);
     let mut f = Fields::query(&query);
-    let provider_id = f.string("providerId");
+    let value = f.string(key);
     f.finish()?;
-    validated(provider_id)
+    validated(value)
 }
 
 fn provider_id_body(body: &Body) -> Result<String, ApiError> {

@@ -152,6 +152,34 @@ pub async fn delete_sso_connection(
     Ok(())
 }
 
+/// Sets the permit's organization's SSO policy. Needs `sso:update`; the service lets only
+/// owners change it.
+///
+/// # Errors
+/// Database failures.
+pub async fn save_sso_policy(
+    db: &impl ConnectionTrait,
+    permit: &Permit<'_, SsoUpdate>,
+    require_sso: bool,
+    updated_by: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<castellan_data::entity::sso_policy::Model, DbErr> {
+    use castellan_data::entity::sso_policy;
+    sso_policy::Entity::delete_by_id(permit.org_id().to_owned())
+        .exec(db)
+        .await?;
+    let row = sso_policy::Model {
+        organization_id: permit.org_id().to_owned(),
+        require_sso,
+        updated_by: Some(updated_by.to_owned()),
+        updated_at: now,
+    };
+    sso_policy::Entity::insert(sso_policy::ActiveModel::from(row.clone()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::disallowed_methods, reason = "test")]
@@ -210,32 +238,4 @@ mod tests {
         assert!(connection_in_reach(Some(&update_a), &connection(None)).is_err());
         assert!(connection_in_reach::<SsoUpdate>(None, &connection(None)).is_ok());
     }
-}
-
-/// Sets the permit's organization's SSO policy. Needs `sso:update`; the service lets only
-/// owners change it.
-///
-/// # Errors
-/// Database failures.
-pub async fn save_sso_policy(
-    db: &impl ConnectionTrait,
-    permit: &Permit<'_, SsoUpdate>,
-    require_sso: bool,
-    updated_by: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<castellan_data::entity::sso_policy::Model, DbErr> {
-    use castellan_data::entity::sso_policy;
-    sso_policy::Entity::delete_by_id(permit.org_id().to_owned())
-        .exec(db)
-        .await?;
-    let row = sso_policy::Model {
-        organization_id: permit.org_id().to_owned(),
-        require_sso,
-        updated_by: Some(updated_by.to_owned()),
-        updated_at: now,
-    };
-    sso_policy::Entity::insert(sso_policy::ActiveModel::from(row.clone()))
-        .exec_without_returning(db)
-        .await?;
-    Ok(row)
 }

@@ -4,7 +4,7 @@ use castellan_crypto::PasswordCheck;
 use castellan_crypto::random;
 use castellan_data::DataError;
 use castellan_data::entity::user;
-use castellan_data::repo::{accounts, users};
+use castellan_data::repo::{accounts, sso_providers, users};
 use castellan_session::{AuthSession, ClientInfo};
 
 use super::IdentityService;
@@ -19,6 +19,25 @@ pub struct SignUp {
     pub callback_url: Option<String>,
 }
 
+/// Which password sign-in: the ordinary one, or an owner's break-glass sign-in past their
+/// organization's SSO requirement (`POST /sign-in/break-glass`, audited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMode {
+    Password,
+    BreakGlass,
+}
+
+impl SignInMode {
+    /// The session's authentication method.
+    #[must_use]
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::BreakGlass => castellan_authz::sso::BREAK_GLASS_METHOD,
+        }
+    }
+}
+
 /// What a correct password leads to.
 pub enum SignInOutcome {
     /// Signed in; a rotated trusted-device cookie value when one vouched for the device.
@@ -28,6 +47,9 @@ pub enum SignInOutcome {
     },
     /// Two-factor is on: the challenge id to set in the `two_factor` cookie.
     SecondFactor { challenge: String },
+    /// The address is in a verified domain of an organization that requires SSO: no password
+    /// is checked, the browser goes to this connection instead.
+    Sso { provider_id: String },
 }
 
 /// A new or returning user, with a session unless sign-in must wait for email verification.
@@ -91,12 +113,17 @@ impl IdentityService {
     }
 
     /// Checks email and password. Unknown emails and missing credential accounts cost one
-    /// password verification, like a wrong password, and give the same error.
+    /// password verification, like a wrong password, and give the same error. An address under
+    /// an SSO requirement is sent to its connection before any password is checked (so the
+    /// answer says nothing about the account); a break-glass sign-in skips that, and is then
+    /// allowed only to an owner of an organization requiring SSO.
     ///
     /// # Errors
-    /// `InvalidEmailOrPassword`, `EmailNotVerified`, a ban, storage failures.
+    /// `InvalidEmailOrPassword`, `EmailNotVerified`, `BreakGlassRefused`, a ban, storage
+    /// failures.
     pub async fn sign_in(
         &self,
+        mode: SignInMode,
         email: &str,
         password: &str,
         remember: bool,
@@ -105,6 +132,13 @@ impl IdentityService {
     ) -> IdentityResult<SignInOutcome> {
         if !castellan_domain::is_valid_email(email) {
             return Err(IdentityError::InvalidEmail);
+        }
+        if mode == SignInMode::Password
+            && let Some(connection) = sso_providers::enforced_for_email(&self.db, email).await?
+        {
+            return Ok(SignInOutcome::Sso {
+                provider_id: connection.provider_id,
+            });
         }
         let Some(user) = users::find_by_email(&self.db, email).await? else {
             self.passwords.burn(password).await?;
@@ -127,6 +161,9 @@ impl IdentityService {
         if self.settings.require_email_verification && !user.email_verified {
             return Err(IdentityError::EmailNotVerified);
         }
+        if mode == SignInMode::BreakGlass {
+            self.admit_break_glass(&user, client).await?;
+        }
         if user.two_factor_enabled == Some(true) {
             if self.sessions.is_banned(&user) {
                 return Err(castellan_session::SessionError::Banned.into());
@@ -137,11 +174,11 @@ impl IdentityService {
             };
             if trusted.is_none() {
                 return Ok(SignInOutcome::SecondFactor {
-                    challenge: self.start_challenge(&user).await?,
+                    challenge: self.start_challenge(&user, mode).await?,
                 });
             }
             // The trusted device stands in for the second factor.
-            let how = castellan_session::Authentication::by("password").and("trusted-device");
+            let how = castellan_session::Authentication::by(mode.method()).and("trusted-device");
             let auth = self.sessions.create(&user, how, client, !remember).await?;
             return Ok(SignInOutcome::Session {
                 auth: Box::new(auth),
@@ -152,7 +189,7 @@ impl IdentityService {
             .sessions
             .create(
                 &user,
-                castellan_session::Authentication::by("password"),
+                castellan_session::Authentication::by(mode.method()),
                 client,
                 !remember,
             )
@@ -161,6 +198,50 @@ impl IdentityService {
             auth: Box::new(auth),
             trust_cookie: None,
         })
+    }
+
+    /// A break-glass sign-in is for owners of organizations that require SSO, when the IdP
+    /// cannot be used: it is recorded in the audit log of each such organization they own.
+    ///
+    /// # Errors
+    /// `BreakGlassRefused` for anyone else.
+    async fn admit_break_glass(&self, user: &user::Model, client: &ClientInfo) -> IdentityResult<()> {
+        let mut owned = Vec::new();
+        for org in castellan_authz::repo::organizations_of(&self.db, &user.id)
+            .await
+            .map_err(DataError::from)?
+        {
+            if sso_providers::requires_sso(&self.db, &org.id).await?
+                && self
+                    .authz
+                    .scope(&self.db, &org.id, &user.id)
+                    .await?
+                    .is_some_and(|scope| scope.is_creator())
+            {
+                owned.push(org.id);
+            }
+        }
+        if owned.is_empty() {
+            return Err(IdentityError::BreakGlassRefused);
+        }
+        let txn = castellan_data::begin_write(&self.db)
+            .await
+            .map_err(DataError::from)?;
+        for org_id in owned {
+            let event = castellan_audit::AuditEvent {
+                organization_id: org_id,
+                action: "sso.break_glass",
+                actor_id: Some(user.id.clone()),
+                target_type: Some("user"),
+                target_id: Some(user.id.clone()),
+                details: serde_json::json!({ "method": "password" }),
+                ip_address: Some(client.ip_address.clone()).filter(|s| !s.is_empty()),
+                user_agent: Some(client.user_agent.clone()).filter(|s| !s.is_empty()),
+            };
+            castellan_audit::record(&txn, event, self.now()).await?;
+        }
+        txn.commit().await.map_err(DataError::from)?;
+        Ok(())
     }
 
     /// Verifies the current password, stores the new one, and optionally ends every other

@@ -65,7 +65,7 @@ impl IdentityService {
             .session_scope(&self.db, org, &auth.user.id, &auth.session)
             .await?
         {
-            castellan_authz::SessionAdmission::Admitted(scope) => scope,
+            castellan_authz::SessionAdmission::Admitted(scope) => *scope,
             castellan_authz::SessionAdmission::NotMember => return Err(denied()),
             castellan_authz::SessionAdmission::SsoRequired => return Err(IdentityError::SsoRequired),
         };

@@ -20,6 +20,8 @@ const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(10);
 const OTP_TTL: TimeDelta = TimeDelta::minutes(3);
 const TRUST_TTL: TimeDelta = TimeDelta::days(30);
 const MAX_ATTEMPTS: u32 = 5;
+/// Marks a challenge that follows a break-glass sign-in (`2fa-bg-...`).
+const BREAK_GLASS_CHALLENGE: &str = "bg-";
 /// Better Auth's account lockout: this many wrong codes in a row lock two-factor for a while.
 const LOCKOUT_AFTER: i32 = 10;
 const LOCKOUT: TimeDelta = TimeDelta::minutes(15);
@@ -196,8 +198,17 @@ impl IdentityService {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn start_challenge(&self, user: &user::Model) -> IdentityResult<String> {
-        let id = format!("2fa-{}", random::alphanumeric(20));
+    pub async fn start_challenge(
+        &self,
+        user: &user::Model,
+        mode: super::accounts::SignInMode,
+    ) -> IdentityResult<String> {
+        // The id says which sign-in the challenge follows, for the session it leads to.
+        let kind = match mode {
+            super::accounts::SignInMode::Password => "",
+            super::accounts::SignInMode::BreakGlass => BREAK_GLASS_CHALLENGE,
+        };
+        let id = format!("2fa-{kind}{}", random::alphanumeric(20));
         let now = self.now();
         verifications::insert(
             &self.db,
@@ -281,8 +292,13 @@ impl IdentityService {
                 if verifications::consume(&self.db, id, self.now()).await?.is_none() {
                     return Err(IdentityError::InvalidTwoFactorCookie);
                 }
-                // A challenge only follows a password sign-in.
-                let how = Authentication::by("password").and(factor);
+                // A challenge only follows a password (or break-glass) sign-in.
+                let first = if id.starts_with(&format!("2fa-{BREAK_GLASS_CHALLENGE}")) {
+                    super::accounts::SignInMode::BreakGlass
+                } else {
+                    super::accounts::SignInMode::Password
+                };
+                let how = Authentication::by(first.method()).and(factor);
                 let session = self.sessions.create(&user, how, client, dont_remember).await?;
                 let trust_cookie = if trust {
                     Some(self.trust_device(&user.id).await?)

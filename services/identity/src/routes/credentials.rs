@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::validated;
 use crate::domain::IdentityService;
-use crate::domain::accounts::{SignInOutcome, SignUp};
+use crate::domain::accounts::{SignInMode, SignInOutcome, SignUp};
+use crate::domain::uri_component;
 use crate::error::IdentityError;
 use crate::routes::two_factor::{TRUST_DEVICE, TRUST_DEVICE_MAX_AGE, TWO_FACTOR, TWO_FACTOR_MAX_AGE};
 
@@ -75,6 +76,27 @@ pub async fn sign_up(
 }
 
 pub async fn sign_in(
+    identity: Service<IdentityService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body<CredentialForm>,
+) -> Result<HttpResponse, ApiError> {
+    sign_in_by(SignInMode::Password, identity, state, req, body).await
+}
+
+/// `POST /sign-in/break-glass` (Castellan's own): an owner's password sign-in past their
+/// organization's SSO requirement, audited; the same body and answers as `sign-in/email`.
+pub async fn break_glass_sign_in(
+    identity: Service<IdentityService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body<CredentialForm>,
+) -> Result<HttpResponse, ApiError> {
+    sign_in_by(SignInMode::BreakGlass, identity, state, req, body).await
+}
+
+async fn sign_in_by(
+    mode: SignInMode,
     Service(identity): Service<IdentityService>,
     state: web::Data<AuthState>,
     req: HttpRequest,
@@ -88,9 +110,11 @@ pub async fn sign_in(
     f.finish()?;
     let client = state.client(&req);
     let trust = state.cookies.read_signed(&req, TRUST_DEVICE);
+    let email = validated(email)?;
     let outcome = identity
         .sign_in(
-            &validated(email)?,
+            mode,
+            &email,
             &validated(password)?,
             remember,
             trust.as_deref(),
@@ -116,6 +140,17 @@ pub async fn sign_in(
             }
             let body = json!({ "twoFactorRedirect": true, "twoFactorMethods": ["totp", "otp"] });
             return Ok(respond::with_cookies(respond::json(&body), &cookies));
+        }
+        SignInOutcome::Sso { provider_id } => {
+            // The official client follows `{url, redirect: true}`; the link starts the SSO sign-in.
+            let url = format!(
+                "{}/sso/sign-in?providerId={}&callbackURL={}&loginHint={}",
+                state.settings.auth_url(),
+                uri_component(&provider_id),
+                uri_component(callback_url.as_deref().unwrap_or("/")),
+                uri_component(&email),
+            );
+            return Ok(respond::json(&json!({ "redirect": true, "url": url })));
         }
     };
     let mut body = json!({

@@ -96,6 +96,7 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/oauth2/link", social::oauth2_link)
         .post(SIGN_UP_EMAIL, credentials::sign_up)
         .post(SIGN_IN_EMAIL, credentials::sign_in)
+        .post("/sign-in/break-glass", credentials::break_glass_sign_in)
         .post(SIGN_OUT, credentials::sign_out)
         .get(GET_SESSION, sessions::get_session)
         .post(GET_SESSION, sessions::post_get_session)

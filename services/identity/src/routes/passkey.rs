@@ -127,8 +127,8 @@ pub async fn verify_registration(
             name,
         )
         .await?;
-    let spent = state.cookies.expired(CHALLENGE_COOKIE);
     if !create_session {
+        let spent = state.cookies.expired(CHALLENGE_COOKIE);
         return Ok(respond::with_cookies(respond::json(&view(&stored)), &[spent]));
     }
     let created = state
@@ -141,14 +141,19 @@ pub async fn verify_registration(
         )
         .await
         .map_err(IdentityError::from)?;
-    let mut out = view(&stored);
-    if let Some(o) = out.as_object_mut() {
+    Ok(signed_in(&state, view(&stored), &created))
+}
+
+/// `body` with the new session and its user, the session's cookies set and the spent
+/// challenge cookie cleared.
+fn signed_in(state: &AuthState, mut body: Value, created: &AuthSession) -> HttpResponse {
+    if let Some(o) = body.as_object_mut() {
         o.insert("session".into(), json!(SessionView::from(&created.session)));
         o.insert("user".into(), json!(UserView::from(&created.user)));
     }
-    let mut cookies = respond::session_cookies(&state, &created.session.token, false);
-    cookies.push(spent);
-    Ok(respond::with_cookies(respond::json(&out), &cookies))
+    let mut cookies = respond::session_cookies(state, &created.session.token, false);
+    cookies.push(state.cookies.expired(CHALLENGE_COOKIE));
+    respond::with_cookies(respond::json(&body), &cookies)
 }
 
 pub async fn generate_authenticate_options(
@@ -171,7 +176,7 @@ pub async fn verify_authentication(
     let response = f.record("response");
     f.finish()?;
     let response = Value::Object(validated(response)?);
-    let signed_in = identity
+    let session = identity
         .finish_passkey_authentication(
             challenge_token(&req, &state).as_deref(),
             trusted_origin(&req, &state).as_deref(),
@@ -179,13 +184,7 @@ pub async fn verify_authentication(
             &state.client(&req),
         )
         .await?;
-    let mut cookies = respond::session_cookies(&state, &signed_in.session.token, false);
-    cookies.push(state.cookies.expired(CHALLENGE_COOKIE));
-    let out = json!({
-        "session": SessionView::from(&signed_in.session),
-        "user": UserView::from(&signed_in.user),
-    });
-    Ok(respond::with_cookies(respond::json(&out), &cookies))
+    Ok(signed_in(&state, json!({}), &session))
 }
 
 pub async fn list_user_passkeys(

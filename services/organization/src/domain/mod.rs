@@ -81,7 +81,7 @@ impl OrganizationService {
             .session_scope(&self.db, org_id, actor.user_id(), &actor.auth.session)
             .await?
         {
-            SessionAdmission::Admitted(scope) => Ok(Some(scope)),
+            SessionAdmission::Admitted(scope) => Ok(Some(*scope)),
             SessionAdmission::NotMember => Ok(None),
             SessionAdmission::SsoRequired => {
                 Err(OrgError::Rejected(castellan_domain::Refusal::sso_required()))

@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod domains;
 pub mod login;
+pub mod policy;
 pub mod provisioning;
 
 use std::sync::Arc;
@@ -102,7 +103,7 @@ pub(crate) struct AuditNote<'a> {
     pub details: Value,
 }
 
-fn no_access() -> SsoError {
+pub(crate) fn no_access() -> SsoError {
     SsoError::new(Kind::Denied, "You don't have access to this provider")
 }
 
@@ -156,7 +157,7 @@ impl SsoService {
             .session_scope(&self.db, org_id, actor.user_id(), &actor.auth.session)
             .await?
         {
-            castellan_authz::SessionAdmission::Admitted(scope) => Ok(Some(scope)),
+            castellan_authz::SessionAdmission::Admitted(scope) => Ok(Some(*scope)),
             castellan_authz::SessionAdmission::NotMember => Ok(None),
             castellan_authz::SessionAdmission::SsoRequired => {
                 Err(SsoError::Rejected(castellan_domain::Refusal::sso_required()))

@@ -104,6 +104,8 @@ per_backend! {
         assert_ne!(options.json["user"]["id"], me["user"]["id"], "the user handle is not the user id");
         assert_eq!(options.json["authenticatorSelection"]["residentKey"], "preferred");
         assert_eq!(options.json["attestation"], "none");
+        let algorithms: Vec<i64> = options.json["pubKeyCredParams"].as_array().unwrap().iter().map(|p| p["alg"].as_i64().unwrap()).collect();
+        assert_eq!(algorithms, [-8, -7, -257], "Ed25519, P-256 and RSA, as Better Auth offers");
         assert!(options.set_cookies().iter().any(|c| c.starts_with(&format!("{CHALLENGE_COOKIE}=")) && c.contains("Max-Age=300") && c.contains("HttpOnly")));
 
         let answer = create(&mut authenticator, &page_origin(&app), &options.json);
@@ -341,6 +343,7 @@ per_backend! {
         assert_eq!(seen["signUp"]["error"], Value::Null, "{seen}");
         assert_eq!((&seen["register"]["error"], &seen["register"]["name"]), (&Value::Null, &json!("Chromium")), "{seen}");
         assert_eq!(seen["listed"][0]["credentialID"], seen["register"]["credentialID"], "{seen}");
+        assert_eq!(seen["keyType"], "OKP", "Chromium picks Ed25519, offered first: {seen}");
         assert_eq!(
             seen["authenticatorCredentials"],
             json!([{"isResidentCredential": true, "rpId": "localhost", "signCount": 1}]),

@@ -1116,3 +1116,40 @@ sso_tests! {
         assert_eq!(r.json["user"]["email"], carol_email.as_str(), "{}", r.text);
     }
 }
+
+sso_tests! {
+    async fn a_password_session_reaches_nothing_in_an_organization_that_requires_sso(app: TestApp, dns_port: u16) {
+        use crate::tenant_isolation::{attacks, attempt, tenant_b};
+        let Some(idp) = Peer::oidc(&[]).await else { return };
+        let (b_owner, b) = tenant_b(&app).await;
+        let owner_email = b_owner.session().await["user"]["email"].as_str().unwrap().to_owned();
+        let t = Tenant { owner: b_owner, org_id: b.id.clone() };
+        let Some(_dns) = register_verified(&app, &t, dns_port, &oidc_registration("iso-oidc", &b.id, &idp, "castellan-test")).await else { return };
+        // An admin of B, signed in with a password: without the requirement most of the
+        // attacks below would be theirs to make.
+        let (admin, _, admin_row) = orgs::add_member(&app, &t.owner, &b.id, "admin", "ssoadmin").await;
+        let full = format!("/organization/get-full-organization?organizationId={}", b.id);
+        assert_eq!(admin.get(&full).await.status, 200);
+        let before = t.owner.get(&full).await.json;
+        let r = t.owner.post("/sso/update-settings", &json!({"organizationId": b.id, "requireSso": true})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        for (method, path, body) in attacks(&b, admin_row["userId"].as_str().unwrap()) {
+            let r = attempt(&admin, method, &path, &body).await;
+            assert!((400..500).contains(&r.status), "{method} {path} {body} was allowed without SSO: {} {}", r.status, r.text);
+            for secret in [b.name.as_str(), b.slug.as_str(), b.member_email.as_str(), "B secret team", "pending@e2e.test"] {
+                assert!(!r.text.contains(secret), "{method} {path} leaked {secret:?}: {}", r.text);
+            }
+        }
+        for path in ["/sso/providers".to_owned(), "/sso/get-provider?providerId=iso-oidc".to_owned(), format!("/sso/settings?organizationId={}", b.id)] {
+            let r = admin.get(&path).await;
+            assert!(!r.text.contains("iso-oidc") || r.status >= 400, "{path}: {}", r.text);
+        }
+
+        // B is as it was, read through the owner's break-glass sign-in.
+        let owner = app.browser();
+        let r = owner.post("/sign-in/break-glass", &json!({"email": owner_email, "password": castellan_e2e::PASSWORD})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(owner.get(&full).await.json, before);
+    }
+}

@@ -5,19 +5,19 @@
 use castellan_e2e::{Browser, orgs};
 use serde_json::{Value, json};
 
-struct TenantB {
-    id: String,
-    name: String,
-    slug: String,
+pub(crate) struct TenantB {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) slug: String,
     member_id: String,
     member_user: String,
-    member_email: String,
+    pub(crate) member_email: String,
     invitation: String,
     team: String,
 }
 
 /// (method, path, body) attempts against B, phrased with B's ids.
-fn attacks(b: &TenantB, a_member_user: &str) -> Vec<(&'static str, String, Value)> {
+pub(crate) fn attacks(b: &TenantB, a_member_user: &str) -> Vec<(&'static str, String, Value)> {
     let id = &b.id;
     vec![
         (
@@ -241,7 +241,7 @@ fn attacks(b: &TenantB, a_member_user: &str) -> Vec<(&'static str, String, Value
     ]
 }
 
-async fn attempt(b: &Browser, method: &str, path: &str, body: &Value) -> castellan_e2e::Response {
+pub(crate) async fn attempt(b: &Browser, method: &str, path: &str, body: &Value) -> castellan_e2e::Response {
     if method == "GET" {
         b.get(path).await
     } else {
@@ -250,7 +250,7 @@ async fn attempt(b: &Browser, method: &str, path: &str, body: &Value) -> castell
 }
 
 /// Tenant B, with a member, a pending invitation, a team and a custom role; its owner's browser.
-async fn tenant_b(app: &castellan_e2e::TestApp) -> (Browser, TenantB) {
+pub(crate) async fn tenant_b(app: &castellan_e2e::TestApp) -> (Browser, TenantB) {
     let (b_owner, _) = app.new_user("bowner").await;
     let org_b = orgs::create(&b_owner, "tenantb").await;
     let b_id = org_b["id"].as_str().unwrap().to_owned();

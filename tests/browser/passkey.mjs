@@ -67,6 +67,8 @@ try {
     return { error: r.error, name: r.data?.name ?? null, credentialID: r.data?.credentialID ?? null };
   });
   seen.listed = await page.evaluate(async () => (await window.authClient.passkey.listUserPasskeys()).data);
+  // The stored COSE key's first bytes name its type: a4 01 01 is an OKP (Ed25519) map.
+  seen.keyType = seen.listed?.[0]?.publicKey?.startsWith("pAEB") ? "OKP" : "EC2/RSA";
   const creds = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   seen.authenticatorCredentials = creds.credentials.map((c) => ({ isResidentCredential: c.isResidentCredential, rpId: c.rpId, signCount: c.signCount }));
   await show(JSON.stringify({ registered: seen.register, listed: seen.listed }, null, 2));

@@ -56,13 +56,22 @@ fn prepared() -> Option<PathBuf> {
         return None;
     }
     let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers");
+    std::fs::create_dir_all(&dest).unwrap();
+    // Test processes (nextest runs one per test) prepare the copy one at a time, and never
+    // rewrite a file that is already current: another process may be running its start.sh,
+    // which bash reads as it goes.
+    let lock = std::fs::File::create(dest.join(".prepare.lock")).unwrap();
+    lock.lock().unwrap();
     for peer in ["oidc", "saml"] {
         let (from, to) = (src.join(peer), dest.join(peer));
         std::fs::create_dir_all(&to).unwrap();
         for entry in std::fs::read_dir(&from).unwrap() {
             let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_file()
+                && std::fs::read(entry.path()).ok() != std::fs::read(&target).ok()
+            {
+                std::fs::copy(entry.path(), target).unwrap();
             }
         }
     }
@@ -73,6 +82,7 @@ fn prepared() -> Option<PathBuf> {
     ] {
         drop(peer);
     }
+    drop(lock);
     *guard = Some(Some(dest.clone()));
     Some(dest)
 }

@@ -21,7 +21,7 @@ use webauthn_rs_core::WebauthnCore;
 use webauthn_rs_core::error::WebauthnError;
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, AttestationFormat, AttestationMetadata, AuthenticationState,
-    AuthenticatorAttachment, COSEKey, Credential, ParsedAttestation, ParsedAttestationData,
+    AuthenticatorAttachment, COSEAlgorithm, COSEKey, Credential, ParsedAttestation, ParsedAttestationData,
     PublicKeyCredential, RegisterPublicKeyCredential, RegisteredExtensions, RegistrationState,
     UserVerificationPolicy,
 };
@@ -269,6 +269,12 @@ impl IdentityService {
             .attestation(AttestationConveyancePreference::None)
             .user_verification_policy(UserVerificationPolicy::Preferred)
             .exclude_credentials(Some(exclude))
+            // simplewebauthn's defaults, in its order: Ed25519, P-256, RSA.
+            .credential_algorithms(vec![
+                COSEAlgorithm::EDDSA,
+                COSEAlgorithm::ES256,
+                COSEAlgorithm::RS256,
+            ])
             .authenticator_attachment(attachment);
         let (challenge, state) = core
             .generate_challenge_register(builder)

@@ -141,10 +141,7 @@ async fn sign_in(
         })
         .await?;
     let res = respond::json(&json!({ "url": started.url, "redirect": true }));
-    Ok(match started.state_cookie {
-        Some(value) => respond::with_cookies(res, &[state.cookies.signed(STATE_COOKIE, &value, Some(600))]),
-        None => res,
-    })
+    Ok(binding_state(&state, res, started.state_cookie))
 }
 
 /// `GET /sso/sign-in?providerId=&callbackURL=` (Castellan's own): the SSO sign-in as a link,
@@ -178,10 +175,15 @@ async fn sign_in_link(
         })
         .await?;
     let res = respond::redirect(&started.url);
-    Ok(match started.state_cookie {
+    Ok(binding_state(&state, res, started.state_cookie))
+}
+
+/// `res` with the cookie that binds an OIDC login to this browser, when the login has one.
+fn binding_state(state: &AuthState, res: HttpResponse, state_cookie: Option<String>) -> HttpResponse {
+    match state_cookie {
         Some(value) => respond::with_cookies(res, &[state.cookies.signed(STATE_COOKIE, &value, Some(600))]),
         None => res,
-    })
+    }
 }
 
 fn policy_view(policy: &crate::domain::policy::SsoPolicy) -> Value {

@@ -1059,8 +1059,30 @@ sso_tests! {
         assert_eq!((r.status, r.code()), (403, "ONLY_OWNERS_CAN_CHANGE_SSO_POLICY"), "{}", r.text);
         let r = t.owner.post("/sso/update-settings", &json!({"organizationId": t.org_id, "requireSso": "yes"})).await;
         assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+        // A second replica (on Postgres + Redis, how replicas run) has the organization's policy
+        // cached before the change.
+        let replica = match app.storage.backend {
+            Backend::PostgresRedis => Some(TestApp::spawn_on(app.storage.share(), &[]).await),
+            Backend::Sqlite => None,
+        };
+        if let Some(other) = &replica {
+            assert_eq!(carol.get_url(&format!("{}{members}", other.auth_url)).await.status, 200);
+        }
         let r = t.owner.post("/sso/update-settings", &json!({"organizationId": t.org_id, "requireSso": true})).await;
         assert_eq!((r.status, &r.json["requireSso"]), (200, &json!(true)), "{}", r.text);
+        if let Some(other) = &replica {
+            // The invalidation travels by Redis pub/sub, as every policy change does.
+            let mut seen = (0, String::new());
+            for _ in 0..40 {
+                let r = carol.get_url(&format!("{}{members}", other.auth_url)).await;
+                seen = (r.status, r.code().to_owned());
+                if seen.0 == 403 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            assert_eq!(seen, (403, "SSO_REQUIRED".to_owned()), "the other replica never saw the requirement");
+        }
 
         // Carol's password session can neither act in it nor make it active.
         let r = carol.get(&members).await;

@@ -39,6 +39,9 @@ type DecisionTable = HashMap<String, HashMap<(&'static str, &'static str), bool>
 
 struct OrgPolicy {
     decisions: DecisionTable,
+    /// The organization requires SSO of its members (`castellan_sso_policy`), cached and
+    /// invalidated with the casbin decisions so the guard reads no row per request.
+    require_sso: bool,
 }
 
 impl OrgPolicy {
@@ -174,7 +177,20 @@ impl Authorizer {
                 }
             }
         }
-        Ok(OrgPolicy { decisions })
+        let require_sso = castellan_data::repo::sso_providers::requires_sso(&self.db, org_id).await?;
+        Ok(OrgPolicy {
+            decisions,
+            require_sso,
+        })
+    }
+
+    /// Whether the organization requires SSO of its members, as last loaded (changes call
+    /// [`Authorizer::invalidate`]).
+    ///
+    /// # Errors
+    /// Loading the organization's policy failed.
+    pub async fn requires_sso(&self, org_id: &str) -> Result<bool, AuthzError> {
+        Ok(self.policy(org_id).await?.require_sso)
     }
 
     /// Whether any one of `roles` is granted every (resource, action) in `wanted`: Better Auth's

@@ -49,7 +49,7 @@ impl Authorizer {
         let Some(scope) = self.scope(db, org_id, user_id).await? else {
             return Ok(SessionAdmission::NotMember);
         };
-        if !sso_providers::requires_sso(db, org_id).await? {
+        if !self.requires_sso(org_id).await? {
             return Ok(SessionAdmission::Admitted(Box::new(scope)));
         }
         let admitted = match first_method(session) {

@@ -27,15 +27,9 @@ const EXPOSED_HEADERS: &str = "set-auth-token, set-auth-jwt";
 const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
 const PREFLIGHT_MAX_AGE: &str = "600";
 
-/// The `Origin` of a cross-origin request, when it is one the deployment trusts. An origin is
-/// `scheme://host[:port]` with nothing after it; `null` and custom schemes get no CORS.
+/// The `Origin` of a cross-origin request, when it is one the deployment trusts.
 fn trusted_origin(req: &ServiceRequest, state: &AuthState) -> Option<HeaderValue> {
-    let value = req.headers().get(header::ORIGIN)?;
-    let origin = value.to_str().ok()?;
-    let url = url::Url::parse(origin).ok()?;
-    let bare = matches!(url.scheme(), "http" | "https")
-        && url.origin().ascii_serialization() == origin.trim_end_matches('/');
-    (bare && state.origins.trusts_url(origin)).then(|| value.clone())
+    crate::origin::trusted_request_origin(req.headers(), &state.origins).cloned()
 }
 
 fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {

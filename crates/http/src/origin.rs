@@ -3,7 +3,24 @@
 
 pub use castellan_domain::origins::TrustedOrigins;
 
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+
 use crate::error::ApiError;
+
+/// The request's `Origin`, when it is one the deployment trusts: a bare `scheme://host[:port]`
+/// (http or https, nothing after it; `null` and custom schemes never are).
+#[must_use]
+pub fn trusted_request_origin<'a>(
+    headers: &'a HeaderMap,
+    origins: &TrustedOrigins,
+) -> Option<&'a HeaderValue> {
+    let value = headers.get(header::ORIGIN)?;
+    let origin = value.to_str().ok()?;
+    let url = url::Url::parse(origin).ok()?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.origin().ascii_serialization() == origin.trim_end_matches('/');
+    (bare && origins.trusts_url(origin)).then_some(value)
+}
 
 /// Checks a callback-type parameter.
 ///

@@ -211,7 +211,7 @@ impl IdentityService {
             .await
             .map_err(DataError::from)?
         {
-            if sso_providers::requires_sso(&self.db, &org.id).await?
+            if self.authz.requires_sso(&org.id).await?
                 && self
                     .authz
                     .scope(&self.db, &org.id, &user.id)

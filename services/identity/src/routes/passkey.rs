@@ -2,7 +2,6 @@
 //! the signed-in user's list, rename and delete. The ceremony's token travels in the signed
 //! `better-auth-passkey` cookie.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_data::entity::passkey;
 use castellan_http::body::query_object;
@@ -40,10 +39,8 @@ fn view(p: &passkey::Model) -> Value {
 /// The request's `Origin`, when it is one of the deployment's trusted origins: the origin a
 /// ceremony is checked against unless `PASSKEY_ORIGIN` names them.
 fn trusted_origin(req: &HttpRequest, state: &AuthState) -> Option<String> {
-    req.headers()
-        .get(header::ORIGIN)
+    castellan_http::origin::trusted_request_origin(req.headers(), &state.origins)
         .and_then(|v| v.to_str().ok())
-        .filter(|o| state.origins.trusts_url(o))
         .map(str::to_owned)
 }
 

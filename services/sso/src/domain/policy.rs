@@ -81,6 +81,8 @@ impl SsoService {
         )
         .await?;
         txn.commit().await?;
+        // The guard reads the requirement from every replica's policy cache.
+        self.authz.invalidate(org_id).await;
         Ok(SsoPolicy {
             organization_id: org_id.to_owned(),
             require_sso: saved.require_sso,

@@ -18,6 +18,7 @@ mod m20261203_000007_create_mail_outbox;
 mod m20261204_000008_session_authentication;
 mod m20261204_000009_create_passkey;
 mod m20261204_000010_create_sso_policy;
+mod m20261206_000011_create_webhooks;
 mod schema;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_session_authentication::Migration),
             Box::new(m20261204_000009_create_passkey::Migration),
             Box::new(m20261204_000010_create_sso_policy::Migration),
+            Box::new(m20261206_000011_create_webhooks::Migration),
         ]
     }
 }

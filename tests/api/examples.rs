@@ -18,41 +18,13 @@ fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A virtualenv under `target/` with the example's requirements (installed once per change of
-/// `requirements.txt`); `None` without Python outside CI.
+/// The FastAPI example's virtualenv; `None` without Python outside CI.
 fn python_env(dir: &Path) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/examples");
-    std::fs::create_dir_all(&root).unwrap();
-    // Both backends' tests (threads or processes) set it up: one at a time.
-    let lock = std::fs::File::create(root.join("fastapi-venv.lock")).unwrap();
-    lock.lock().unwrap();
-    let venv = root.join("fastapi-venv");
-    let requirements = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
-    let stamp = venv.join("requirements.stamp");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str()) {
-        return Some(venv);
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .is_ok_and(|s| s.success());
-    let installed = made
-        && Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "-r"])
-            .arg(dir.join("requirements.txt"))
-            .status()
-            .is_ok_and(|s| s.success());
-    if !installed {
-        assert!(
-            !ci(),
-            "CI needs Python 3 with venv and PyPI for examples/fastapi-backend"
-        );
-        castellan_e2e::skip("python3 venv or PyPI not available for examples/fastapi-backend");
-        return None;
-    }
-    std::fs::write(&stamp, requirements).unwrap();
-    Some(venv)
+    castellan_e2e::python_venv(
+        "fastapi-venv",
+        &dir.join("requirements.txt"),
+        "examples/fastapi-backend",
+    )
 }
 
 /// A private copy of `examples/react-tanstack` under `target/` with its npm packages (installed

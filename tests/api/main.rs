@@ -88,3 +88,4 @@ mod tenant_isolation;
 mod tokens;
 mod two_factor;
 mod verify;
+mod webhooks;

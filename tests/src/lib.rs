@@ -479,6 +479,46 @@ impl Browser {
 pub mod github;
 pub mod peers;
 pub mod proxy;
+pub mod webhooks;
+
+/// A virtualenv `target/examples/<name>` with `requirements` installed (once per change of the
+/// file; one test at a time); `None` without Python or PyPI outside CI. `what` names the user
+/// in the skip message.
+#[must_use]
+pub fn python_venv(name: &str, requirements: &std::path::Path, what: &str) -> Option<PathBuf> {
+    use std::process::Command;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/examples");
+    std::fs::create_dir_all(&root).unwrap();
+    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let venv = root.join(name);
+    let wanted = std::fs::read_to_string(requirements).unwrap();
+    let stamp = venv.join("requirements.stamp");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Some(venv);
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    let installed = made
+        && Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "-r"])
+            .arg(requirements)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !installed {
+        assert!(
+            !required_services(),
+            "CI needs Python 3 with venv and PyPI for {what}"
+        );
+        skip(&format!("python3 venv or PyPI not available for {what}"));
+        return None;
+    }
+    std::fs::write(&stamp, wanted).unwrap();
+    Some(venv)
+}
 
 /// Organization helpers over the HTTP API.
 pub mod orgs {

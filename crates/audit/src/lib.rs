@@ -13,6 +13,9 @@ use sea_orm::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The log of platform administration (admin actions on users), beside the organizations' logs.
+pub const PLATFORM_LOG: &str = "platform";
+
 /// The `prevHash` of an organization's first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -20,6 +23,19 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub enum AuditError {
     #[error("database: {0}")]
     Db(#[from] DbErr),
+}
+
+impl From<castellan_data::DataError> for AuditError {
+    fn from(e: castellan_data::DataError) -> Self {
+        use castellan_data::DataError as D;
+        match e {
+            D::Db(e) | D::Unavailable(e) => Self::Db(e),
+            D::Conflict => Self::Db(DbErr::Custom(
+                "the event conflicts with an existing one".to_owned(),
+            )),
+            D::TooLarge => Self::Db(DbErr::Custom("the event is too large to store".to_owned())),
+        }
+    }
 }
 
 /// Who did what to what, from where.
@@ -53,7 +69,25 @@ fn entry_hash(e: &Model) -> String {
     hex::encode(Sha256::digest(fields.to_string().as_bytes()))
 }
 
-/// Appends an entry. Run it in the transaction of the change it records, so both land or neither.
+/// The event webhook subscribers get for an entry: its type is the entry's action.
+fn event_of<'a>(entry: &'a Model, details: &Value) -> castellan_data::repo::events::Event<'a> {
+    let organization_id = (entry.organization_id != PLATFORM_LOG).then_some(entry.organization_id.as_str());
+    castellan_data::repo::events::Event {
+        organization_id,
+        kind: &entry.action,
+        data: serde_json::json!({
+            "organizationId": organization_id,
+            "actorId": entry.actor_id,
+            "targetType": entry.target_type,
+            "targetId": entry.target_id,
+            "details": details,
+            "auditSeq": entry.seq,
+        }),
+    }
+}
+
+/// Appends an entry and its event (the webhook outbox). Run it in the transaction of the
+/// change it records, so all land or none.
 /// On Postgres, appends to one organization's chain are serialised by a transaction-scoped
 /// advisory lock (held until the caller commits), so under sustained concurrency no writer keeps
 /// losing the race for the next `seq`. The unique index stays the guarantee: a loser (SQLite,
@@ -109,6 +143,9 @@ pub async fn record<C: ConnectionTrait + TransactionTrait>(
         };
         match AuditLog::insert(row).exec_without_returning(&attempt).await {
             Ok(_) => {
+                castellan_data::repo::events::emit(&attempt, event_of(&entry, &event.details), now)
+                    .await
+                    .map_err(AuditError::from)?;
                 attempt.commit().await?;
                 return Ok(entry);
             }

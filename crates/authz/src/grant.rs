@@ -46,6 +46,10 @@ grants! {
     SsoRead = ("sso", "read");
     SsoUpdate = ("sso", "update");
     SsoDelete = ("sso", "delete");
+    WebhookCreate = ("webhook", "create");
+    WebhookRead = ("webhook", "read");
+    WebhookUpdate = ("webhook", "update");
+    WebhookDelete = ("webhook", "delete");
 }
 
 #[cfg(test)]

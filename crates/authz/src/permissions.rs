@@ -10,9 +10,9 @@ pub const BUILTIN_ROLES: [&str; 3] = ["owner", "admin", "member"];
 
 /// Better Auth's default statements: every resource and the actions it knows.
 ///
-/// `audit: [read]` (the organization audit log) and `sso` (the organization's SSO connections)
-/// are Castellan's own; Better Auth has no such resources.
-pub const STATEMENTS: [(&str, &[&str]); 7] = [
+/// `audit: [read]` (the organization audit log), `sso` (the organization's SSO connections) and
+/// `webhook` (its webhook endpoints) are Castellan's own; Better Auth has no such resources.
+pub const STATEMENTS: [(&str, &[&str]); 8] = [
     ("organization", &["update", "delete"]),
     ("member", &["create", "update", "delete"]),
     ("invitation", &["create", "cancel"]),
@@ -20,14 +20,18 @@ pub const STATEMENTS: [(&str, &[&str]); 7] = [
     ("ac", &["create", "read", "update", "delete"]),
     ("audit", &["read"]),
     ("sso", &["create", "read", "update", "delete"]),
+    ("webhook", WEBHOOK_ACTIONS),
 ];
+
+/// What can be done to webhook endpoints, in organizations and (by admins) on the platform.
+const WEBHOOK_ACTIONS: &[&str] = &["create", "read", "update", "delete"];
 
 /// The platform domain: where Better Auth's admin roles (`admin`, `user`) are decided.
 pub const PLATFORM: &str = "platform";
 
 /// Better Auth's admin-plugin statements, decided in the [`PLATFORM`] domain. Not grantable by
 /// organization custom roles.
-pub const ADMIN_STATEMENTS: [(&str, &[&str]); 2] = [
+pub const ADMIN_STATEMENTS: [(&str, &[&str]); 3] = [
     (
         "user",
         &[
@@ -45,6 +49,7 @@ pub const ADMIN_STATEMENTS: [(&str, &[&str]); 2] = [
         ],
     ),
     ("session", &["list", "revoke", "delete"]),
+    ("webhook", WEBHOOK_ACTIONS),
 ];
 
 /// A permission request or grant: resource → actions.

@@ -201,6 +201,7 @@ pub struct Settings {
     pub magic_link: MagicLinkSettings,
     pub email_otp: EmailOtpSettings,
     pub passkey: PasskeySettings,
+    pub webhooks: WebhookSettings,
     /// Better Auth's cookie cache (`SESSION_COOKIE_CACHE`, off by default): how long a signed
     /// `session_data` cookie may answer `get-session` (`SESSION_COOKIE_CACHE_MAX_AGE`, 300 s).
     pub session_cookie_cache: Option<Duration>,
@@ -249,6 +250,50 @@ pub struct PasskeySettings {
     /// `PASSKEY_ORIGIN`: the origins ceremonies may come from, comma-separated (default: the
     /// request's `Origin` when it is a trusted origin, as Better Auth does).
     pub origins: Vec<String>,
+}
+
+/// Webhook delivery (`WEBHOOK_*`).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: endpoints may be loopback, private or link-local
+    /// addresses (off: a webhook URL is a request Castellan makes on a tenant's behalf, and
+    /// must not reach the operator's own network).
+    pub allow_private_targets: bool,
+    /// `WEBHOOK_RETRY_SCHEDULE`: the waits between attempts, comma-separated (`5s,5m,30m,2h,5h,
+    /// 10h,10h`, about a day, by default). After the last one fails the endpoint is disabled.
+    pub retry_schedule: Vec<Duration>,
+    /// `WEBHOOK_TIMEOUT_SECONDS`: how long one attempt may take (default 15).
+    pub timeout: Duration,
+}
+
+/// Standard Webhooks' recommended schedule: about 28 hours of retries after the first attempt.
+pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+/// `150ms`, `5s`, `5m`, `2h`: a number and a unit.
+fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = raw.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(n.checked_mul(per)?))
+}
+
+fn parse_schedule(raw: &str) -> Result<Vec<Duration>, ConfigError> {
+    let schedule: Option<Vec<Duration>> = raw.split(',').map(parse_duration).collect();
+    match schedule {
+        Some(s) if !s.is_empty() && s.len() <= 30 => Ok(s),
+        _ => Err(ConfigError::Invalid {
+            name: "WEBHOOK_RETRY_SCHEDULE",
+            reason: format!("{raw:?} is not a list of 1 to 30 durations such as 5s,5m,2h"),
+        }),
+    }
 }
 
 /// Enterprise SSO (`SSO_*`).
@@ -460,6 +505,20 @@ impl Settings {
                     .collect::<Result<_, _>>()?,
             },
             metrics_addr: parsed(get("METRICS_ADDR"), "METRICS_ADDR", SOCKET_ADDRESS)?,
+            webhooks: WebhookSettings {
+                allow_private_targets: flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", false),
+                retry_schedule: parse_schedule(
+                    get("WEBHOOK_RETRY_SCHEDULE")
+                        .as_deref()
+                        .unwrap_or(DEFAULT_WEBHOOK_RETRY_SCHEDULE),
+                )?,
+                timeout: Duration::from_secs(ranged(
+                    get("WEBHOOK_TIMEOUT_SECONDS"),
+                    "WEBHOOK_TIMEOUT_SECONDS",
+                    15,
+                    1..=60,
+                )?),
+            },
         })
     }
 
@@ -541,6 +600,25 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn webhook_retry_schedules_are_durations_with_units() {
+        let s = Settings::from_vars(HashMap::new()).unwrap();
+        assert_eq!(s.webhooks.retry_schedule.len(), 7);
+        assert_eq!(s.webhooks.retry_schedule[1], Duration::from_secs(300));
+        assert!(!s.webhooks.allow_private_targets);
+        let s = Settings::from_vars(vars(&[("WEBHOOK_RETRY_SCHEDULE", "150ms, 2s")])).unwrap();
+        assert_eq!(
+            s.webhooks.retry_schedule,
+            [Duration::from_millis(150), Duration::from_secs(2)]
+        );
+        for bad in ["5", "5x", "s", ",", "99999999999999999h"] {
+            assert!(
+                Settings::from_vars(vars(&[("WEBHOOK_RETRY_SCHEDULE", bad)])).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
     }
 
     #[test]

@@ -9,10 +9,20 @@ use sha2::{Digest, Sha256};
 type HmacSha256 = Hmac<Sha256>;
 
 fn mac(secret: &str, message: &[u8]) -> HmacSha256 {
+    mac_with_key(secret.as_bytes(), message)
+}
+
+fn mac_with_key(key: &[u8], message: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut m = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    let mut m = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     m.update(message);
     m
+}
+
+/// Raw HMAC-SHA256 of `message` keyed by raw bytes.
+#[must_use]
+pub fn hmac_sha256_key(key: &[u8], message: &[u8]) -> [u8; 32] {
+    mac_with_key(key, message).finalize().into_bytes().into()
 }
 
 /// Raw HMAC-SHA256 of `message` keyed by the UTF-8 bytes of `secret`.

@@ -3,6 +3,7 @@
 
 pub mod domains;
 pub mod email;
+pub mod network;
 pub mod origins;
 pub mod refusal;
 

@@ -136,6 +136,25 @@ pub static MAIL_BACKLOG: LazyLock<IntGauge> = LazyLock::new(|| {
     )
 });
 
+/// `castellan_webhook_backlog`: deliveries still to be made, as of the scrape.
+pub static WEBHOOK_BACKLOG: LazyLock<IntGauge> = LazyLock::new(|| {
+    registered(
+        IntGauge::new("castellan_webhook_backlog", "Webhook deliveries not yet made")
+            .unwrap_or_else(|_| unreachable_metric()),
+    )
+});
+
+/// `castellan_webhook_attempts_total{outcome}`: delivery attempts (`delivered`, `retry`,
+/// `failed`: the retry schedule was spent).
+pub static WEBHOOK_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_over(
+        "castellan_webhook_attempts_total",
+        "Webhook delivery attempts by outcome",
+        &["outcome"],
+        &[&["delivered"], &["retry"], &["failed"]],
+    )
+});
+
 /// Counts a cache lookup.
 pub fn cache_lookup(metric: &IntCounterVec, hit: bool) {
     metric
@@ -172,6 +191,8 @@ pub fn render() -> String {
     LazyLock::force(&POLICY_CACHE);
     LazyLock::force(&DB_POOL);
     LazyLock::force(&MAIL_BACKLOG);
+    LazyLock::force(&WEBHOOK_BACKLOG);
+    LazyLock::force(&WEBHOOK_ATTEMPTS);
     let mut out = Vec::new();
     if TextEncoder::new().encode(&REGISTRY.gather(), &mut out).is_err() {
         return String::new();
@@ -204,6 +225,8 @@ mod tests {
             "castellan_http_request_duration_seconds",
             "castellan_db_pool_connections",
             "castellan_mail_outbox_waiting",
+            "castellan_webhook_backlog",
+            "castellan_webhook_attempts_total",
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} ")),
@@ -224,7 +247,7 @@ mod tests {
         );
         assert_eq!(
             REGISTRY.gather().len(),
-            8,
+            10,
             "one family per metric, none refused as a duplicate"
         );
     }

@@ -22,6 +22,8 @@ use castellan_http::rate_limit::rate_limit;
 use castellan_http::routes::Routes;
 use castellan_mail::Outbox;
 
+/// How long shutdown waits for webhook deliveries in flight.
+const SHUTDOWN_WEBHOOK_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 /// How long shutdown waits for queued mail to go out.
 const SHUTDOWN_MAIL_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -38,6 +40,8 @@ pub struct Platform {
     pub authz: Arc<Authorizer>,
     /// Where services queue mail; its sender runs beside the server.
     pub outbox: Outbox,
+    /// The webhook delivery worker running beside the server.
+    pub webhooks: castellan_webhooks::Dispatcher,
 }
 
 /// Connects everything the services need.
@@ -87,8 +91,23 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<Platform> {
     let clock: Arc<dyn castellan_data::Clock> = Arc::new(SystemClock);
     let outbox = Outbox::new(db.clone(), mailer, settings.secrets.clone(), clock.clone());
     tokio::spawn(outbox.clone().run());
+    let webhooks = castellan_webhooks::Dispatcher::new(
+        db.clone(),
+        settings.secrets.clone(),
+        settings.webhooks.clone(),
+        clock.clone(),
+        outbox.clone(),
+        settings.app_name.clone(),
+    )
+    .context("preparing webhook delivery")?;
+    tokio::spawn(webhooks.clone().run());
     let http = AuthState::new(settings, db, cache, clock, passwords);
-    Ok(Platform { http, authz, outbox })
+    Ok(Platform {
+        http,
+        authz,
+        outbox,
+        webhooks,
+    })
 }
 
 /// A bound, not yet running server.
@@ -112,6 +131,10 @@ async fn metrics(http: web::Data<AuthState>) -> actix_web::HttpResponse {
     match castellan_data::repo::mail_outbox::waiting(&http.db).await {
         Ok(n) => castellan_metrics::MAIL_BACKLOG.set(i64::try_from(n).unwrap_or(i64::MAX)),
         Err(e) => tracing::warn!(error = %e, "counting the mail backlog failed"),
+    }
+    match castellan_data::repo::webhooks::backlog(&http.db).await {
+        Ok(n) => castellan_metrics::WEBHOOK_BACKLOG.set(i64::try_from(n).unwrap_or(i64::MAX)),
+        Err(e) => tracing::warn!(error = %e, "counting the webhook backlog failed"),
     }
     actix_web::HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -224,7 +247,8 @@ impl Application {
     }
 
     /// Serves until SIGTERM or SIGINT: actix stops accepting and lets requests in flight finish
-    /// (at most 30 s), then mail still queued is sent (at most 10 s) before returning.
+    /// (at most 30 s), the webhook worker finishes its round (at most 15 s), then mail still queued
+    /// is sent (at most 10 s) before returning.
     ///
     /// # Errors
     /// I/O errors of the server.
@@ -238,6 +262,7 @@ impl Application {
         if let Some(handle) = metrics {
             handle.stop(true).await;
         }
+        self.platform.webhooks.stop(SHUTDOWN_WEBHOOK_BUDGET).await;
         self.platform.outbox.drain(SHUTDOWN_MAIL_BUDGET).await;
         served
     }

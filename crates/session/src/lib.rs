@@ -269,7 +269,7 @@ impl SessionManager {
             return Ok(None);
         };
         if row.expires_at <= now {
-            sessions::delete_by_token(&self.db, token).await?;
+            sessions::delete_expired(&self.db, token, now).await?;
             return Ok(None);
         }
         let Some(user) = users::find_by_id(&self.db, &row.user_id).await? else {
@@ -365,7 +365,7 @@ impl SessionManager {
     /// Storage failures.
     pub async fn revoke(&self, token: &str) -> SessionResult<bool> {
         self.cache.delete(&[cache_key(token)]).await?;
-        let deleted = sessions::delete_by_token(&self.db, token).await?;
+        let deleted = sessions::delete_by_token(&self.db, token, self.now()).await?;
         // Again after the delete: a concurrent reader may have re-cached the row in between.
         self.cache.delete(&[cache_key(token)]).await?;
         Ok(deleted)
@@ -379,8 +379,8 @@ impl SessionManager {
         let keys = self.user_cache_keys(user_id, keep).await?;
         self.cache.delete(&keys).await?;
         match keep {
-            Some(token) => sessions::delete_for_user_except(&self.db, user_id, token).await?,
-            None => sessions::delete_for_user(&self.db, user_id).await?,
+            Some(token) => sessions::delete_for_user_except(&self.db, user_id, token, self.now()).await?,
+            None => sessions::delete_for_user(&self.db, user_id, self.now()).await?,
         }
         self.cache.delete(&keys).await?;
         Ok(())

@@ -208,6 +208,23 @@ const MESSAGES: &[(&str, &str)] = &[
         "YOU_ARE_NOT_ALLOWED_TO_READ_THE_AUDIT_LOG",
         "You are not allowed to read the audit log of this organization",
     ),
+    ("WEBHOOK_NOT_FOUND", "Webhook endpoint not found"),
+    ("WEBHOOK_DELIVERY_NOT_FOUND", "Webhook delivery not found"),
+    (
+        "YOU_ARE_NOT_ALLOWED_TO_MANAGE_WEBHOOKS",
+        "You are not allowed to manage the webhooks of this organization",
+    ),
+    (
+        "YOU_ARE_NOT_ALLOWED_TO_MANAGE_PLATFORM_WEBHOOKS",
+        "Only platform admins may manage platform webhooks",
+    ),
+    ("INVALID_WEBHOOK_URL", "The webhook URL is not valid"),
+    (
+        "WEBHOOK_URL_NOT_ALLOWED",
+        "Webhooks may only be sent to public addresses, not loopback, private or link-local ones",
+    ),
+    ("INVALID_EVENT_TYPE", "An event type is not valid"),
+    ("TOO_MANY_WEBHOOKS", "The limit of webhook endpoints is reached"),
     ("INVALID_EMAIL", "Invalid email"),
     ("UNAUTHORIZED", "Unauthorized"),
 ];

@@ -114,3 +114,45 @@ pub fn audit_entry(e: &audit_log::Model) -> Value {
         "hash": e.hash,
     })
 }
+
+/// A webhook endpoint, never its secret (shown once, by create and rotate-secret).
+#[must_use]
+pub fn webhook(w: &castellan_data::entity::webhook_endpoint::Model) -> Value {
+    json!({
+        "id": w.id,
+        "organizationId": w.organization_id,
+        "url": w.url,
+        "description": w.description,
+        "eventTypes": serde_json::from_str::<Value>(&w.event_types).unwrap_or_else(|_| json!([])),
+        "enabled": w.enabled,
+        "disabledReason": w.disabled_reason,
+        "previousSecretExpiresAt": w.previous_secret_expires_at.as_ref().map(iso),
+        "createdBy": w.created_by,
+        "createdAt": iso(&w.created_at),
+        "updatedAt": iso(&w.updated_at),
+    })
+}
+
+/// One delivery, with the body it sends.
+#[must_use]
+pub fn webhook_delivery(
+    d: &castellan_data::entity::webhook_delivery::Model,
+    event: &castellan_data::entity::event::Model,
+) -> Value {
+    let payload = castellan_webhooks::dispatcher::payload(&event.kind, &event.created_at, &event.data);
+    json!({
+        "id": d.id,
+        "webhookId": d.endpoint_id,
+        "eventId": d.event_id,
+        "eventType": event.kind,
+        "status": d.status,
+        "attempts": d.attempts,
+        "nextAttemptAt": iso(&d.next_attempt_at),
+        "lastAttemptAt": d.last_attempt_at.as_ref().map(iso),
+        "lastStatus": d.last_status,
+        "lastError": d.last_error,
+        "deliveredAt": d.delivered_at.as_ref().map(iso),
+        "createdAt": iso(&d.created_at),
+        "payload": serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null),
+    })
+}

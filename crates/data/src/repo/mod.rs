@@ -1,6 +1,7 @@
 //! Repositories: one module per aggregate.
 
 pub mod accounts;
+pub mod events;
 pub mod invitations;
 pub mod mail_outbox;
 pub mod organizations;
@@ -10,3 +11,4 @@ pub mod sessions;
 pub mod sso_providers;
 pub mod users;
 pub mod verifications;
+pub mod webhooks;

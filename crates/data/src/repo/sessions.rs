@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionSession, TransactionTrait,
 };
 
 use crate::DataResult;
@@ -20,9 +21,67 @@ pub struct NewSession {
     pub auth_connection_id: Option<String>,
 }
 
+/// The `session.*` events' payload: who, how and from where, never the token.
+fn event_data(row: &Model) -> serde_json::Value {
+    serde_json::json!({
+        "id": row.id,
+        "userId": row.user_id,
+        "authMethod": row.auth_method,
+        "authConnectionId": row.auth_connection_id,
+        "impersonatedBy": row.impersonated_by,
+        "ipAddress": row.ip_address,
+        "userAgent": row.user_agent,
+        "expiresAt": crate::clock::iso(&row.expires_at),
+        "createdAt": crate::clock::iso(&row.created_at),
+    })
+}
+
+async fn emit(db: &impl ConnectionTrait, kind: &str, row: &Model, now: DateTime<Utc>) -> DataResult<()> {
+    super::events::emit(
+        db,
+        super::events::Event {
+            organization_id: None,
+            kind,
+            data: event_data(row),
+        },
+        now,
+    )
+    .await
+}
+
+/// Deletes the sessions `filter` selects, with a `session.revoked` event for each.
+async fn revoke_where<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    filter: sea_orm::Condition,
+    now: DateTime<Utc>,
+) -> DataResult<u64> {
+    let txn = crate::begin_write(db).await?;
+    let rows = Session::find().filter(filter.clone()).all(&txn).await?;
+    let res = Session::delete_many().filter(filter).exec(&txn).await?;
+    for row in &rows {
+        emit(&txn, "session.revoked", row, now).await?;
+    }
+    txn.commit().await?;
+    Ok(res.rows_affected)
+}
+
+/// Inserts the session and its `session.created` event together.
+///
 /// # Errors
 /// Database failures.
-pub async fn insert(db: &impl ConnectionTrait, new: NewSession, now: DateTime<Utc>) -> DataResult<Model> {
+pub async fn insert<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    new: NewSession,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let txn = crate::begin_write(db).await?;
+    let row = insert_row(&txn, new, now).await?;
+    emit(&txn, "session.created", &row, now).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+async fn insert_row(db: &impl ConnectionTrait, new: NewSession, now: DateTime<Utc>) -> DataResult<Model> {
     let row = ActiveModel {
         id: Set(new.id),
         expires_at: Set(new.expires_at),
@@ -105,38 +164,56 @@ pub async fn extend(
     Ok(res.rows_affected == 1)
 }
 
+/// Removes a session found expired (no event: nobody revoked it).
+///
 /// # Errors
 /// Database failures.
-pub async fn delete_by_token(db: &impl ConnectionTrait, token: &str) -> DataResult<bool> {
-    let res = Session::delete_many()
-        .filter(session::Column::Token.eq(token))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected > 0)
-}
-
-/// # Errors
-/// Database failures.
-pub async fn delete_for_user(db: &impl ConnectionTrait, user_id: &str) -> DataResult<()> {
+pub async fn delete_expired(db: &impl ConnectionTrait, token: &str, now: DateTime<Utc>) -> DataResult<()> {
     Session::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::Token.eq(token))
+        .filter(session::Column::ExpiresAt.lte(now))
         .exec(db)
         .await?;
     Ok(())
 }
 
+/// Revokes a session, with its `session.revoked` event.
+///
 /// # Errors
 /// Database failures.
-pub async fn delete_for_user_except(
-    db: &impl ConnectionTrait,
+pub async fn delete_by_token<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    token: &str,
+    now: DateTime<Utc>,
+) -> DataResult<bool> {
+    let filter = sea_orm::Condition::all().add(session::Column::Token.eq(token));
+    Ok(revoke_where(db, filter, now).await? > 0)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn delete_for_user<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> DataResult<()> {
+    let filter = sea_orm::Condition::all().add(session::Column::UserId.eq(user_id));
+    revoke_where(db, filter, now).await?;
+    Ok(())
+}
+
+/// # Errors
+/// Database failures.
+pub async fn delete_for_user_except<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     user_id: &str,
     keep_token: &str,
+    now: DateTime<Utc>,
 ) -> DataResult<()> {
-    Session::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::Token.ne(keep_token))
-        .exec(db)
-        .await?;
+    let filter = sea_orm::Condition::all()
+        .add(session::Column::UserId.eq(user_id))
+        .add(session::Column::Token.ne(keep_token));
+    revoke_where(db, filter, now).await?;
     Ok(())
 }
 

@@ -1,7 +1,10 @@
 //! Users. Emails are stored and looked up lower-case.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionSession, TransactionTrait,
+};
 
 use crate::DataResult;
 use crate::entity::user::{self, ActiveModel, Entity as User, Model};
@@ -30,9 +33,45 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> DataResult
         .await?)
 }
 
+/// The `user.*` events' payload: the profile, never credentials.
+#[must_use]
+pub fn event_data(user: &Model) -> serde_json::Value {
+    serde_json::json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "emailVerified": user.email_verified,
+        "image": user.image,
+        "createdAt": crate::clock::iso(&user.created_at),
+    })
+}
+
+/// Inserts the user and its `user.created` event together.
+///
 /// # Errors
 /// [`crate::DataError::Conflict`] when the email is taken.
-pub async fn insert(db: &impl ConnectionTrait, new: NewUser, now: DateTime<Utc>) -> DataResult<Model> {
+pub async fn insert<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    new: NewUser,
+    now: DateTime<Utc>,
+) -> DataResult<Model> {
+    let txn = crate::begin_write(db).await?;
+    let user = insert_row(&txn, new, now).await?;
+    super::events::emit(
+        &txn,
+        super::events::Event {
+            organization_id: None,
+            kind: "user.created",
+            data: event_data(&user),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+async fn insert_row(db: &impl ConnectionTrait, new: NewUser, now: DateTime<Utc>) -> DataResult<Model> {
     let row = ActiveModel {
         id: Set(new.id),
         name: Set(new.name),
@@ -100,11 +139,30 @@ pub async fn set_email(
 ///
 /// # Errors
 /// Database failures.
-pub async fn delete(db: &impl ConnectionTrait, id: &str) -> DataResult<()> {
-    super::sessions::delete_for_user(db, id).await?;
-    super::accounts::delete_for_user(db, id).await?;
-    super::passkeys::delete_for_user(db, id).await?;
-    User::delete_by_id(id.to_owned()).exec(db).await?;
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    id: &str,
+    now: DateTime<Utc>,
+) -> DataResult<()> {
+    let txn = crate::begin_write(db).await?;
+    let user = find_by_id(&txn, id).await?;
+    super::sessions::delete_for_user(&txn, id, now).await?;
+    super::accounts::delete_for_user(&txn, id).await?;
+    super::passkeys::delete_for_user(&txn, id).await?;
+    User::delete_by_id(id.to_owned()).exec(&txn).await?;
+    if let Some(user) = user {
+        super::events::emit(
+            &txn,
+            super::events::Event {
+                organization_id: None,
+                kind: "user.deleted",
+                data: event_data(&user),
+            },
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 

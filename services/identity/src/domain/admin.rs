@@ -71,7 +71,7 @@ impl IdentityService {
         details: Value,
     ) -> IdentityResult<()> {
         let event = AuditEvent {
-            organization_id: PLATFORM.to_owned(),
+            organization_id: castellan_audit::PLATFORM_LOG.to_owned(),
             action,
             actor_id: Some(
                 op.auth
@@ -371,7 +371,7 @@ impl IdentityService {
         }
         self.target(user_id).await?;
         self.sessions.revoke_all(user_id, None).await?;
-        users::delete(&self.db, user_id).await?;
+        users::delete(&self.db, user_id, self.now()).await?;
         self.platform_audit(op, "admin.user_remove", user_id, Value::Null)
             .await?;
         Ok(())

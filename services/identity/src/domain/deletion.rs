@@ -103,7 +103,7 @@ impl IdentityService {
 
     async fn remove_user(&self, user_id: &str) -> IdentityResult<()> {
         self.sessions.revoke_all(user_id, None).await?;
-        users::delete(&self.db, user_id).await?;
+        users::delete(&self.db, user_id, self.now()).await?;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod members;
 pub mod organizations;
 pub mod teams;
+pub mod webhooks;
 
 use std::sync::Arc;
 

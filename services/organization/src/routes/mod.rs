@@ -1,4 +1,5 @@
-//! Route table: Better Auth's organization plugin paths (under `/api/auth`), plus the audit log.
+//! Route table: Better Auth's organization plugin paths (under `/api/auth`), plus the audit log
+//! and webhooks.
 
 mod access_control;
 mod audit;
@@ -6,6 +7,7 @@ mod invitations;
 mod members;
 mod organizations;
 mod teams;
+mod webhooks;
 
 use castellan_http::routes::Routes;
 pub(crate) use castellan_http::validate::validated;
@@ -49,7 +51,14 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/organization/update-role", access_control::update)
         .post("/organization/delete-role", access_control::delete)
         .get("/organization/audit-log", audit::page)
-        .get("/organization/audit-log/verify", audit::verify);
+        .get("/organization/audit-log/verify", audit::verify)
+        .post("/webhook/create", webhooks::create)
+        .get("/webhook/list", webhooks::list)
+        .post("/webhook/update", webhooks::update)
+        .post("/webhook/delete", webhooks::delete)
+        .post("/webhook/rotate-secret", webhooks::rotate_secret)
+        .get("/webhook/list-deliveries", webhooks::list_deliveries)
+        .post("/webhook/redeliver", webhooks::redeliver);
 }
 
 impl castellan_http::FromRegistered for crate::domain::OrganizationService {

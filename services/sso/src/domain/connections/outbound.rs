@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use castellan_domain::network::{is_local_name, is_non_public};
+
 use crate::domain::SsoService;
 use crate::error::{Kind, SsoError, SsoResult};
 
@@ -35,15 +37,9 @@ impl SsoService {
             ));
         }
         let private = match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
-            Some(url::Host::Domain(d)) => {
-                let d = d.to_ascii_lowercase();
-                d == "localhost"
-                    || d.ends_with(".localhost")
-                    || d.ends_with(".internal")
-                    || d.ends_with(".local")
-            }
+            Some(url::Host::Ipv4(ip)) => is_non_public(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => is_non_public(IpAddr::V6(ip)),
+            Some(url::Host::Domain(d)) => is_local_name(d),
             None => true,
         };
         if private && !self.idp_origins().trusts_url(url) {
@@ -54,25 +50,5 @@ impl SsoService {
             ));
         }
         Ok(())
-    }
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
-        }
     }
 }

@@ -561,6 +561,7 @@ impl std::fmt::Debug for Settings {
             .field("admin_emails", &self.admin_emails)
             .field("sso", &self.sso)
             .field("social", &self.social)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }

@@ -28,8 +28,16 @@ const BATCH: u64 = 32;
 const POLL: Duration = Duration::from_millis(500);
 /// Response bytes read (and discarded) before the connection is dropped.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-/// How long a worker holds a claim beyond the request timeout.
-const LEASE_MARGIN: TimeDelta = TimeDelta::seconds(30);
+/// How long settled deliveries (and their events) are kept for `list-deliveries` and
+/// `redeliver`.
+pub const RETENTION: TimeDelta = TimeDelta::days(30);
+/// How often a worker forgets what is older than [`RETENTION`].
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How long a worker holds a claim beyond the request timeout: time to record the outcome,
+/// and room for replicas' clocks to differ. A worker that died mid-delivery holds its claim
+/// this much longer than the attempt could have lasted.
+const LEASE_MARGIN: TimeDelta = TimeDelta::seconds(10);
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -109,7 +117,14 @@ impl Dispatcher {
 
     /// Delivers until [`Dispatcher::stop`].
     pub async fn run(self) {
+        let mut pruned_at: Option<tokio::time::Instant> = None;
         while !self.stopping.load(Ordering::SeqCst) {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(tokio::time::Instant::now());
+                if let Err(e) = webhooks::prune(&self.db, self.clock.now() - RETENTION).await {
+                    tracing::warn!(error = %e, "forgetting old webhook deliveries failed");
+                }
+            }
             self.busy.store(true, Ordering::SeqCst);
             let handled = match self.round().await {
                 Ok(n) => n,

@@ -9,6 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use castellan_domain::network::{is_local_name, is_non_public};
 use url::Url;
 
+/// How long registration waits for a name to resolve before letting it through to delivery's
+/// own check.
+const RESOLVE_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Longest URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
 
@@ -52,7 +56,7 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, TargetError> {
 }
 
 /// Resolves `url`'s host and refuses it when any address is not public (a name that does not
-/// resolve yet is let through: delivery checks again).
+/// resolve yet, or not within a few seconds, is let through: delivery checks again).
 ///
 /// # Errors
 /// [`TargetError::NotPublic`].
@@ -63,7 +67,8 @@ pub async fn check_resolved(url: &Url, allow_private: bool) -> Result<(), Target
     let Some(url::Host::Domain(host)) = url.host() else {
         return Ok(());
     };
-    let Ok(addrs) = tokio::net::lookup_host((host, url.port_or_known_default().unwrap_or(443))).await else {
+    let lookup = tokio::net::lookup_host((host, url.port_or_known_default().unwrap_or(443)));
+    let Ok(Ok(addrs)) = tokio::time::timeout(RESOLVE_BUDGET, lookup).await else {
         return Ok(());
     };
     if addrs.into_iter().any(|a| is_non_public(a.ip())) {

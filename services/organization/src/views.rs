@@ -133,6 +133,14 @@ pub fn webhook(w: &castellan_data::entity::webhook_endpoint::Model) -> Value {
     })
 }
 
+/// A webhook endpoint with its new secret: the one time it is shown.
+#[must_use]
+pub fn webhook_with_secret(w: &castellan_data::entity::webhook_endpoint::Model, secret: String) -> Value {
+    let mut view = webhook(w);
+    view["secret"] = Value::String(secret);
+    view
+}
+
 /// One delivery, with the body it sends.
 #[must_use]
 pub fn webhook_delivery(

@@ -368,6 +368,31 @@ where
     Ok(held_still)
 }
 
+/// Forgets settled deliveries (delivered or failed) made before `before`, and the events no
+/// delivery refers to any more. Returns how many deliveries went.
+///
+/// # Errors
+/// Database failures.
+pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>) -> DataResult<u64> {
+    let gone = webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::Status.is_in([DELIVERED, FAILED]))
+        .filter(webhook_delivery::Column::CreatedAt.lt(before))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let backend = db.get_database_backend();
+    let sql = r#"DELETE FROM "castellan_event" WHERE "createdAt" < $1 AND NOT EXISTS
+        (SELECT 1 FROM "castellan_webhook_delivery" d WHERE d."eventId" = "castellan_event"."id")"#;
+    let sql = if backend == DatabaseBackend::Postgres {
+        sql.to_owned()
+    } else {
+        sql.replace('$', "?")
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, [before.into()]))
+        .await?;
+    Ok(gone)
+}
+
 /// Deliveries still to be made to enabled endpoints (the backlog).
 ///
 /// # Errors

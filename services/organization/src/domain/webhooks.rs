@@ -127,6 +127,16 @@ impl OrganizationService {
         }
     }
 
+    /// A new `whsec_` secret, and the same sealed under the deployment's keys for storage.
+    fn new_webhook_secret(&self) -> OrgResult<(String, String)> {
+        let secret = generate_secret();
+        let sealed =
+            self.settings.secrets.encrypt(&secret).map_err(|e| {
+                OrgError::Db(sea_orm::DbErr::Custom(format!("sealing the webhook secret: {e}")))
+            })?;
+        Ok((secret, sealed))
+    }
+
     async fn checked_url(&self, raw: &str) -> OrgResult<String> {
         let allow_private = self.settings.webhooks.allow_private_targets;
         let refuse = |e: TargetError| match e {
@@ -177,11 +187,7 @@ impl OrganizationService {
         let owner = self.webhook_owner::<grant::WebhookCreate>(actor, target).await?;
         let url = self.checked_url(&new.url).await?;
         let event_types = check_event_types(&new.event_types)?;
-        let secret = generate_secret();
-        let sealed =
-            self.settings.secrets.encrypt(&secret).map_err(|e| {
-                OrgError::Db(sea_orm::DbErr::Custom(format!("sealing the webhook secret: {e}")))
-            })?;
+        let (secret, sealed) = self.new_webhook_secret()?;
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db).await?;
         if webhooks::count(&txn, owner.owner()).await? >= MAX_ENDPOINTS {
@@ -299,11 +305,7 @@ impl OrganizationService {
         id: &str,
     ) -> OrgResult<(webhook_endpoint::Model, String)> {
         let owner = self.webhook_owner::<grant::WebhookUpdate>(actor, target).await?;
-        let secret = generate_secret();
-        let sealed =
-            self.settings.secrets.encrypt(&secret).map_err(|e| {
-                OrgError::Db(sea_orm::DbErr::Custom(format!("sealing the webhook secret: {e}")))
-            })?;
+        let (secret, sealed) = self.new_webhook_secret()?;
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db).await?;
         let current = webhooks::find(&txn, owner.owner(), id)

@@ -68,9 +68,7 @@ pub async fn create(
         event_types,
     };
     let (row, secret) = orgs.create_webhook(&actor, owner.target(), new).await?;
-    let mut view = views::webhook(&row);
-    view["secret"] = Value::String(secret);
-    Ok(respond::json(&view))
+    Ok(respond::json(&views::webhook_with_secret(&row, secret)))
 }
 
 /// `GET /webhook/list`: the owner's endpoints.
@@ -155,9 +153,7 @@ pub async fn rotate_secret(
     let (row, secret) = orgs
         .rotate_webhook_secret(&actor, owner.target(), &validated(id)?)
         .await?;
-    let mut view = views::webhook(&row);
-    view["secret"] = Value::String(secret);
-    Ok(respond::json(&view))
+    Ok(respond::json(&views::webhook_with_secret(&row, secret)))
 }
 
 /// `GET /webhook/list-deliveries?webhookId=&status=&limit=&offset=`: newest first.

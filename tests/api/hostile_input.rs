@@ -82,6 +82,8 @@ struct Caller {
     browser: Browser,
     user_id: String,
     org_id: String,
+    /// A SCIM bearer token for the caller's organization: `/scim/v2` routes get it.
+    scim_token: String,
 }
 
 /// A valid value for a field, so a probe that spoils one field reaches as deep as it can.
@@ -179,7 +181,8 @@ struct Probe {
 }
 
 fn probes(method: &str, template: &str, fields: &[(String, Kind)], who: &Caller) -> Vec<Probe> {
-    let is_post = method == "POST";
+    // Every method that carries a body gets the body probes.
+    let is_post = matches!(method, "POST" | "PUT" | "PATCH");
     let plain = path_with(template, "some-id");
     let mut out = Vec::new();
     if template.contains('{') {
@@ -309,10 +312,19 @@ async fn caller(app: &TestApp) -> Caller {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let user_id = browser.session().await["user"]["id"].as_str().unwrap().to_owned();
+    let r = browser
+        .post(
+            "/scim/generate-token",
+            &json!({"providerId": castellan_e2e::unique("sweep")}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let scim_token = r.json["scimToken"].as_str().unwrap().to_owned();
     Caller {
         browser,
         user_id,
         org_id,
+        scim_token,
     }
 }
 
@@ -322,7 +334,10 @@ fn defect(r: &castellan_e2e::Response) -> Option<String> {
         return Some(format!("{} {}", r.status, r.text));
     }
     if r.status >= 400 {
-        let shaped = r.json.get("message").is_some_and(Value::is_string);
+        // Better Auth's shape, or on SCIM's routes RFC 7644's error object.
+        let shaped = r.json.get("message").is_some_and(Value::is_string)
+            || (r.json["schemas"] == json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+                && r.json["detail"].is_string());
         // Better Auth's empty 404/401 bodies are its shape for those answers.
         let empty_like_better_auth = r.text.is_empty() && matches!(r.status, 401 | 404);
         if !(shaped || empty_like_better_auth) {
@@ -361,17 +376,23 @@ async fn sweep(app: TestApp) {
         let probes = probes(route.method.as_str(), route.path, &fields, &who);
         let b = &who.browser;
         sent += probes.len();
-        let method = route.method.as_str().to_owned();
+        // SCIM's routes are the directory's: they get the organization's SCIM token.
+        let bearer = format!("Bearer {}", who.scim_token);
+        let mut headers = vec![("content-type", "application/json")];
+        if route.path.starts_with("/scim/v2/") {
+            headers.push(("authorization", bearer.as_str()));
+        }
+        let headers = &headers;
         let results: Vec<(String, castellan_e2e::Response)> = futures_util::stream::iter(probes)
             .map(|p| {
-                let method = method.clone();
+                let method = reqwest::Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
                 async move {
-                    let r = match &p.body {
-                        Some(body) => b.post_raw(&p.path, "application/json", body.clone()).await,
-                        None if method == "GET" => b.get(&p.path).await,
-                        None => b.post_raw(&p.path, "application/json", "{}").await,
+                    let body = match (&p.body, method.as_str()) {
+                        (Some(body), _) => Some(body.clone()),
+                        (None, "GET" | "DELETE") => None,
+                        (None, _) => Some("{}".to_owned()),
                     };
-                    (p.label, r)
+                    (p.label, b.send_raw(method, &p.path, headers, body).await)
                 }
             })
             .buffer_unordered(4)

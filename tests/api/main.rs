@@ -78,6 +78,7 @@ mod profile;
 mod rate_limit;
 mod readiness;
 mod replicas;
+mod scim;
 mod secret_rotation;
 mod session_authentication;
 mod sessions;

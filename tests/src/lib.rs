@@ -434,6 +434,24 @@ impl Browser {
         self.send(self.request(reqwest::Method::GET, path)).await
     }
 
+    /// Any method, with extra headers and an optional raw body.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Response {
+        let mut req = self.request(method, path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        self.send(req).await
+    }
+
     /// A GET of an absolute URL with this browser's cookies (another replica behind the same
     /// public origin).
     pub async fn get_url(&self, url: &str) -> Response {

@@ -122,15 +122,38 @@ impl Receiver {
 
     /// Waits until `done` holds of what was accepted (at most `within`).
     pub async fn wait_until(&self, within: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        self.wait_for(within, true, done).await
+    }
+
+    /// Waits until `done` holds of every request received, accepted or refused (at most
+    /// `within`).
+    pub async fn wait_until_received(
+        &self,
+        within: Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        self.wait_for(within, false, done).await
+    }
+
+    async fn wait_for(
+        &self,
+        within: Duration,
+        accepted_only: bool,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let got = self.accepted();
+            let got = if accepted_only {
+                self.accepted()
+            } else {
+                self.received()
+            };
             if done(&got) {
                 return got;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the receiver did not get what was expected in {within:?}; accepted: {:#?}",
+                "the receiver did not get what was expected in {within:?}; got: {:#?}",
                 got.iter().map(|r| r.json()["type"].clone()).collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;

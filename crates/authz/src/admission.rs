@@ -1,11 +1,14 @@
 //! The ways into an organization that no member's permit authorizes, as named operations:
 //! creating one (the creator becomes its owner), joining by an invitation (authorized as its
-//! addressee), and being provisioned by an SSO connection (authorized by the connection's
-//! configuration). Each states what authorizes it in its arguments, and none takes a plain
+//! addressee), being provisioned by an SSO connection (authorized by the connection's
+//! configuration), and being provisioned or deprovisioned by a SCIM connection (authorized by
+//! its bearer token). Each states what authorizes it in its arguments, and none takes a plain
 //! organization id from a request.
 
 use castellan_data::DataError;
-use castellan_data::entity::{invitation, member, organization, sso_provider, team, team_member};
+use castellan_data::entity::{
+    invitation, member, organization, scim_connection, sso_provider, team, team_member,
+};
 use castellan_data::repo::invitations;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
@@ -206,4 +209,94 @@ pub async fn set_role_from_idp(
     let mut row: member::ActiveModel = scope.member().clone().into();
     row.role = Set(role);
     row.update(db).await
+}
+
+/// What deprovisioning did to a membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deprovisioned {
+    /// The membership (returned) is gone, with the user's seats in the organization's teams.
+    Removed(member::Model),
+    /// The user was not a member.
+    NotAMember,
+    /// The user is the organization's only owner: an organization is never left without one.
+    OnlyOwner,
+}
+
+fn is_owner(m: &member::Model) -> bool {
+    crate::permissions::split_roles(&m.role)
+        .iter()
+        .any(|r| r == crate::permissions::CREATOR_ROLE)
+}
+
+async fn membership(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_id: &str,
+) -> Result<Option<member::Model>, DbErr> {
+    member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(&connection.organization_id))
+        .filter(member::Column::UserId.eq(user_id))
+        .one(db)
+        .await
+}
+
+/// The SCIM connection's user joins the connection's organization with `member`'s role, unless
+/// they already belong to it. Returns whether they joined.
+///
+/// # Errors
+/// Database failures; `RecordNotFound` for a membership of another organization than the
+/// connection's.
+pub async fn scim_provision_member(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    member: member::Model,
+) -> Result<bool, DbErr> {
+    if member.organization_id != connection.organization_id {
+        return Err(DbErr::RecordNotFound("organization".into()));
+    }
+    lock_organization_id(db, &connection.organization_id).await?;
+    if membership(db, connection, &member.user_id).await?.is_some() {
+        return Ok(false);
+    }
+    member::Entity::insert(member::ActiveModel::from(member))
+        .exec_without_returning(db)
+        .await?;
+    Ok(true)
+}
+
+/// The SCIM connection's user leaves the connection's organization (and its teams).
+///
+/// # Errors
+/// Database failures.
+pub async fn scim_remove_member(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_id: &str,
+) -> Result<Deprovisioned, DbErr> {
+    lock_organization_id(db, &connection.organization_id).await?;
+    let Some(row) = membership(db, connection, user_id).await? else {
+        return Ok(Deprovisioned::NotAMember);
+    };
+    if is_owner(&row) {
+        let owners = member::Entity::find()
+            .filter(member::Column::OrganizationId.eq(&connection.organization_id))
+            .all(db)
+            .await?
+            .iter()
+            .filter(|m| is_owner(m))
+            .count();
+        if owners <= 1 {
+            return Ok(Deprovisioned::OnlyOwner);
+        }
+    }
+    let teams = crate::repo::team_ids(db, &connection.organization_id).await?;
+    if !teams.is_empty() {
+        team_member::Entity::delete_many()
+            .filter(team_member::Column::TeamId.is_in(teams))
+            .filter(team_member::Column::UserId.eq(user_id))
+            .exec(db)
+            .await?;
+    }
+    member::Entity::delete_by_id(row.id.clone()).exec(db).await?;
+    Ok(Deprovisioned::Removed(row))
 }

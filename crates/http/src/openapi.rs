@@ -72,6 +72,48 @@ fn responses(method: &str) -> Value {
     Value::Object(out)
 }
 
+/// The SCIM service's routes (`/scim/v2/...`) answer in RFC 7644's terms: SCIM error objects
+/// as `application/scim+json`, 201 on creation, 204 on deletion.
+const SCIM_PREFIX: &str = "/scim/v2/";
+
+fn scim_responses(method: &str) -> Value {
+    let error = |what: &str| {
+        json!({
+            "description": what,
+            "content": {"application/scim+json": {"schema": {"$ref": "#/components/schemas/ScimError"}}}
+        })
+    };
+    let mut out = Map::new();
+    let success = json!({"description": "Success", "content": {"application/scim+json": {"schema": {"type": "object"}}}});
+    match method {
+        "POST" => {
+            out.insert("200".into(), success.clone());
+            out.insert("201".into(), success);
+        }
+        "DELETE" => {
+            out.insert("204".into(), json!({"description": "Deleted"}));
+        }
+        _ => {
+            out.insert("200".into(), success);
+        }
+    }
+    for (code, what) in [
+        ("400", "Invalid request (scimType says why)"),
+        ("401", "No valid SCIM bearer token"),
+        ("403", "Forbidden"),
+        ("404", "Not found"),
+        ("405", "Method not allowed"),
+        ("409", "Conflict (uniqueness)"),
+        ("413", "Body too large"),
+        ("415", "Unsupported content type"),
+        ("429", "Too many requests"),
+        ("501", "Not implemented"),
+    ] {
+        out.insert(code.into(), error(what));
+    }
+    Value::Object(out)
+}
+
 /// The document for `routes`, served under `server_url` (the public auth URL).
 #[must_use]
 pub fn document(routes: &[RouteInfo], server_url: &str, version: &str) -> OpenApiDocument {
@@ -88,23 +130,29 @@ pub fn document(routes: &[RouteInfo], server_url: &str, version: &str) -> OpenAp
             .split('/')
             .next()
             .unwrap_or_default();
+        let scim = route.path.starts_with(SCIM_PREFIX);
         let mut operation = json!({
             "operationId": operation_id(method, route.path),
             "summary": format!("{method} {}", route.path),
             "tags": [tag],
             "parameters": params,
-            "responses": responses(method),
-            "security": [{}, {"sessionCookie": []}, {"bearerAuth": []}, {"apiKey": []}],
+            "responses": if scim { scim_responses(method) } else { responses(method) },
+            "security": if scim {
+                json!([{"bearerAuth": []}])
+            } else {
+                json!([{}, {"sessionCookie": []}, {"bearerAuth": []}, {"apiKey": []}])
+            },
         });
-        if method == "POST"
-            && let Some(o) = operation.as_object_mut()
-        {
+        let body = match method {
+            "POST" if scim => Some(json!({"application/scim+json": {"schema": {"type": "object"}}})),
+            "PUT" | "PATCH" => Some(json!({"application/scim+json": {"schema": {"type": "object"}}})),
+            "POST" => Some(json!({"application/json": {"schema": {"type": "object"}}})),
+            _ => None,
+        };
+        if let (Some(content), Some(o)) = (body, operation.as_object_mut()) {
             o.insert(
                 "requestBody".into(),
-                json!({
-                    "required": false,
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                }),
+                json!({"required": false, "content": content}),
             );
         }
         let item = paths
@@ -131,6 +179,16 @@ pub fn document(routes: &[RouteInfo], server_url: &str, version: &str) -> OpenAp
                     "properties": {
                         "message": {"type": "string"},
                         "code": {"type": "string"},
+                    },
+                },
+                "ScimError": {
+                    "type": "object",
+                    "required": ["schemas", "status"],
+                    "properties": {
+                        "schemas": {"type": "array", "items": {"type": "string"}},
+                        "status": {"type": "string"},
+                        "scimType": {"type": "string"},
+                        "detail": {"type": "string"},
                     },
                 },
             },
@@ -197,6 +255,26 @@ mod tests {
             doc["paths"]["/reset-password/{token}"]["get"]
                 .get("requestBody")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn scim_routes_are_described_in_scim_terms() {
+        let routes = [RouteInfo {
+            method: Method::PATCH,
+            path: "/scim/v2/Users/{user_id}",
+        }];
+        let doc = document(&routes, "http://x.test/api/auth", "1.0").0;
+        let op = &doc["paths"]["/scim/v2/Users/{user_id}"]["patch"];
+        assert_eq!(
+            op["responses"]["404"]["content"]["application/scim+json"]["schema"]["$ref"],
+            "#/components/schemas/ScimError"
+        );
+        assert!(op["requestBody"]["content"]["application/scim+json"].is_object());
+        assert_eq!(op["security"], json!([{"bearerAuth": []}]));
+        assert_eq!(
+            doc["components"]["schemas"]["ScimError"]["required"],
+            json!(["schemas", "status"])
         );
     }
 

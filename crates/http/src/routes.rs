@@ -68,6 +68,33 @@ impl<'a> Routes<'a> {
         self.add(Method::POST, path, web::post().to(handler))
     }
 
+    pub fn put<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PUT, path, web::put().to(handler))
+    }
+
+    pub fn patch<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PATCH, path, web::patch().to(handler))
+    }
+
+    pub fn delete<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::DELETE, path, web::delete().to(handler))
+    }
+
     fn add(&mut self, method: Method, path: &'static str, route: actix_web::Route) -> &mut Self {
         self.table.push(RouteInfo { method, path });
         if let Some(cfg) = self.cfg.as_deref_mut() {

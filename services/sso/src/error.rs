@@ -25,6 +25,9 @@ pub enum SsoError {
     Audit(#[from] castellan_audit::AuditError),
     #[error(transparent)]
     Session(#[from] castellan_session::SessionError),
+    /// A SCIM request refused in SCIM's terms (RFC 7644 §3.12).
+    #[error(transparent)]
+    Scim(castellan_scim::ScimError),
     #[error("{0}")]
     Internal(String),
 }
@@ -49,6 +52,10 @@ impl From<SsoError> for ApiError {
     fn from(e: SsoError) -> Self {
         match e {
             SsoError::Rejected(refusal) => refusal.into(),
+            SsoError::Scim(e) => match actix_web::http::StatusCode::from_u16(e.status) {
+                Ok(status) if status.is_client_error() => Self::message_only(status, e.detail),
+                _ => Self::internal(&e),
+            },
             SsoError::Session(e) => e.into(),
             SsoError::Data(e) | SsoError::Authz(castellan_authz::AuthzError::Data(e)) => e.into(),
             SsoError::Db(e)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod provider;
 pub mod routes;
 pub mod saml;
+pub mod scim;
 
 pub use domain::SsoService;
 pub use routes::configure;

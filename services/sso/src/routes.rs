@@ -1,5 +1,5 @@
 //! Route table and thin handlers: Better Auth's SSO plugin paths (under `/api/auth`), plus
-//! Castellan's `sso/provisioning` settings.
+//! Castellan's `sso/provisioning` settings; SCIM's routes come from [`crate::scim`].
 
 use std::collections::BTreeMap;
 
@@ -41,6 +41,7 @@ pub fn configure(routes: &mut Routes<'_>) {
         .get("/sso/sign-in", sign_in_link)
         .get("/sso/settings", get_settings)
         .post("/sso/update-settings", update_settings);
+    crate::scim::configure(routes);
 }
 
 fn client(req: &HttpRequest, state: &AuthState) -> Client {

@@ -235,7 +235,7 @@ pub async fn remove_seat(
 }
 
 /// The ids of an organization's teams.
-pub(super) async fn team_ids(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<String>, DbErr> {
+pub(crate) async fn team_ids(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<String>, DbErr> {
     team::Entity::find()
         .select_only()
         .column(team::Column::Id)

@@ -14,6 +14,8 @@ pub mod organization;
 pub mod organization_role;
 pub mod passkey;
 pub mod saml_assertion;
+pub mod scim_connection;
+pub mod scim_user;
 pub mod session;
 pub mod sso_policy;
 pub mod sso_provider;

@@ -6,6 +6,7 @@ pub mod invitations;
 pub mod mail_outbox;
 pub mod organizations;
 pub mod passkeys;
+pub mod scim;
 pub mod sealed;
 pub mod sessions;
 pub mod sso_providers;

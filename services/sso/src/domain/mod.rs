@@ -6,6 +6,7 @@ pub mod domains;
 pub mod login;
 pub mod policy;
 pub mod provisioning;
+pub mod scim;
 
 use std::sync::Arc;
 

@@ -1,0 +1,173 @@
+//! SCIM connections and the users they provisioned. A connection's users are read and changed
+//! only through the connection: one directory never sees another's users.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::DataResult;
+use crate::entity::scim_connection::{self, Entity as Connection};
+use crate::entity::scim_user::{self, Entity as ScimUser};
+
+/// Most users one connection lists (a directory larger than this pages with filters).
+pub const MAX_USERS: u64 = 10_000;
+
+/// The connection named `provider_id`, whatever its organization.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_connection(
+    db: &impl ConnectionTrait,
+    provider_id: &str,
+) -> DataResult<Option<scim_connection::Model>> {
+    Ok(Connection::find()
+        .filter(scim_connection::Column::ProviderId.eq(provider_id))
+        .one(db)
+        .await?)
+}
+
+/// The organization's connections, oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn connections_of(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+) -> DataResult<Vec<scim_connection::Model>> {
+    Ok(Connection::find()
+        .filter(scim_connection::Column::OrganizationId.eq(organization_id))
+        .order_by_asc(scim_connection::Column::CreatedAt)
+        .limit(1_000)
+        .all(db)
+        .await?)
+}
+
+/// # Errors
+/// [`crate::DataError::Conflict`] when the `providerId` is taken.
+pub async fn insert_connection(
+    db: &impl ConnectionTrait,
+    row: scim_connection::Model,
+) -> DataResult<scim_connection::Model> {
+    Ok(row.into_active_model().reset_all().insert(db).await?)
+}
+
+/// A new token for an existing connection (the old one stops working at once).
+///
+/// # Errors
+/// Database failures.
+pub async fn replace_token(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    token_hash: String,
+    now: DateTime<Utc>,
+) -> DataResult<scim_connection::Model> {
+    let mut row = connection.clone().into_active_model();
+    row.token_hash = Set(token_hash);
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}
+
+/// Deletes the organization's connection `provider_id` with its user links; `false` when the
+/// organization has no such connection.
+///
+/// # Errors
+/// Database failures.
+pub async fn delete_connection(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    provider_id: &str,
+) -> DataResult<bool> {
+    let Some(row) = Connection::find()
+        .filter(scim_connection::Column::ProviderId.eq(provider_id))
+        .filter(scim_connection::Column::OrganizationId.eq(organization_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    ScimUser::delete_many()
+        .filter(scim_user::Column::ConnectionId.eq(&row.id))
+        .exec(db)
+        .await?;
+    Connection::delete_by_id(row.id).exec(db).await?;
+    Ok(true)
+}
+
+/// The connection's user `user_id`.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_user(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_id: &str,
+) -> DataResult<Option<scim_user::Model>> {
+    Ok(ScimUser::find_by_id((connection.id.clone(), user_id.to_owned()))
+        .one(db)
+        .await?)
+}
+
+/// The connection's user with this `userName` (compared lower-case).
+///
+/// # Errors
+/// Database failures.
+pub async fn find_user_by_name(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_name_key: &str,
+) -> DataResult<Option<scim_user::Model>> {
+    Ok(ScimUser::find()
+        .filter(scim_user::Column::ConnectionId.eq(&connection.id))
+        .filter(scim_user::Column::UserNameKey.eq(user_name_key))
+        .one(db)
+        .await?)
+}
+
+/// The connection's users, oldest first (at most [`MAX_USERS`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn users(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+) -> DataResult<Vec<scim_user::Model>> {
+    Ok(ScimUser::find()
+        .filter(scim_user::Column::ConnectionId.eq(&connection.id))
+        .order_by_asc(scim_user::Column::CreatedAt)
+        .order_by_asc(scim_user::Column::UserId)
+        .limit(MAX_USERS)
+        .all(db)
+        .await?)
+}
+
+/// # Errors
+/// [`crate::DataError::Conflict`] when the `userName` is taken in the connection.
+pub async fn insert_user(db: &impl ConnectionTrait, row: scim_user::Model) -> DataResult<scim_user::Model> {
+    Ok(row.into_active_model().reset_all().insert(db).await?)
+}
+
+/// Saves a changed user (its `version` one higher).
+///
+/// # Errors
+/// [`crate::DataError::Conflict`] when the new `userName` is taken in the connection.
+pub async fn update_user(db: &impl ConnectionTrait, row: scim_user::Model) -> DataResult<scim_user::Model> {
+    let mut active = row.into_active_model().reset_all();
+    active.connection_id = sea_orm::ActiveValue::Unchanged(active.connection_id.take().unwrap_or_default());
+    active.user_id = sea_orm::ActiveValue::Unchanged(active.user_id.take().unwrap_or_default());
+    Ok(active.update(db).await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn delete_user(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_id: &str,
+) -> DataResult<()> {
+    ScimUser::delete_by_id((connection.id.clone(), user_id.to_owned()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,5 +1,6 @@
-//! SCIM 2.0 provisioning: connections (one bearer token each, stored as its SHA-256) and the
-//! users each connection provisioned, with the SCIM document the directory last sent.
+//! SCIM 2.0 provisioning: connections (one bearer token each, stored as its SHA-256), the users
+//! and groups each connection provisioned, with the SCIM document the directory last sent, and
+//! the groups' members.
 
 use sea_orm_migration::prelude::*;
 
@@ -36,6 +37,14 @@ impl MigrationTrait for Migration {
                 ),
                 r#"CREATE UNIQUE INDEX IF NOT EXISTS "castellan_scim_user_userName_idx" on "castellan_scim_user" ("connectionId", "userNameKey")"#.to_owned(),
                 r#"CREATE INDEX IF NOT EXISTS "castellan_scim_user_userId_idx" on "castellan_scim_user" ("userId")"#.to_owned(),
+                format!(
+                    r#"CREATE TABLE IF NOT EXISTS "castellan_scim_group" ("id" {text} not null primary key, "connectionId" {text} not null references "castellan_scim_connection" ("id") on delete cascade, "displayNameKey" {text} not null, "externalId" {text}, "resource" {text} not null, "version" {number} not null, "createdAt" {date} not null, "updatedAt" {date} not null)"#
+                ),
+                r#"CREATE UNIQUE INDEX IF NOT EXISTS "castellan_scim_group_displayName_idx" on "castellan_scim_group" ("connectionId", "displayNameKey")"#.to_owned(),
+                format!(
+                    r#"CREATE TABLE IF NOT EXISTS "castellan_scim_group_member" ("groupId" {text} not null references "castellan_scim_group" ("id") on delete cascade, "userId" {text} not null references "user" ("id") on delete cascade, primary key ("groupId", "userId"))"#
+                ),
+                r#"CREATE INDEX IF NOT EXISTS "castellan_scim_group_member_userId_idx" on "castellan_scim_group_member" ("userId")"#.to_owned(),
             ],
         )
         .await
@@ -45,6 +54,8 @@ impl MigrationTrait for Migration {
         run_all(
             manager,
             &[
+                r#"DROP TABLE IF EXISTS "castellan_scim_group_member""#.to_owned(),
+                r#"DROP TABLE IF EXISTS "castellan_scim_group""#.to_owned(),
                 r#"DROP TABLE IF EXISTS "castellan_scim_user""#.to_owned(),
                 r#"DROP TABLE IF EXISTS "castellan_scim_connection""#.to_owned(),
             ],

@@ -300,3 +300,36 @@ pub async fn scim_remove_member(
     member::Entity::delete_by_id(row.id.clone()).exec(db).await?;
     Ok(Deprovisioned::Removed(row))
 }
+
+/// A SCIM-provisioned member's role, as the connection's group mapping decides it. Owners keep
+/// theirs, and the owner role is never granted this way. Returns the role it replaced, when it
+/// changed one.
+///
+/// # Errors
+/// Database failures.
+pub async fn scim_set_role(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_id: &str,
+    role: &str,
+) -> Result<Option<String>, DbErr> {
+    let granted = crate::permissions::split_roles(role)
+        .into_iter()
+        .filter(|r| r != crate::permissions::CREATOR_ROLE)
+        .collect::<Vec<_>>()
+        .join(",");
+    if granted.is_empty() {
+        return Ok(None);
+    }
+    let Some(row) = membership(db, connection, user_id).await? else {
+        return Ok(None);
+    };
+    if is_owner(&row) || row.role == granted {
+        return Ok(None);
+    }
+    let previous = row.role.clone();
+    let mut change: member::ActiveModel = row.into();
+    change.role = Set(granted);
+    change.update(db).await?;
+    Ok(Some(previous))
+}

@@ -1,5 +1,5 @@
 //! What Castellan publishes about itself (RFC 7643 §5-7): the service provider configuration,
-//! the User schema (exactly the attributes it keeps) and the User resource type.
+//! the User and Group schemas (exactly the attributes it keeps) and their resource types.
 
 use serde_json::{Value, json};
 
@@ -87,6 +87,49 @@ pub fn user_schema(base: &str) -> Value {
         "description": "User Account",
         "attributes": attributes,
         "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", crate::USER_SCHEMA)},
+    })
+}
+
+/// The Group schema: a name and members, who are users of the same connection.
+#[must_use]
+pub fn group_schema(base: &str) -> Value {
+    let mut value = text("value");
+    value["mutability"] = "immutable".into();
+    let mut reference = attribute("$ref", "reference", false, false, &[]);
+    reference["referenceTypes"] = json!(["User"]);
+    reference["mutability"] = "immutable".into();
+    let mut kind = text("type");
+    kind["canonicalValues"] = json!(["User"]);
+    kind["mutability"] = "immutable".into();
+    let mut display = text("display");
+    display["mutability"] = "readOnly".into();
+    let mut display_name = attribute("displayName", "string", false, true, &[]);
+    display_name["uniqueness"] = "server".into();
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": crate::GROUP_SCHEMA,
+        "name": "Group",
+        "description": "Group",
+        "attributes": [
+            display_name,
+            attribute("members", "complex", true, false, &[value, reference, kind, display]),
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", crate::GROUP_SCHEMA)},
+    })
+}
+
+/// The `Group` resource type.
+#[must_use]
+pub fn group_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": crate::GROUP_SCHEMA,
+        "schemaExtensions": [],
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")},
     })
 }
 

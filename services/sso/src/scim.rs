@@ -51,6 +51,13 @@ pub fn configure(routes: &mut Routes<'_>) {
         .put("/scim/v2/Users/{user_id}", replace_user)
         .patch("/scim/v2/Users/{user_id}", patch_user)
         .delete("/scim/v2/Users/{user_id}", delete_user)
+        .post("/scim/v2/Groups", create_group)
+        .get("/scim/v2/Groups", list_groups)
+        .post("/scim/v2/Groups/.search", search_groups)
+        .get("/scim/v2/Groups/{group_id}", get_group)
+        .put("/scim/v2/Groups/{group_id}", replace_group)
+        .patch("/scim/v2/Groups/{group_id}", patch_group)
+        .delete("/scim/v2/Groups/{group_id}", delete_group)
         .post("/scim/v2/.search", search_everything)
         .get("/scim/v2/{resource}", unknown_resource);
 }
@@ -274,10 +281,21 @@ async fn service_provider_config(Service(sso): Service<SsoService>) -> HttpRespo
     )
 }
 
+fn all_schemas(base: &str) -> Vec<Value> {
+    vec![discovery::user_schema(base), discovery::group_schema(base)]
+}
+
+fn all_resource_types(base: &str) -> Vec<Value> {
+    vec![
+        discovery::user_resource_type(base),
+        discovery::group_resource_type(base),
+    ]
+}
+
 async fn schemas(Service(sso): Service<SsoService>) -> HttpResponse {
     scim_json(
         StatusCode::OK,
-        &discovery::list_response(vec![discovery::user_schema(&sso.scim_base())]),
+        &discovery::list_response(all_schemas(&sso.scim_base())),
     )
 }
 
@@ -285,19 +303,17 @@ async fn schema(
     Service(sso): Service<SsoService>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimFailure> {
-    if id.as_str() != castellan_scim::USER_SCHEMA {
-        return Err(ScimError::not_found(format!("No schema {id}")).into());
-    }
-    Ok(scim_json(
-        StatusCode::OK,
-        &discovery::user_schema(&sso.scim_base()),
-    ))
+    let found = all_schemas(&sso.scim_base())
+        .into_iter()
+        .find(|s| s["id"] == id.as_str());
+    let found = found.ok_or_else(|| ScimError::not_found(format!("No schema {id}")))?;
+    Ok(scim_json(StatusCode::OK, &found))
 }
 
 async fn resource_types(Service(sso): Service<SsoService>) -> HttpResponse {
     scim_json(
         StatusCode::OK,
-        &discovery::list_response(vec![discovery::user_resource_type(&sso.scim_base())]),
+        &discovery::list_response(all_resource_types(&sso.scim_base())),
     )
 }
 
@@ -305,13 +321,11 @@ async fn resource_type(
     Service(sso): Service<SsoService>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimFailure> {
-    if id.as_str() != "User" {
-        return Err(ScimError::not_found(format!("No resource type {id}")).into());
-    }
-    Ok(scim_json(
-        StatusCode::OK,
-        &discovery::user_resource_type(&sso.scim_base()),
-    ))
+    let found = all_resource_types(&sso.scim_base())
+        .into_iter()
+        .find(|t| t["id"] == id.as_str());
+    let found = found.ok_or_else(|| ScimError::not_found(format!("No resource type {id}")))?;
+    Ok(scim_json(StatusCode::OK, &found))
 }
 
 async fn unknown_resource(id: web::Path<String>) -> HttpResponse {
@@ -358,18 +372,12 @@ async fn list_users(
     Ok(list_answer(sso.scim_list_users(&connection, &query).await?))
 }
 
-/// `POST /Users/.search`: a list whose parameters are a `SearchRequest` body.
-async fn search_users(
-    Service(sso): Service<SsoService>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ScimFailure> {
-    let connection = connection(&sso, &req).await?;
-    let body = scim_body(&req, payload).await?;
+/// A `SearchRequest` body's parameters, read as a list's query text is.
+async fn search_query(req: &HttpRequest, payload: web::Payload) -> Result<ScimQuery, ScimFailure> {
+    let body = scim_body(req, payload).await?;
     let Value::Object(fields) = body else {
         return Err(ScimError::bad(ScimType::InvalidSyntax, "The body must be a SearchRequest").into());
     };
-    // The body's numbers and lists read as the query's text does.
     let as_query: serde_json::Map<String, Value> = fields
         .into_iter()
         .filter_map(|(k, v)| {
@@ -386,7 +394,17 @@ async fn search_users(
             Some((k, Value::String(text)))
         })
         .collect();
-    let query = list_query(&as_query)?;
+    list_query(&as_query)
+}
+
+/// `POST /Users/.search`.
+async fn search_users(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    let query = search_query(&req, payload).await?;
     Ok(list_answer(sso.scim_list_users(&connection, &query).await?))
 }
 
@@ -438,5 +456,96 @@ async fn delete_user(
 ) -> Result<HttpResponse, ScimFailure> {
     let connection = connection(&sso, &req).await?;
     sso.scim_delete_user(&connection, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// --- Groups (the connection's bearer token) ---
+
+async fn create_group(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    let body = scim_body(&req, payload).await?;
+    let created = sso.scim_create_group(&connection, body).await?;
+    let location = created["meta"]["location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(HttpResponse::Created()
+        .content_type(SCIM_JSON)
+        .insert_header((header::LOCATION, location))
+        .body(created.to_string()))
+}
+
+async fn list_groups(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    let query = list_query(&query_object(&req))?;
+    Ok(list_answer(sso.scim_list_groups(&connection, &query).await?))
+}
+
+/// `POST /Groups/.search`.
+async fn search_groups(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    let query = search_query(&req, payload).await?;
+    Ok(list_answer(sso.scim_list_groups(&connection, &query).await?))
+}
+
+async fn get_group(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    let query = list_query(&query_object(&req))?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &sso.scim_get_group(&connection, &id, &query).await?,
+    ))
+}
+
+async fn replace_group(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    let body = scim_body(&req, payload).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &sso.scim_replace_group(&connection, &id, body).await?,
+    ))
+}
+
+async fn patch_group(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    let body = scim_body(&req, payload).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &sso.scim_patch_group(&connection, &id, &body).await?,
+    ))
+}
+
+async fn delete_group(
+    Service(sso): Service<SsoService>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ScimFailure> {
+    let connection = connection(&sso, &req).await?;
+    sso.scim_delete_group(&connection, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

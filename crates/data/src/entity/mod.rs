@@ -15,6 +15,8 @@ pub mod organization_role;
 pub mod passkey;
 pub mod saml_assertion;
 pub mod scim_connection;
+pub mod scim_group;
+pub mod scim_group_member;
 pub mod scim_user;
 pub mod session;
 pub mod sso_policy;

@@ -9,9 +9,12 @@ use sea_orm::{
 
 use crate::DataResult;
 use crate::entity::scim_connection::{self, Entity as Connection};
+use crate::entity::scim_group::{self, Entity as ScimGroup};
+use crate::entity::scim_group_member::{self, Entity as GroupMember};
 use crate::entity::scim_user::{self, Entity as ScimUser};
 
-/// Most users one connection lists (a directory larger than this pages with filters).
+/// Most users (or groups) one connection lists (a directory larger than this pages with
+/// filters).
 pub const MAX_USERS: u64 = 10_000;
 
 /// The connection named `provider_id`, whatever its organization.
@@ -87,6 +90,23 @@ pub async fn delete_connection(
     else {
         return Ok(false);
     };
+    // The groups' members, the groups and the users go with the connection (as the foreign
+    // keys would cascade, where the database enforces them).
+    let groups: Vec<String> = ScimGroup::find()
+        .select_only()
+        .column(scim_group::Column::Id)
+        .filter(scim_group::Column::ConnectionId.eq(&row.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    GroupMember::delete_many()
+        .filter(scim_group_member::Column::GroupId.is_in(groups))
+        .exec(db)
+        .await?;
+    ScimGroup::delete_many()
+        .filter(scim_group::Column::ConnectionId.eq(&row.id))
+        .exec(db)
+        .await?;
     ScimUser::delete_many()
         .filter(scim_user::Column::ConnectionId.eq(&row.id))
         .exec(db)
@@ -159,6 +179,8 @@ pub async fn update_user(db: &impl ConnectionTrait, row: scim_user::Model) -> Da
     Ok(active.update(db).await?)
 }
 
+/// Forgets the connection's user, and takes them out of the connection's groups.
+///
 /// # Errors
 /// Database failures.
 pub async fn delete_user(
@@ -166,8 +188,140 @@ pub async fn delete_user(
     connection: &scim_connection::Model,
     user_id: &str,
 ) -> DataResult<()> {
+    let groups: Vec<String> = groups(db, connection).await?.into_iter().map(|g| g.id).collect();
+    GroupMember::delete_many()
+        .filter(scim_group_member::Column::GroupId.is_in(groups))
+        .filter(scim_group_member::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
     ScimUser::delete_by_id((connection.id.clone(), user_id.to_owned()))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The connection's group `id`.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_group(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    id: &str,
+) -> DataResult<Option<scim_group::Model>> {
+    Ok(ScimGroup::find_by_id(id.to_owned())
+        .filter(scim_group::Column::ConnectionId.eq(&connection.id))
+        .one(db)
+        .await?)
+}
+
+/// The connection's groups, oldest first (at most [`MAX_USERS`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn groups(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+) -> DataResult<Vec<scim_group::Model>> {
+    Ok(ScimGroup::find()
+        .filter(scim_group::Column::ConnectionId.eq(&connection.id))
+        .order_by_asc(scim_group::Column::CreatedAt)
+        .order_by_asc(scim_group::Column::Id)
+        .limit(MAX_USERS)
+        .all(db)
+        .await?)
+}
+
+/// # Errors
+/// [`crate::DataError::Conflict`] when the `displayName` is taken in the connection.
+pub async fn insert_group(
+    db: &impl ConnectionTrait,
+    row: scim_group::Model,
+) -> DataResult<scim_group::Model> {
+    Ok(row.into_active_model().reset_all().insert(db).await?)
+}
+
+/// Saves a changed group.
+///
+/// # Errors
+/// [`crate::DataError::Conflict`] when the new `displayName` is taken in the connection.
+pub async fn update_group(
+    db: &impl ConnectionTrait,
+    row: scim_group::Model,
+) -> DataResult<scim_group::Model> {
+    let mut active = row.into_active_model().reset_all();
+    active.id = sea_orm::ActiveValue::Unchanged(active.id.take().unwrap_or_default());
+    Ok(active.update(db).await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn delete_group(db: &impl ConnectionTrait, group: &scim_group::Model) -> DataResult<()> {
+    GroupMember::delete_many()
+        .filter(scim_group_member::Column::GroupId.eq(&group.id))
+        .exec(db)
+        .await?;
+    ScimGroup::delete_by_id(group.id.clone()).exec(db).await?;
+    Ok(())
+}
+
+/// The users in `group`.
+///
+/// # Errors
+/// Database failures.
+pub async fn group_members(db: &impl ConnectionTrait, group: &scim_group::Model) -> DataResult<Vec<String>> {
+    Ok(GroupMember::find()
+        .select_only()
+        .column(scim_group_member::Column::UserId)
+        .filter(scim_group_member::Column::GroupId.eq(&group.id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Makes `users` the members of `group`.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_group_members(
+    db: &impl ConnectionTrait,
+    group: &scim_group::Model,
+    users: &[String],
+) -> DataResult<()> {
+    GroupMember::delete_many()
+        .filter(scim_group_member::Column::GroupId.eq(&group.id))
+        .exec(db)
+        .await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    let rows = users.iter().map(|u| scim_group_member::ActiveModel {
+        group_id: Set(group.id.clone()),
+        user_id: Set(u.clone()),
+    });
+    GroupMember::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The connection's groups `user_id` belongs to.
+///
+/// # Errors
+/// Database failures.
+pub async fn groups_of_user(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_id: &str,
+) -> DataResult<Vec<scim_group::Model>> {
+    let ids: Vec<String> = GroupMember::find()
+        .select_only()
+        .column(scim_group_member::Column::GroupId)
+        .filter(scim_group_member::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ScimGroup::find()
+        .filter(scim_group::Column::ConnectionId.eq(&connection.id))
+        .filter(scim_group::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
 }

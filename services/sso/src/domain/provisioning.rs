@@ -324,7 +324,10 @@ async fn find_or_create_user(
 }
 
 /// The roles the IdP groups map to, comma-joined in a stable order; `None` when no group maps.
-fn mapped_role(mapping: &std::collections::BTreeMap<String, String>, groups: &[String]) -> Option<String> {
+pub(crate) fn mapped_role(
+    mapping: &std::collections::BTreeMap<String, String>,
+    groups: &[String],
+) -> Option<String> {
     let roles: BTreeSet<&str> = groups
         .iter()
         .filter_map(|g| mapping.get(g).map(String::as_str))

@@ -19,7 +19,19 @@ impl SsoService {
     /// # Errors
     /// Database failures.
     pub async fn provisioning_of(&self, provider_id: &str) -> SsoResult<Provisioning> {
-        let saved = sso_providers::provisioning(&self.db, provider_id).await?;
+        self.provisioning_in(&self.db, provider_id).await
+    }
+
+    /// [`Self::provisioning_of`], read through `db` (a transaction in progress).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub(crate) async fn provisioning_in(
+        &self,
+        db: &impl castellan_data::ConnectionTrait,
+        provider_id: &str,
+    ) -> SsoResult<Provisioning> {
+        let saved = sso_providers::provisioning(db, provider_id).await?;
         Ok(match saved {
             Some(row) => Provisioning {
                 default_role: row.default_role,

@@ -1,73 +1,28 @@
-//! SCIM 2.0 provisioning into an organization. Owners and admins (casbin's `sso` grants)
-//! generate a connection's bearer token; the directory then creates, updates, deactivates and
-//! deletes the organization's users with it. A token reaches only its own connection's users,
-//! and through them only its organization: deprovisioning (`active: false`, `DELETE`) ends the
-//! user's sessions and their membership there, and touches no other organization's seat.
+//! The directory's users: `/Users`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use castellan_authz::admission::{self, Deprovisioned};
-use castellan_authz::grant::{self, Grant};
+use castellan_data::DatabaseTransaction;
 use castellan_data::entity::{member, scim_connection, scim_user, user};
 use castellan_data::repo::{scim, sso_providers, users};
-use castellan_data::{DataError, DatabaseTransaction};
-use castellan_scim::discovery::MAX_RESULTS;
-use castellan_scim::{ScimError, ScimType, USER_SCHEMA, filter, patch, projection};
+use castellan_scim::{ScimError, ScimType, USER_SCHEMA, patch};
 
-use super::{Actor, AuditNote, Client, SsoService, no_access};
-use crate::error::{Kind, SsoError, SsoResult};
+use super::{ScimPage, ScimQuery, narrow, page, refused, stored_document, with_meta};
+use crate::domain::SsoService;
+use crate::error::SsoResult;
 
-/// Random characters in a token, before the connection's name is added.
-const TOKEN_SECRET_LEN: usize = 48;
 /// Extensions a PATCH path may name whole.
 const EXTENSIONS: [&str; 1] = [castellan_scim::ENTERPRISE_USER_SCHEMA];
 /// The User schema's boolean attributes (Entra sends them as strings).
 const BOOLEANS: [&str; 1] = ["active"];
 /// The longest `userName` kept.
 const MAX_USER_NAME: usize = 256;
-/// The role SCIM-provisioned members get.
-const PROVISIONED_ROLE: &str = "member";
 
 /// A directory's view of one of its users.
 pub struct ScimUserResource {
     pub id: String,
     pub body: Value,
-}
-
-/// One page of a list.
-pub struct ScimPage {
-    pub total: usize,
-    pub start_index: usize,
-    pub resources: Vec<Value>,
-}
-
-/// What a list asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ScimQuery {
-    pub filter: Option<String>,
-    pub start_index: Option<usize>,
-    pub count: Option<usize>,
-    pub attributes: Option<String>,
-    pub excluded_attributes: Option<String>,
-}
-
-fn scim(e: ScimError) -> SsoError {
-    SsoError::Scim(e)
-}
-
-fn token_hash(secret: &str) -> String {
-    castellan_crypto::signing::sha256_b64url(secret.as_bytes())
-}
-
-/// `[A-Za-z0-9_-]{1,64}`: no `:` (the token carries the name after one).
-fn valid_provider_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The fields of a User resource that mean something to Castellan.
@@ -150,231 +105,29 @@ fn placeholder_email() -> String {
     )
 }
 
-/// The document to keep: what the directory sent, less what the server assigns.
-fn stored_document(body: Value) -> Result<Map<String, Value>, ScimError> {
-    let Value::Object(mut doc) = body else {
-        return Err(ScimError::bad(
-            ScimType::InvalidSyntax,
-            "the body must be a User object",
-        ));
-    };
-    for key in ["id", "meta"] {
-        if let Some(k) = castellan_scim::key_ci(&doc, key) {
-            doc.remove(&k);
-        }
-    }
-    doc.retain(|_, v| !v.is_null());
-    let schemas = doc.entry("schemas").or_insert_with(|| json!([USER_SCHEMA]));
-    if !schemas
-        .as_array()
-        .is_some_and(|s| s.iter().any(|s| s.as_str() == Some(USER_SCHEMA)))
-    {
-        *schemas = json!([USER_SCHEMA]);
-    }
+/// A User document to keep.
+fn user_document(body: Value) -> Result<Map<String, Value>, ScimError> {
+    let mut doc = stored_document(body, USER_SCHEMA)?;
     patch::normalize_booleans(&mut doc, &BOOLEANS);
     Ok(doc)
 }
 
 impl SsoService {
-    /// `<auth URL>/scim/v2`: where resources live.
-    pub fn scim_base(&self) -> String {
-        format!("{}/scim/v2", self.auth_url())
-    }
-
-    fn resource(&self, row: &scim_user::Model) -> Map<String, Value> {
-        let mut doc = match serde_json::from_str::<Value>(&row.resource) {
-            Ok(Value::Object(o)) => o,
-            _ => Map::new(),
-        };
-        doc.insert("id".into(), row.user_id.clone().into());
-        doc.insert(
-            "meta".into(),
-            json!({
-                "resourceType": "User",
-                "created": castellan_data::clock::iso(&row.created_at),
-                "lastModified": castellan_data::clock::iso(&row.updated_at),
-                "location": format!("{}/Users/{}", self.scim_base(), row.user_id),
-                "version": format!("W/\"{}\"", row.version),
-            }),
-        );
-        doc
-    }
-
-    // --- Management: owners and admins, through their session ---
-
-    /// The organization a management call is about (named, else the active one), if the
-    /// caller may `G` its SSO.
-    async fn scim_admin<G: Grant>(&self, actor: &Actor, org_id: Option<&str>) -> SsoResult<String> {
-        let org_id = org_id.or(actor.active_org()).ok_or_else(|| {
-            SsoError::coded(Kind::Invalid, "NO_ACTIVE_ORGANIZATION", "No active organization")
-        })?;
-        let scope = self.member_scope(actor, org_id).await?.ok_or_else(no_access)?;
-        let permit = self.permit::<G>(Some(&scope)).await?.ok_or_else(no_access)?;
-        Ok(permit.org_id().to_owned())
-    }
-
-    /// A connection the caller may `G`: 404 when there is none by that name, 403 when it is
-    /// another organization's or the caller's role does not allow it.
-    async fn managed_scim_connection<G: Grant>(
-        &self,
-        actor: &Actor,
-        provider_id: &str,
-    ) -> SsoResult<scim_connection::Model> {
-        let connection = scim::find_connection(&self.db, provider_id)
-            .await?
-            .ok_or_else(|| SsoError::new(Kind::Missing, "SCIM provider not found"))?;
-        self.scim_admin::<G>(actor, Some(&connection.organization_id))
-            .await?;
-        Ok(connection)
-    }
-
-    /// A new bearer token for the connection `provider_id` of the organization (created on
-    /// first use; a second call replaces the token). Shown once: only its hash is kept.
-    ///
-    /// # Errors
-    /// 400 for a bad or colliding `providerId`; 403 without `sso:create` in the organization.
-    pub async fn generate_scim_token(
-        &self,
-        actor: &Actor,
-        provider_id: &str,
-        org_id: Option<&str>,
-    ) -> SsoResult<String> {
-        if !valid_provider_id(provider_id) {
-            return Err(SsoError::new(
-                Kind::Invalid,
-                "Provider id must be 1 to 64 letters, digits, '-' or '_'",
-            ));
-        }
-        let org_id = self.scim_admin::<grant::SsoCreate>(actor, org_id).await?;
-        if let Some(sso) = sso_providers::find_by_provider_id(&self.db, provider_id).await?
-            && sso.organization_id.as_deref() != Some(org_id.as_str())
-        {
-            return Err(SsoError::new(
-                Kind::Invalid,
-                "Provider id collides with another account provider and cannot be used for SCIM",
-            ));
-        }
-        let secret = castellan_crypto::random::alphanumeric(TOKEN_SECRET_LEN);
-        let token = URL_SAFE_NO_PAD.encode(format!("{secret}:{provider_id}:{org_id}"));
-        let now = self.now();
-        let txn = castellan_data::begin_write(&self.db).await?;
-        match scim::find_connection(&txn, provider_id).await? {
-            Some(existing) if existing.organization_id == org_id => {
-                scim::replace_token(&txn, &existing, token_hash(&secret), now).await?;
-            }
-            Some(_) => return Err(no_access()),
-            None => {
-                scim::insert_connection(
-                    &txn,
-                    scim_connection::Model {
-                        id: castellan_crypto::random::generate_id(),
-                        provider_id: provider_id.to_owned(),
-                        organization_id: org_id.clone(),
-                        token_hash: token_hash(&secret),
-                        created_by: Some(actor.user_id().to_owned()),
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )
-                .await?;
-            }
-        }
-        let note = AuditNote {
-            org_id: Some(&org_id),
-            action: "scim.token.generated",
-            actor_id: Some(actor.user_id().to_owned()),
-            target: provider_id,
-            details: Value::Null,
-        };
-        self.audit(&txn, note, &Client::from(actor)).await?;
-        txn.commit().await?;
-        Ok(token)
-    }
-
-    /// The connections of every organization whose SSO the caller may read.
-    ///
-    /// # Errors
-    /// Database failures.
-    pub async fn scim_connections(&self, actor: &Actor) -> SsoResult<Vec<scim_connection::Model>> {
-        let mut out = Vec::new();
-        for org in castellan_authz::repo::organizations_of(&self.db, actor.user_id()).await? {
-            if self
-                .scim_admin::<grant::SsoRead>(actor, Some(&org.id))
-                .await
-                .is_ok()
-            {
-                out.extend(scim::connections_of(&self.db, &org.id).await?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// # Errors
-    /// 404 / 403.
-    pub async fn scim_connection(
-        &self,
-        actor: &Actor,
-        provider_id: &str,
-    ) -> SsoResult<scim_connection::Model> {
-        self.managed_scim_connection::<grant::SsoRead>(actor, provider_id)
-            .await
-    }
-
-    /// Deletes the connection: its token stops working; the users it provisioned stay.
-    ///
-    /// # Errors
-    /// 404 / 403.
-    pub async fn delete_scim_connection(&self, actor: &Actor, provider_id: &str) -> SsoResult<()> {
-        let connection = self
-            .managed_scim_connection::<grant::SsoDelete>(actor, provider_id)
-            .await?;
-        let txn = castellan_data::begin_write(&self.db).await?;
-        scim::delete_connection(&txn, &connection.organization_id, provider_id).await?;
-        let note = AuditNote {
-            org_id: Some(&connection.organization_id),
-            action: "scim.connection.deleted",
-            actor_id: Some(actor.user_id().to_owned()),
-            target: provider_id,
-            details: Value::Null,
-        };
-        self.audit(&txn, note, &Client::from(actor)).await?;
-        txn.commit().await?;
-        Ok(())
-    }
-
-    // --- The directory, with its bearer token ---
-
-    /// The connection a bearer token opens.
-    ///
-    /// # Errors
-    /// 401 for anything but a current token.
-    pub async fn scim_authenticate(&self, bearer: &str) -> SsoResult<scim_connection::Model> {
-        let decoded = URL_SAFE_NO_PAD
-            .decode(bearer.trim().trim_end_matches('='))
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| scim(ScimError::unauthorized()))?;
-        let mut parts = decoded.splitn(3, ':');
-        let (Some(secret), Some(provider_id)) = (parts.next(), parts.next()) else {
-            return Err(scim(ScimError::unauthorized()));
-        };
-        let org_id = parts.next();
-        let connection = scim::find_connection(&self.db, provider_id)
-            .await?
-            .ok_or_else(|| scim(ScimError::unauthorized()))?;
-        // Hashes of a secret compare in the open: equal prefixes of a digest reveal nothing of it.
-        if connection.token_hash != token_hash(secret)
-            || org_id.is_some_and(|o| o != connection.organization_id)
-        {
-            return Err(scim(ScimError::unauthorized()));
-        }
-        Ok(connection)
+    fn user_resource(&self, row: &scim_user::Model) -> Map<String, Value> {
+        let meta = json!({
+            "resourceType": "User",
+            "created": castellan_data::clock::iso(&row.created_at),
+            "lastModified": castellan_data::clock::iso(&row.updated_at),
+            "location": format!("{}/Users/{}", self.scim_base(), row.user_id),
+            "version": format!("W/\"{}\"", row.version),
+        });
+        with_meta(&row.resource, &row.user_id, meta)
     }
 
     async fn scim_user(&self, connection: &scim_connection::Model, id: &str) -> SsoResult<scim_user::Model> {
         scim::find_user(&self.db, connection, id)
             .await?
-            .ok_or_else(|| scim(ScimError::not_found(format!("User {id} not found"))))
+            .ok_or_else(|| refused(ScimError::not_found(format!("User {id} not found"))))
     }
 
     /// `POST /Users`.
@@ -387,15 +140,15 @@ impl SsoService {
         connection: &scim_connection::Model,
         body: Value,
     ) -> SsoResult<ScimUserResource> {
-        let doc = stored_document(body).map_err(scim)?;
-        let profile = profile_of(&doc).map_err(scim)?;
+        let doc = user_document(body).map_err(refused)?;
+        let profile = profile_of(&doc).map_err(refused)?;
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db).await?;
         if scim::find_user_by_name(&txn, connection, &profile.user_name.to_lowercase())
             .await?
             .is_some()
         {
-            return Err(scim(ScimError::new(
+            return Err(refused(ScimError::new(
                 409,
                 Some(ScimType::Uniqueness),
                 "userName is already taken",
@@ -408,7 +161,7 @@ impl SsoService {
         let user = match found {
             Some(existing) => {
                 if !self.may_link(&txn, connection, &existing).await? {
-                    return Err(scim(ScimError::new(
+                    return Err(refused(ScimError::new(
                         409,
                         Some(ScimType::Uniqueness),
                         "A user with this email already exists",
@@ -447,11 +200,11 @@ impl SsoService {
             },
         )
         .await
-        .map_err(|e| self.conflict_as_uniqueness(e))?;
+        .map_err(|e| self.conflict_as_uniqueness(e, "userName"))?;
         if profile.active {
             self.scim_join(&txn, connection, &user).await?;
         }
-        self.scim_audit(
+        self.user_audit(
             &txn,
             connection,
             "scim.user.provisioned",
@@ -462,7 +215,7 @@ impl SsoService {
         txn.commit().await?;
         Ok(ScimUserResource {
             id: row.user_id.clone(),
-            body: Value::Object(self.resource(&row)),
+            body: Value::Object(self.user_resource(&row)),
         })
     }
 
@@ -494,37 +247,27 @@ impl SsoService {
             }))
     }
 
-    fn conflict_as_uniqueness(&self, e: DataError) -> SsoError {
-        match e {
-            DataError::Conflict => scim(ScimError::new(
-                409,
-                Some(ScimType::Uniqueness),
-                "The user is already provisioned",
-            )),
-            other => other.into(),
-        }
-    }
-
     async fn scim_join(
         &self,
         txn: &DatabaseTransaction,
         connection: &scim_connection::Model,
         user: &user::Model,
     ) -> SsoResult<()> {
+        let role = self.mapped_scim_role(txn, connection, &user.id).await?;
         let row = member::Model {
             id: castellan_crypto::random::generate_id(),
             organization_id: connection.organization_id.clone(),
             user_id: user.id.clone(),
-            role: PROVISIONED_ROLE.to_owned(),
+            role: role.clone(),
             created_at: self.now(),
         };
         if admission::scim_provision_member(txn, connection, row).await? {
-            self.scim_audit(
+            self.user_audit(
                 txn,
                 connection,
                 "member.add",
                 user,
-                json!({ "role": PROVISIONED_ROLE, "via": "scim" }),
+                json!({ "role": role, "via": "scim" }),
             )
             .await?;
         }
@@ -558,33 +301,30 @@ impl SsoService {
                 Ok(())
             }
             Deprovisioned::NotAMember => Ok(()),
-            Deprovisioned::OnlyOwner => Err(scim(ScimError::bad(
+            Deprovisioned::OnlyOwner => Err(refused(ScimError::bad(
                 ScimType::Mutability,
                 "The organization's only owner cannot be deprovisioned: make someone else an owner first",
             ))),
         }
     }
 
-    async fn scim_audit(
+    /// Audits a step about `user` (named by id and address in the details).
+    async fn user_audit(
         &self,
         db: &DatabaseTransaction,
         connection: &scim_connection::Model,
         action: &'static str,
         user: &user::Model,
-        mut details: Value,
+        details: Value,
     ) -> SsoResult<()> {
-        if let Some(d) = details.as_object_mut() {
-            d.insert("userId".into(), user.id.clone().into());
-            d.insert("email".into(), user.email.clone().into());
-        }
-        let note = AuditNote {
-            org_id: Some(&connection.organization_id),
-            action,
-            actor_id: None,
-            target: &connection.provider_id,
-            details,
+        let mut details = match details {
+            Value::Object(o) => o,
+            _ => Map::new(),
         };
-        self.audit(db, note, &Client::default()).await
+        details.insert("userId".into(), user.id.clone().into());
+        details.insert("email".into(), user.email.clone().into());
+        self.scim_audit(db, connection, action, Value::Object(details))
+            .await
     }
 
     /// `GET /Users/{id}`.
@@ -598,15 +338,7 @@ impl SsoService {
         query: &ScimQuery,
     ) -> SsoResult<Value> {
         let row = self.scim_user(connection, id).await?;
-        let mut doc = self.resource(&row);
-        projection::project(
-            &mut doc,
-            query.attributes.as_deref(),
-            query.excluded_attributes.as_deref(),
-            USER_SCHEMA,
-        )
-        .map_err(scim)?;
-        Ok(Value::Object(doc))
+        narrow(self.user_resource(&row), query, USER_SCHEMA).map_err(refused)
     }
 
     /// `GET /Users`: the connection's users matching `filter`, a page at a time.
@@ -618,41 +350,12 @@ impl SsoService {
         connection: &scim_connection::Model,
         query: &ScimQuery,
     ) -> SsoResult<ScimPage> {
-        let filter = query
-            .filter
-            .as_deref()
-            .filter(|f| !f.trim().is_empty())
-            .map(filter::parse)
-            .transpose()
-            .map_err(scim)?;
-        let mut matched: Vec<Map<String, Value>> = scim::users(&self.db, connection)
+        let docs = scim::users(&self.db, connection)
             .await?
             .iter()
-            .map(|row| self.resource(row))
-            .filter(|doc| filter.as_ref().is_none_or(|f| f.matches(doc, USER_SCHEMA)))
+            .map(|row| self.user_resource(row))
             .collect();
-        let total = matched.len();
-        let start_index = query.start_index.unwrap_or(1).max(1);
-        let count = query.count.unwrap_or(MAX_RESULTS).min(MAX_RESULTS);
-        let page: Vec<Map<String, Value>> = matched.drain(..).skip(start_index - 1).take(count).collect();
-        let resources = page
-            .into_iter()
-            .map(|mut doc| {
-                projection::project(
-                    &mut doc,
-                    query.attributes.as_deref(),
-                    query.excluded_attributes.as_deref(),
-                    USER_SCHEMA,
-                )
-                .map(|()| Value::Object(doc))
-            })
-            .collect::<Result<Vec<Value>, ScimError>>()
-            .map_err(scim)?;
-        Ok(ScimPage {
-            total,
-            start_index,
-            resources,
-        })
+        page(docs, query, USER_SCHEMA).map_err(refused)
     }
 
     /// `PUT /Users/{id}`: the user becomes `body`.
@@ -666,7 +369,7 @@ impl SsoService {
         body: Value,
     ) -> SsoResult<Value> {
         let row = self.scim_user(connection, id).await?;
-        let doc = stored_document(body).map_err(scim)?;
+        let doc = user_document(body).map_err(refused)?;
         self.scim_save(connection, row, doc).await
     }
 
@@ -680,14 +383,14 @@ impl SsoService {
         id: &str,
         body: &Value,
     ) -> SsoResult<Value> {
-        let operations = patch::parse(body, &EXTENSIONS).map_err(scim)?;
+        let operations = patch::parse(body, &EXTENSIONS).map_err(refused)?;
         let row = self.scim_user(connection, id).await?;
         let mut doc = match serde_json::from_str::<Value>(&row.resource) {
             Ok(Value::Object(o)) => o,
             _ => Map::new(),
         };
-        patch::apply(&mut doc, operations, USER_SCHEMA, &BOOLEANS).map_err(scim)?;
-        let doc = stored_document(Value::Object(doc)).map_err(scim)?;
+        patch::apply(&mut doc, operations, USER_SCHEMA, &BOOLEANS).map_err(refused)?;
+        let doc = user_document(Value::Object(doc)).map_err(refused)?;
         self.scim_save(connection, row, doc).await
     }
 
@@ -699,15 +402,15 @@ impl SsoService {
         row: scim_user::Model,
         doc: Map<String, Value>,
     ) -> SsoResult<Value> {
-        let profile = profile_of(&doc).map_err(scim)?;
+        let profile = profile_of(&doc).map_err(refused)?;
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db).await?;
         let user = users::find_by_id(&txn, &row.user_id)
             .await?
-            .ok_or_else(|| scim(ScimError::not_found(format!("User {} not found", row.user_id))))?;
+            .ok_or_else(|| refused(ScimError::not_found(format!("User {} not found", row.user_id))))?;
         let key = profile.user_name.to_lowercase();
         if key != row.user_name_key && scim::find_user_by_name(&txn, connection, &key).await?.is_some() {
-            return Err(scim(ScimError::new(
+            return Err(refused(ScimError::new(
                 409,
                 Some(ScimType::Uniqueness),
                 "userName is already taken",
@@ -716,7 +419,7 @@ impl SsoService {
         let mut user = user;
         if let Some(email) = profile.email.as_deref().filter(|e| *e != user.email) {
             if users::find_by_email(&txn, email).await?.is_some() {
-                return Err(scim(ScimError::new(
+                return Err(refused(ScimError::new(
                     409,
                     Some(ScimType::Uniqueness),
                     "A user with this email already exists",
@@ -745,11 +448,11 @@ impl SsoService {
             },
         )
         .await
-        .map_err(|e| self.conflict_as_uniqueness(e))?;
+        .map_err(|e| self.conflict_as_uniqueness(e, "userName"))?;
         match (was_active, profile.active) {
             (true, false) => {
                 self.scim_leave(&txn, connection, &user.id).await?;
-                self.scim_audit(
+                self.user_audit(
                     &txn,
                     connection,
                     "scim.user.deprovisioned",
@@ -760,7 +463,7 @@ impl SsoService {
             }
             (false, true) => {
                 self.scim_join(&txn, connection, &user).await?;
-                self.scim_audit(
+                self.user_audit(
                     &txn,
                     connection,
                     "scim.user.provisioned",
@@ -770,7 +473,7 @@ impl SsoService {
                 .await?;
             }
             _ => {
-                self.scim_audit(&txn, connection, "scim.user.updated", &user, Value::Null)
+                self.user_audit(&txn, connection, "scim.user.updated", &user, Value::Null)
                     .await?;
             }
         }
@@ -778,7 +481,7 @@ impl SsoService {
         if was_active && !profile.active {
             self.sessions.revoke_all(&user.id, None).await?;
         }
-        Ok(Value::Object(self.resource(&saved)))
+        Ok(Value::Object(self.user_resource(&saved)))
     }
 
     /// `DELETE /Users/{id}`: the user leaves the organization, loses every session and is no
@@ -793,7 +496,7 @@ impl SsoService {
         self.scim_leave(&txn, connection, &row.user_id).await?;
         scim::delete_user(&txn, connection, &row.user_id).await?;
         if let Some(user) = &user {
-            self.scim_audit(&txn, connection, "scim.user.deleted", user, Value::Null)
+            self.user_audit(&txn, connection, "scim.user.deleted", user, Value::Null)
                 .await?;
         }
         txn.commit().await?;
@@ -807,7 +510,7 @@ mod tests {
     use super::*;
 
     fn doc(v: Value) -> Map<String, Value> {
-        stored_document(v).unwrap()
+        user_document(v).unwrap()
     }
 
     #[test]
@@ -851,6 +554,7 @@ mod tests {
         );
         assert!(d.get("id").is_none() && d.get("meta").is_none() && d.get("title").is_none());
         assert_eq!(d["schemas"], json!([USER_SCHEMA]));
-        assert!(valid_provider_id("okta-acme_1") && !valid_provider_id("a:b") && !valid_provider_id(""));
+        assert!(super::super::valid_provider_id("okta-acme_1"));
+        assert!(!super::super::valid_provider_id("a:b") && !super::super::valid_provider_id(""));
     }
 }

@@ -12,9 +12,11 @@ use castellan_http::validate::validated;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service, respond};
 use castellan_scim::{ScimError, ScimType, discovery};
 
+use castellan_data::entity::scim_connection::Model as Connection;
+
 use crate::domain::SsoService;
-use crate::domain::scim::ScimQuery;
-use crate::error::SsoError;
+use crate::domain::scim::{ScimPage, ScimQuery};
+use crate::error::{SsoError, SsoResult};
 
 /// The largest SCIM body read.
 const MAX_BODY: usize = 256 * 1024;
@@ -44,20 +46,20 @@ pub fn configure(routes: &mut Routes<'_>) {
             .delete(path, read_only);
     }
     routes
-        .post("/scim/v2/Users", create_user)
-        .get("/scim/v2/Users", list_users)
-        .post("/scim/v2/Users/.search", search_users)
-        .get("/scim/v2/Users/{user_id}", get_user)
-        .put("/scim/v2/Users/{user_id}", replace_user)
-        .patch("/scim/v2/Users/{user_id}", patch_user)
-        .delete("/scim/v2/Users/{user_id}", delete_user)
-        .post("/scim/v2/Groups", create_group)
-        .get("/scim/v2/Groups", list_groups)
-        .post("/scim/v2/Groups/.search", search_groups)
-        .get("/scim/v2/Groups/{group_id}", get_group)
-        .put("/scim/v2/Groups/{group_id}", replace_group)
-        .patch("/scim/v2/Groups/{group_id}", patch_group)
-        .delete("/scim/v2/Groups/{group_id}", delete_group)
+        .post("/scim/v2/Users", create::<Users>)
+        .get("/scim/v2/Users", list::<Users>)
+        .post("/scim/v2/Users/.search", search::<Users>)
+        .get("/scim/v2/Users/{user_id}", get::<Users>)
+        .put("/scim/v2/Users/{user_id}", replace::<Users>)
+        .patch("/scim/v2/Users/{user_id}", patch::<Users>)
+        .delete("/scim/v2/Users/{user_id}", delete::<Users>)
+        .post("/scim/v2/Groups", create::<Groups>)
+        .get("/scim/v2/Groups", list::<Groups>)
+        .post("/scim/v2/Groups/.search", search::<Groups>)
+        .get("/scim/v2/Groups/{group_id}", get::<Groups>)
+        .put("/scim/v2/Groups/{group_id}", replace::<Groups>)
+        .patch("/scim/v2/Groups/{group_id}", patch::<Groups>)
+        .delete("/scim/v2/Groups/{group_id}", delete::<Groups>)
         .post("/scim/v2/.search", search_everything)
         .get("/scim/v2/{resource}", unknown_resource);
 }
@@ -122,10 +124,7 @@ fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
 }
 
 /// The connection the request's bearer token opens.
-async fn connection(
-    sso: &SsoService,
-    req: &HttpRequest,
-) -> Result<castellan_data::entity::scim_connection::Model, ScimFailure> {
+async fn connection(sso: &SsoService, req: &HttpRequest) -> Result<Connection, ScimFailure> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -187,7 +186,7 @@ fn list_query(query: &serde_json::Map<String, Value>) -> Result<ScimQuery, ScimF
     })
 }
 
-fn list_answer(page: crate::domain::scim::ScimPage) -> HttpResponse {
+fn list_answer(page: ScimPage) -> HttpResponse {
     scim_json(
         StatusCode::OK,
         &discovery::list_page(page.total, page.start_index, page.resources),
@@ -336,40 +335,15 @@ async fn read_only() -> HttpResponse {
     ScimFailure(ScimError::new(405, None, "This endpoint is read-only")).error_response()
 }
 
-/// Searching every resource type at once (RFC 7644 §3.4.3 at the root) is not offered.
-async fn search_everything() -> HttpResponse {
-    ScimFailure(ScimError::new(
-        501,
-        None,
-        "Search at the root is not supported: use /Users/.search",
-    ))
-    .error_response()
-}
-
-// --- Users (the connection's bearer token) ---
-
-async fn create_user(
+/// `POST /.search`: users and groups at once (RFC 7644 §3.4.3).
+async fn search_everything(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimFailure> {
     let connection = connection(&sso, &req).await?;
-    let body = scim_body(&req, payload).await?;
-    let created = sso.scim_create_user(&connection, body).await?;
-    let location = format!("{}/Users/{}", sso.scim_base(), created.id);
-    Ok(HttpResponse::Created()
-        .content_type(SCIM_JSON)
-        .insert_header((header::LOCATION, location))
-        .body(created.body.to_string()))
-}
-
-async fn list_users(
-    Service(sso): Service<SsoService>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ScimFailure> {
-    let connection = connection(&sso, &req).await?;
-    let query = list_query(&query_object(&req))?;
-    Ok(list_answer(sso.scim_list_users(&connection, &query).await?))
+    let query = search_query(&req, payload).await?;
+    Ok(list_answer(sso.scim_search(&connection, &query).await?))
 }
 
 /// A `SearchRequest` body's parameters, read as a list's query text is.
@@ -397,78 +371,73 @@ async fn search_query(req: &HttpRequest, payload: web::Payload) -> Result<ScimQu
     list_query(&as_query)
 }
 
-/// `POST /Users/.search`.
-async fn search_users(
-    Service(sso): Service<SsoService>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ScimFailure> {
-    let connection = connection(&sso, &req).await?;
-    let query = search_query(&req, payload).await?;
-    Ok(list_answer(sso.scim_list_users(&connection, &query).await?))
+// --- Users and groups (the connection's bearer token) ---
+
+/// What the directory manages, one implementation per resource type: the handlers below are
+/// the same for both.
+trait Resources {
+    async fn create(sso: &SsoService, c: &Connection, body: Value) -> SsoResult<Value>;
+    async fn list(sso: &SsoService, c: &Connection, query: &ScimQuery) -> SsoResult<ScimPage>;
+    async fn get(sso: &SsoService, c: &Connection, id: &str, query: &ScimQuery) -> SsoResult<Value>;
+    async fn replace(sso: &SsoService, c: &Connection, id: &str, body: Value) -> SsoResult<Value>;
+    async fn patch(sso: &SsoService, c: &Connection, id: &str, body: &Value) -> SsoResult<Value>;
+    async fn delete(sso: &SsoService, c: &Connection, id: &str) -> SsoResult<()>;
 }
 
-async fn get_user(
-    Service(sso): Service<SsoService>,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimFailure> {
-    let connection = connection(&sso, &req).await?;
-    let query = list_query(&query_object(&req))?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &sso.scim_get_user(&connection, &id, &query).await?,
-    ))
+struct Users;
+struct Groups;
+
+impl Resources for Users {
+    async fn create(sso: &SsoService, c: &Connection, body: Value) -> SsoResult<Value> {
+        sso.scim_create_user(c, body).await
+    }
+    async fn list(sso: &SsoService, c: &Connection, query: &ScimQuery) -> SsoResult<ScimPage> {
+        sso.scim_list_users(c, query).await
+    }
+    async fn get(sso: &SsoService, c: &Connection, id: &str, query: &ScimQuery) -> SsoResult<Value> {
+        sso.scim_get_user(c, id, query).await
+    }
+    async fn replace(sso: &SsoService, c: &Connection, id: &str, body: Value) -> SsoResult<Value> {
+        sso.scim_replace_user(c, id, body).await
+    }
+    async fn patch(sso: &SsoService, c: &Connection, id: &str, body: &Value) -> SsoResult<Value> {
+        sso.scim_patch_user(c, id, body).await
+    }
+    async fn delete(sso: &SsoService, c: &Connection, id: &str) -> SsoResult<()> {
+        sso.scim_delete_user(c, id).await
+    }
 }
 
-async fn replace_user(
-    Service(sso): Service<SsoService>,
-    req: HttpRequest,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ScimFailure> {
-    let connection = connection(&sso, &req).await?;
-    let body = scim_body(&req, payload).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &sso.scim_replace_user(&connection, &id, body).await?,
-    ))
+impl Resources for Groups {
+    async fn create(sso: &SsoService, c: &Connection, body: Value) -> SsoResult<Value> {
+        sso.scim_create_group(c, body).await
+    }
+    async fn list(sso: &SsoService, c: &Connection, query: &ScimQuery) -> SsoResult<ScimPage> {
+        sso.scim_list_groups(c, query).await
+    }
+    async fn get(sso: &SsoService, c: &Connection, id: &str, query: &ScimQuery) -> SsoResult<Value> {
+        sso.scim_get_group(c, id, query).await
+    }
+    async fn replace(sso: &SsoService, c: &Connection, id: &str, body: Value) -> SsoResult<Value> {
+        sso.scim_replace_group(c, id, body).await
+    }
+    async fn patch(sso: &SsoService, c: &Connection, id: &str, body: &Value) -> SsoResult<Value> {
+        sso.scim_patch_group(c, id, body).await
+    }
+    async fn delete(sso: &SsoService, c: &Connection, id: &str) -> SsoResult<()> {
+        sso.scim_delete_group(c, id).await
+    }
 }
 
-async fn patch_user(
-    Service(sso): Service<SsoService>,
-    req: HttpRequest,
-    id: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ScimFailure> {
-    let connection = connection(&sso, &req).await?;
-    let body = scim_body(&req, payload).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &sso.scim_patch_user(&connection, &id, &body).await?,
-    ))
-}
-
-async fn delete_user(
-    Service(sso): Service<SsoService>,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ScimFailure> {
-    let connection = connection(&sso, &req).await?;
-    sso.scim_delete_user(&connection, &id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-// --- Groups (the connection's bearer token) ---
-
-async fn create_group(
+/// `POST /Users`, `POST /Groups`: 201 with the resource and its `Location`.
+async fn create<R: Resources>(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimFailure> {
     let connection = connection(&sso, &req).await?;
     let body = scim_body(&req, payload).await?;
-    let created = sso.scim_create_group(&connection, body).await?;
+    let created = R::create(&sso, &connection, body).await?;
     let location = created["meta"]["location"]
         .as_str()
         .unwrap_or_default()
@@ -479,27 +448,27 @@ async fn create_group(
         .body(created.to_string()))
 }
 
-async fn list_groups(
+async fn list<R: Resources>(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimFailure> {
     let connection = connection(&sso, &req).await?;
     let query = list_query(&query_object(&req))?;
-    Ok(list_answer(sso.scim_list_groups(&connection, &query).await?))
+    Ok(list_answer(R::list(&sso, &connection, &query).await?))
 }
 
-/// `POST /Groups/.search`.
-async fn search_groups(
+/// `POST /Users/.search`, `POST /Groups/.search`.
+async fn search<R: Resources>(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimFailure> {
     let connection = connection(&sso, &req).await?;
     let query = search_query(&req, payload).await?;
-    Ok(list_answer(sso.scim_list_groups(&connection, &query).await?))
+    Ok(list_answer(R::list(&sso, &connection, &query).await?))
 }
 
-async fn get_group(
+async fn get<R: Resources>(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -508,11 +477,11 @@ async fn get_group(
     let query = list_query(&query_object(&req))?;
     Ok(scim_json(
         StatusCode::OK,
-        &sso.scim_get_group(&connection, &id, &query).await?,
+        &R::get(&sso, &connection, &id, &query).await?,
     ))
 }
 
-async fn replace_group(
+async fn replace<R: Resources>(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -522,11 +491,11 @@ async fn replace_group(
     let body = scim_body(&req, payload).await?;
     Ok(scim_json(
         StatusCode::OK,
-        &sso.scim_replace_group(&connection, &id, body).await?,
+        &R::replace(&sso, &connection, &id, body).await?,
     ))
 }
 
-async fn patch_group(
+async fn patch<R: Resources>(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -536,16 +505,16 @@ async fn patch_group(
     let body = scim_body(&req, payload).await?;
     Ok(scim_json(
         StatusCode::OK,
-        &sso.scim_patch_group(&connection, &id, &body).await?,
+        &R::patch(&sso, &connection, &id, &body).await?,
     ))
 }
 
-async fn delete_group(
+async fn delete<R: Resources>(
     Service(sso): Service<SsoService>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimFailure> {
     let connection = connection(&sso, &req).await?;
-    sso.scim_delete_group(&connection, &id).await?;
+    R::delete(&sso, &connection, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

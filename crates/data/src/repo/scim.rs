@@ -2,6 +2,7 @@
 //! only through the connection: one directory never sees another's users.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect,
@@ -129,6 +130,25 @@ pub async fn find_user(
         .await?)
 }
 
+/// The connection's user `user_id`, locked until the transaction `db` ends: a concurrent change
+/// of the same user waits, then reads what this one wrote.
+///
+/// # Errors
+/// Database failures.
+pub async fn lock_user(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_id: &str,
+) -> DataResult<Option<scim_user::Model>> {
+    ScimUser::update_many()
+        .col_expr(scim_user::Column::Version, Expr::col(scim_user::Column::Version))
+        .filter(scim_user::Column::ConnectionId.eq(&connection.id))
+        .filter(scim_user::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    find_user(db, connection, user_id).await
+}
+
 /// The connection's user with this `userName` (compared lower-case).
 ///
 /// # Errors
@@ -213,6 +233,27 @@ pub async fn find_group(
         .filter(scim_group::Column::ConnectionId.eq(&connection.id))
         .one(db)
         .await?)
+}
+
+/// The connection's group `id`, locked until the transaction `db` ends (as [`lock_user`]).
+///
+/// # Errors
+/// Database failures.
+pub async fn lock_group(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    id: &str,
+) -> DataResult<Option<scim_group::Model>> {
+    ScimGroup::update_many()
+        .col_expr(
+            scim_group::Column::Version,
+            Expr::col(scim_group::Column::Version),
+        )
+        .filter(scim_group::Column::ConnectionId.eq(&connection.id))
+        .filter(scim_group::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    find_group(db, connection, id).await
 }
 
 /// The connection's groups, oldest first (at most [`MAX_USERS`]).

@@ -15,6 +15,7 @@ use castellan_data::entity::{scim_connection, scim_group};
 use castellan_data::repo::scim;
 use castellan_scim::{GROUP_SCHEMA, ScimError, ScimType, patch};
 
+use super::users::Change;
 use super::{ScimPage, ScimQuery, narrow, page, refused, stored_document, with_meta};
 use crate::domain::SsoService;
 use crate::domain::provisioning::mapped_role;
@@ -265,12 +266,21 @@ impl SsoService {
         connection: &scim_connection::Model,
         query: &ScimQuery,
     ) -> SsoResult<ScimPage> {
+        let docs = self.scim_group_documents(connection).await?;
+        page(docs.into_iter().map(|d| (d, GROUP_SCHEMA)).collect(), query).map_err(refused)
+    }
+
+    /// Every group of the connection, as the directory sees them.
+    pub(super) async fn scim_group_documents(
+        &self,
+        connection: &scim_connection::Model,
+    ) -> SsoResult<Vec<Map<String, Value>>> {
         let mut docs = Vec::new();
         for row in scim::groups(&self.db, connection).await? {
             let members = scim::group_members(&self.db, &row).await?;
             docs.push(self.group_resource(&row, &members));
         }
-        page(docs, query, GROUP_SCHEMA).map_err(refused)
+        Ok(docs)
     }
 
     /// `PUT /Groups/{id}`.
@@ -283,9 +293,7 @@ impl SsoService {
         id: &str,
         body: Value,
     ) -> SsoResult<Value> {
-        let row = self.scim_group(connection, id).await?;
-        let doc = group_document(body).map_err(refused)?;
-        self.scim_save_group(connection, row, doc).await
+        self.scim_save_group(connection, id, Change::Replace(body)).await
     }
 
     /// `PATCH /Groups/{id}`: members added, removed or replaced as Entra and Okta send them.
@@ -299,25 +307,35 @@ impl SsoService {
         body: &Value,
     ) -> SsoResult<Value> {
         let operations = patch::parse(body, &[]).map_err(refused)?;
-        let row = self.scim_group(connection, id).await?;
-        let members = scim::group_members(&self.db, &row).await?;
-        let mut doc = self.group_resource(&row, &members);
-        patch::apply(&mut doc, operations, GROUP_SCHEMA, &[]).map_err(refused)?;
-        let doc = group_document(Value::Object(doc)).map_err(refused)?;
-        self.scim_save_group(connection, row, doc).await
+        self.scim_save_group(connection, id, Change::Patch(operations))
+            .await
     }
 
+    /// Changes a group, read under a lock so concurrent changes apply one after the other.
     async fn scim_save_group(
         &self,
         connection: &scim_connection::Model,
-        row: scim_group::Model,
-        doc: Map<String, Value>,
+        id: &str,
+        change: Change,
     ) -> SsoResult<Value> {
-        let fields = group_fields(&doc).map_err(refused)?;
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db).await?;
-        self.check_members(&txn, connection, &fields.members).await?;
+        let row = scim::lock_group(&txn, connection, id)
+            .await?
+            .ok_or_else(|| refused(ScimError::not_found(format!("Group {id} not found"))))?;
         let before = scim::group_members(&txn, &row).await?;
+        let doc = match change {
+            Change::Replace(body) => group_document(body),
+            Change::Patch(operations) => {
+                let mut doc = self.group_resource(&row, &before);
+                patch::apply(&mut doc, operations, GROUP_SCHEMA, &[])
+                    .and_then(|()| group_document(Value::Object(doc)))
+            }
+        }
+        .map_err(refused)?;
+        let fields = group_fields(&doc).map_err(refused)?;
+        self.check_members(&txn, connection, &fields.members).await?;
+
         let saved = scim::update_group(
             &txn,
             scim_group::Model {
@@ -347,8 +365,10 @@ impl SsoService {
     /// # Errors
     /// 404.
     pub async fn scim_delete_group(&self, connection: &scim_connection::Model, id: &str) -> SsoResult<()> {
-        let row = self.scim_group(connection, id).await?;
         let txn = castellan_data::begin_write(&self.db).await?;
+        let row = scim::lock_group(&txn, connection, id)
+            .await?
+            .ok_or_else(|| refused(ScimError::not_found(format!("Group {id} not found"))))?;
         let members = scim::group_members(&txn, &row).await?;
         scim::delete_group(&txn, &row).await?;
         self.remap_roles(&txn, connection, &members).await?;

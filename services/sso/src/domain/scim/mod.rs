@@ -23,8 +23,6 @@ use castellan_scim::{ScimError, ScimType, projection};
 use super::{Actor, AuditNote, Client, SsoService, no_access};
 use crate::error::{Kind, SsoError, SsoResult};
 
-pub use users::ScimUserResource;
-
 /// Random characters in a token, before the connection's name is added.
 const TOKEN_SECRET_LEN: usize = 48;
 
@@ -62,18 +60,18 @@ fn valid_provider_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// A page of `docs` (resources of the schema `core`) as `query` asks: filtered, from
+/// A page of `docs` (each a resource with its core schema) as `query` asks: filtered, from
 /// `startIndex` (1-based), at most `count` (and [`MAX_RESULTS`]), narrowed to `attributes`.
-fn page(docs: Vec<Map<String, Value>>, query: &ScimQuery, core: &str) -> Result<ScimPage, ScimError> {
+fn page(docs: Vec<(Map<String, Value>, &str)>, query: &ScimQuery) -> Result<ScimPage, ScimError> {
     let filter = query
         .filter
         .as_deref()
         .filter(|f| !f.trim().is_empty())
         .map(castellan_scim::filter::parse)
         .transpose()?;
-    let matched: Vec<Map<String, Value>> = docs
+    let matched: Vec<(Map<String, Value>, &str)> = docs
         .into_iter()
-        .filter(|doc| filter.as_ref().is_none_or(|f| f.matches(doc, core)))
+        .filter(|(doc, core)| filter.as_ref().is_none_or(|f| f.matches(doc, core)))
         .collect();
     let total = matched.len();
     let start_index = query.start_index.unwrap_or(1).max(1);
@@ -82,7 +80,7 @@ fn page(docs: Vec<Map<String, Value>>, query: &ScimQuery, core: &str) -> Result<
         .into_iter()
         .skip(start_index - 1)
         .take(count)
-        .map(|doc| narrow(doc, query, core))
+        .map(|(doc, core)| narrow(doc, query, core))
         .collect::<Result<Vec<Value>, ScimError>>()?;
     Ok(ScimPage {
         total,
@@ -202,11 +200,30 @@ impl SsoService {
         }
         let secret = castellan_crypto::random::alphanumeric(TOKEN_SECRET_LEN);
         let token = URL_SAFE_NO_PAD.encode(format!("{secret}:{provider_id}:{org_id}"));
+        // Two first calls racing for one name: the loser finds the winner's row and replaces
+        // its token.
+        match self.store_scim_token(actor, provider_id, &org_id, &secret).await {
+            Err(SsoError::Data(DataError::Conflict)) => {
+                self.store_scim_token(actor, provider_id, &org_id, &secret)
+                    .await?;
+            }
+            other => other?,
+        }
+        Ok(token)
+    }
+
+    async fn store_scim_token(
+        &self,
+        actor: &Actor,
+        provider_id: &str,
+        org_id: &str,
+        secret: &str,
+    ) -> SsoResult<()> {
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db).await?;
         match scim::find_connection(&txn, provider_id).await? {
             Some(existing) if existing.organization_id == org_id => {
-                scim::replace_token(&txn, &existing, token_hash(&secret), now).await?;
+                scim::replace_token(&txn, &existing, token_hash(secret), now).await?;
             }
             Some(_) => return Err(no_access()),
             None => {
@@ -215,8 +232,8 @@ impl SsoService {
                     scim_connection::Model {
                         id: castellan_crypto::random::generate_id(),
                         provider_id: provider_id.to_owned(),
-                        organization_id: org_id.clone(),
-                        token_hash: token_hash(&secret),
+                        organization_id: org_id.to_owned(),
+                        token_hash: token_hash(secret),
                         created_by: Some(actor.user_id().to_owned()),
                         created_at: now,
                         updated_at: now,
@@ -226,7 +243,7 @@ impl SsoService {
             }
         }
         let note = AuditNote {
-            org_id: Some(&org_id),
+            org_id: Some(org_id),
             action: "scim.token.generated",
             actor_id: Some(actor.user_id().to_owned()),
             target: provider_id,
@@ -234,7 +251,7 @@ impl SsoService {
         };
         self.audit(&txn, note, &Client::from(actor)).await?;
         txn.commit().await?;
-        Ok(token)
+        Ok(())
     }
 
     /// The connections of every organization whose SSO the caller may read.
@@ -326,6 +343,30 @@ impl SsoService {
             )),
             other => other.into(),
         }
+    }
+
+    /// `POST /.search`: the connection's users and groups together.
+    ///
+    /// # Errors
+    /// 400 `invalidFilter`.
+    pub async fn scim_search(
+        &self,
+        connection: &scim_connection::Model,
+        query: &ScimQuery,
+    ) -> SsoResult<ScimPage> {
+        let mut docs: Vec<(Map<String, Value>, &str)> = self
+            .scim_user_documents(connection)
+            .await?
+            .into_iter()
+            .map(|d| (d, castellan_scim::USER_SCHEMA))
+            .collect();
+        docs.extend(
+            self.scim_group_documents(connection)
+                .await?
+                .into_iter()
+                .map(|d| (d, castellan_scim::GROUP_SCHEMA)),
+        );
+        page(docs, query).map_err(refused)
     }
 
     /// Records a provisioning step in the organization's audit log (and so as an event).

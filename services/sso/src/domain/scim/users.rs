@@ -19,12 +19,6 @@ const BOOLEANS: [&str; 1] = ["active"];
 /// The longest `userName` kept.
 const MAX_USER_NAME: usize = 256;
 
-/// A directory's view of one of its users.
-pub struct ScimUserResource {
-    pub id: String,
-    pub body: Value,
-}
-
 /// The fields of a User resource that mean something to Castellan.
 struct Profile {
     user_name: String,
@@ -105,6 +99,12 @@ fn placeholder_email() -> String {
     )
 }
 
+/// What a `PUT` or `PATCH` asks of a resource.
+pub(super) enum Change {
+    Replace(Value),
+    Patch(Vec<patch::Operation>),
+}
+
 /// A User document to keep.
 fn user_document(body: Value) -> Result<Map<String, Value>, ScimError> {
     let mut doc = stored_document(body, USER_SCHEMA)?;
@@ -139,7 +139,7 @@ impl SsoService {
         &self,
         connection: &scim_connection::Model,
         body: Value,
-    ) -> SsoResult<ScimUserResource> {
+    ) -> SsoResult<Value> {
         let doc = user_document(body).map_err(refused)?;
         let profile = profile_of(&doc).map_err(refused)?;
         let now = self.now();
@@ -213,10 +213,7 @@ impl SsoService {
         )
         .await?;
         txn.commit().await?;
-        Ok(ScimUserResource {
-            id: row.user_id.clone(),
-            body: Value::Object(self.user_resource(&row)),
-        })
+        Ok(Value::Object(self.user_resource(&row)))
     }
 
     /// An existing user may be taken over by the connection only when the organization can
@@ -229,14 +226,21 @@ impl SsoService {
         connection: &scim_connection::Model,
         existing: &user::Model,
     ) -> SsoResult<bool> {
-        let is_member = castellan_authz::repo::organizations_of(db, &existing.id)
-            .await?
-            .iter()
-            .any(|o| o.id == connection.organization_id);
-        if is_member {
+        let organizations = castellan_authz::repo::organizations_of(db, &existing.id).await?;
+        if organizations.iter().any(|o| o.id == connection.organization_id) {
             return Ok(true);
         }
-        let Some(domain) = castellan_domain::domains::of_email(&existing.email) else {
+        self.vouches_for(db, connection, &existing.email).await
+    }
+
+    /// Whether `email` is in a domain one of the organization's SSO connections has verified.
+    async fn vouches_for(
+        &self,
+        db: &DatabaseTransaction,
+        connection: &scim_connection::Model,
+        email: &str,
+    ) -> SsoResult<bool> {
+        let Some(domain) = castellan_domain::domains::of_email(email) else {
             return Ok(false);
         };
         Ok(sso_providers::for_organization(db, &connection.organization_id)
@@ -245,6 +249,23 @@ impl SsoService {
             .any(|p| {
                 p.domain_verified == Some(true) && castellan_domain::domains::covers(&p.domain, &domain)
             }))
+    }
+
+    /// A directory changes the address of an account that only its organization uses, or
+    /// moves it into a domain its organization has verified: an account other organizations
+    /// share keeps an address they can rely on.
+    async fn may_readdress(
+        &self,
+        db: &DatabaseTransaction,
+        connection: &scim_connection::Model,
+        user: &user::Model,
+        email: &str,
+    ) -> SsoResult<bool> {
+        let organizations = castellan_authz::repo::organizations_of(db, &user.id).await?;
+        if organizations.iter().all(|o| o.id == connection.organization_id) {
+            return Ok(true);
+        }
+        self.vouches_for(db, connection, email).await
     }
 
     async fn scim_join(
@@ -350,12 +371,20 @@ impl SsoService {
         connection: &scim_connection::Model,
         query: &ScimQuery,
     ) -> SsoResult<ScimPage> {
-        let docs = scim::users(&self.db, connection)
+        let docs = self.scim_user_documents(connection).await?;
+        page(docs.into_iter().map(|d| (d, USER_SCHEMA)).collect(), query).map_err(refused)
+    }
+
+    /// Every user of the connection, as the directory sees them.
+    pub(super) async fn scim_user_documents(
+        &self,
+        connection: &scim_connection::Model,
+    ) -> SsoResult<Vec<Map<String, Value>>> {
+        Ok(scim::users(&self.db, connection)
             .await?
             .iter()
             .map(|row| self.user_resource(row))
-            .collect();
-        page(docs, query, USER_SCHEMA).map_err(refused)
+            .collect())
     }
 
     /// `PUT /Users/{id}`: the user becomes `body`.
@@ -368,9 +397,7 @@ impl SsoService {
         id: &str,
         body: Value,
     ) -> SsoResult<Value> {
-        let row = self.scim_user(connection, id).await?;
-        let doc = user_document(body).map_err(refused)?;
-        self.scim_save(connection, row, doc).await
+        self.scim_save(connection, id, Change::Replace(body)).await
     }
 
     /// `PATCH /Users/{id}`.
@@ -384,27 +411,36 @@ impl SsoService {
         body: &Value,
     ) -> SsoResult<Value> {
         let operations = patch::parse(body, &EXTENSIONS).map_err(refused)?;
-        let row = self.scim_user(connection, id).await?;
-        let mut doc = match serde_json::from_str::<Value>(&row.resource) {
-            Ok(Value::Object(o)) => o,
-            _ => Map::new(),
-        };
-        patch::apply(&mut doc, operations, USER_SCHEMA, &BOOLEANS).map_err(refused)?;
-        let doc = user_document(Value::Object(doc)).map_err(refused)?;
-        self.scim_save(connection, row, doc).await
+        self.scim_save(connection, id, Change::Patch(operations)).await
     }
 
-    /// Saves a changed user: the profile Castellan keeps follows the document, and a change of
-    /// `active` provisions or deprovisions the membership.
+    /// Changes a user: the profile Castellan keeps follows the document, and a change of
+    /// `active` provisions or deprovisions the membership. The user is read under a lock, so
+    /// concurrent changes apply one after the other.
     async fn scim_save(
         &self,
         connection: &scim_connection::Model,
-        row: scim_user::Model,
-        doc: Map<String, Value>,
+        id: &str,
+        change: Change,
     ) -> SsoResult<Value> {
-        let profile = profile_of(&doc).map_err(refused)?;
         let now = self.now();
         let txn = castellan_data::begin_write(&self.db).await?;
+        let row = scim::lock_user(&txn, connection, id)
+            .await?
+            .ok_or_else(|| refused(ScimError::not_found(format!("User {id} not found"))))?;
+        let doc = match change {
+            Change::Replace(body) => user_document(body),
+            Change::Patch(operations) => {
+                let mut doc = match serde_json::from_str::<Value>(&row.resource) {
+                    Ok(Value::Object(o)) => o,
+                    _ => Map::new(),
+                };
+                patch::apply(&mut doc, operations, USER_SCHEMA, &BOOLEANS)
+                    .and_then(|()| user_document(Value::Object(doc)))
+            }
+        }
+        .map_err(refused)?;
+        let profile = profile_of(&doc).map_err(refused)?;
         let user = users::find_by_id(&txn, &row.user_id)
             .await?
             .ok_or_else(|| refused(ScimError::not_found(format!("User {} not found", row.user_id))))?;
@@ -423,6 +459,12 @@ impl SsoService {
                     409,
                     Some(ScimType::Uniqueness),
                     "A user with this email already exists",
+                )));
+            }
+            if !self.may_readdress(&txn, connection, &user, email).await? {
+                return Err(refused(ScimError::bad(
+                    ScimType::Mutability,
+                    "The user belongs to other organizations too: their address can only move to a domain this organization has verified",
                 )));
             }
             user = users::set_email(&txn, user, email, false, now).await?;
@@ -490,8 +532,10 @@ impl SsoService {
     /// # Errors
     /// 404; 400 `mutability` for the organization's only owner.
     pub async fn scim_delete_user(&self, connection: &scim_connection::Model, id: &str) -> SsoResult<()> {
-        let row = self.scim_user(connection, id).await?;
         let txn = castellan_data::begin_write(&self.db).await?;
+        let row = scim::lock_user(&txn, connection, id)
+            .await?
+            .ok_or_else(|| refused(ScimError::not_found(format!("User {id} not found"))))?;
         let user = users::find_by_id(&txn, &row.user_id).await?;
         self.scim_leave(&txn, connection, &row.user_id).await?;
         scim::delete_user(&txn, connection, &row.user_id).await?;

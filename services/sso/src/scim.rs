@@ -6,13 +6,12 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
+use castellan_data::entity::scim_connection::Model as Connection;
 use castellan_http::body::{query_object, read_limited};
 use castellan_http::routes::Routes;
 use castellan_http::validate::validated;
 use castellan_http::{ApiError, AuthState, Body, Fields, MaybeSession, Service, respond};
 use castellan_scim::{ScimError, ScimType, discovery};
-
-use castellan_data::entity::scim_connection::Model as Connection;
 
 use crate::domain::SsoService;
 use crate::domain::scim::{ScimPage, ScimQuery};

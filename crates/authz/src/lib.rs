@@ -11,6 +11,7 @@ pub mod adapter;
 pub mod admission;
 mod authorizer;
 pub mod grant;
+pub mod notices;
 pub mod permissions;
 pub mod repo;
 mod scope;

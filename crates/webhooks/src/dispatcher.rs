@@ -12,7 +12,7 @@ use castellan_config::WebhookSettings;
 use castellan_crypto::keyring::Keyring;
 use castellan_data::clock::iso;
 use castellan_data::entity::webhook_endpoint;
-use castellan_data::repo::webhooks::{self, Claimed, Owner, Settlement};
+use castellan_data::repo::webhooks::{self, Claimed, Settlement};
 use castellan_data::{Clock, DatabaseConnection};
 use castellan_mail::{Mail, Outbox};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -251,11 +251,15 @@ impl Dispatcher {
     }
 
     async fn tell_owners(&self, endpoint: &webhook_endpoint::Model) {
-        let owner = endpoint
-            .organization_id
-            .as_deref()
-            .map_or(Owner::Platform, Owner::Organization);
-        let addresses = match webhooks::owner_addresses(&self.db, owner).await {
+        let addresses = match &endpoint.organization_id {
+            Some(org) => castellan_authz::notices::owner_addresses(&self.db, org)
+                .await
+                .map_err(|e| e.to_string()),
+            None => webhooks::platform_admin_addresses(&self.db)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        let addresses = match addresses {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(endpoint = %endpoint.id, error = %e, "finding who to tell about a disabled webhook failed");

@@ -404,41 +404,23 @@ pub async fn backlog(db: &impl ConnectionTrait) -> DataResult<u64> {
         .await?)
 }
 
-/// Where to tell an owner that its endpoint was disabled: an organization's owners, or the
-/// platform's admins.
+/// The platform admins' addresses: whom to tell that a platform endpoint was disabled.
 ///
 /// # Errors
 /// Database failures.
-pub async fn owner_addresses(db: &impl ConnectionTrait, owner: Owner<'_>) -> DataResult<Vec<String>> {
-    use crate::entity::{member, user};
-    let users: Vec<user::Model> = match owner {
-        Owner::Organization(org) => {
-            let members = member::Entity::find()
-                .filter(member::Column::OrganizationId.eq(org))
-                .all(db)
-                .await?;
-            let ids: Vec<String> = members
-                .into_iter()
-                .filter(|m| m.role.split(',').any(|r| r.trim() == "owner"))
-                .map(|m| m.user_id)
-                .collect();
-            user::Entity::find()
-                .filter(user::Column::Id.is_in(ids))
-                .all(db)
-                .await?
-        }
-        Owner::Platform => user::Entity::find()
-            .filter(user::Column::Role.contains("admin"))
-            .limit(100)
-            .all(db)
-            .await?
-            .into_iter()
-            .filter(|u| {
-                u.role
-                    .as_deref()
-                    .is_some_and(|r| r.split(',').any(|r| r.trim() == "admin"))
-            })
-            .collect(),
-    };
-    Ok(users.into_iter().map(|u| u.email).collect())
+pub async fn platform_admin_addresses(db: &impl ConnectionTrait) -> DataResult<Vec<String>> {
+    use crate::entity::user;
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.contains("admin"))
+        .limit(100)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|u| {
+            u.role
+                .as_deref()
+                .is_some_and(|r| r.split(',').any(|r| r.trim() == "admin"))
+        })
+        .map(|u| u.email)
+        .collect())
 }

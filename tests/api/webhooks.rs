@@ -226,6 +226,8 @@ per_backend! {
 }
 
 both_backends! {
+    // Endpoints here are `.invalid` names (RFC 2606): they pass the public-address rule and
+    // resolve nowhere, so no delivery attempt leaves the machine.
     async fn webhook_urls_must_be_public_and_only_the_policys_roles_manage_them(app: TestApp) {
         let (owner, _) = app.new_user("whscope").await;
         let org = orgs::create(&owner, "whscope").await;
@@ -235,23 +237,23 @@ both_backends! {
             ("http://169.254.169.254/latest/meta-data", "WEBHOOK_URL_NOT_ALLOWED"),
             ("http://[::1]/x", "WEBHOOK_URL_NOT_ALLOWED"),
             ("http://localhost:3000/x", "WEBHOOK_URL_NOT_ALLOWED"),
-            ("ftp://93.184.216.34/x", "INVALID_WEBHOOK_URL"),
-            ("https://user:pw@93.184.216.34/x", "INVALID_WEBHOOK_URL"),
+            ("ftp://hooks.e2e.invalid/x", "INVALID_WEBHOOK_URL"),
+            ("https://user:pw@hooks.e2e.invalid/x", "INVALID_WEBHOOK_URL"),
             ("not a url", "INVALID_WEBHOOK_URL"),
         ] {
             let r = owner.post("/webhook/create", &json!({"url": url, "organizationId": org_id})).await;
             assert_eq!((r.status, r.json["code"].as_str()), (400, Some(code)), "{url}: {}", r.text);
         }
         let r = owner
-            .post("/webhook/create", &json!({"url": "https://93.184.216.34/x", "eventTypes": ["Bad Type"], "organizationId": org_id}))
+            .post("/webhook/create", &json!({"url": "https://hooks.e2e.invalid/x", "eventTypes": ["Bad Type"], "organizationId": org_id}))
             .await;
         assert_eq!(r.json["code"], "INVALID_EVENT_TYPE", "{}", r.text);
-        let hook = create_webhook(&owner, json!({"url": "https://93.184.216.34/in", "organizationId": org_id, "description": "ERP"})).await;
+        let hook = create_webhook(&owner, json!({"url": "https://hooks.e2e.invalid/in", "organizationId": org_id, "description": "ERP"})).await;
         let hook_id = hook["id"].as_str().unwrap();
         assert_eq!(hook["eventTypes"], json!([]));
 
         let (member, _, _) = orgs::add_member(&app, &owner, org_id, "member", "whm").await;
-        let r = member.post("/webhook/create", &json!({"url": "https://93.184.216.34/m", "organizationId": org_id})).await;
+        let r = member.post("/webhook/create", &json!({"url": "https://hooks.e2e.invalid/m", "organizationId": org_id})).await;
         assert_eq!((r.status, r.json["code"].as_str()), (403, Some("YOU_ARE_NOT_ALLOWED_TO_MANAGE_WEBHOOKS")), "{}", r.text);
         let r = member.get(&format!("/webhook/list?organizationId={org_id}")).await;
         assert_eq!(r.status, 403, "members do not read endpoints: {}", r.text);
@@ -268,7 +270,7 @@ both_backends! {
         let r = stranger.get(&format!("/webhook/list?organizationId={org_id}")).await;
         assert_eq!(r.status, 403, "{}", r.text);
         for (path, body) in [
-            ("/webhook/update", json!({"webhookId": hook_id, "url": "https://93.184.216.35/stolen"})),
+            ("/webhook/update", json!({"webhookId": hook_id, "url": "https://stolen.e2e.invalid/stolen"})),
             ("/webhook/delete", json!({"webhookId": hook_id})),
             ("/webhook/rotate-secret", json!({"webhookId": hook_id})),
         ] {
@@ -279,12 +281,12 @@ both_backends! {
         }
         let r = stranger.get(&format!("/webhook/list-deliveries?webhookId={hook_id}&organizationId={theirs_id}")).await;
         assert_eq!(r.status, 404, "{}", r.text);
-        let r = stranger.post("/webhook/update", &json!({"webhookId": hook_id, "url": "https://93.184.216.35/x", "organizationId": org_id})).await;
+        let r = stranger.post("/webhook/update", &json!({"webhookId": hook_id, "url": "https://stolen.e2e.invalid/x", "organizationId": org_id})).await;
         assert_eq!(r.status, 403, "{}", r.text);
         let r = stranger.post("/webhook/update", &json!({"webhookId": hook_id, "scope": "platform"})).await;
         assert_eq!(r.status, 403, "{}", r.text);
         let r = owner.get(&format!("/webhook/list?organizationId={org_id}")).await;
-        assert_eq!(r.json[0]["url"], "https://93.184.216.34/in", "unchanged");
+        assert_eq!(r.json[0]["url"], "https://hooks.e2e.invalid/in", "unchanged");
 
         let r = owner.post("/webhook/update", &json!({"webhookId": hook_id, "url": "http://10.0.0.1/x", "organizationId": org_id})).await;
         assert_eq!(r.json["code"], "WEBHOOK_URL_NOT_ALLOWED", "{}", r.text);

@@ -17,6 +17,13 @@ const ORG_TABLES: &[&str] = &[
     "sso_provider",
     "sso_provisioning",
     "audit_log",
+    "webhook_endpoint",
+    "webhook_delivery",
+    "event",
+    "scim_connection",
+    "scim_user",
+    "scim_group",
+    "scim_group_member",
 ];
 
 /// Files outside this crate that may query them, and why.
@@ -41,6 +48,22 @@ const PUBLIC_LOOKUPS: &[(&str, &str)] = &[
     (
         "crates/audit",
         "the hash-chained log, written in the caller's transaction",
+    ),
+    (
+        "crates/data/src/repo/webhooks.rs",
+        "endpoints are read and changed through the Owner a casbin permit gave the domain; the delivery worker reads what it claims on no one's behalf",
+    ),
+    (
+        "crates/data/src/repo/events.rs",
+        "the outbox writes an event for the subscribed endpoints in the audited change's transaction",
+    ),
+    (
+        "crates/webhooks/tests",
+        "the outbox's own tests read its rows to assert on them",
+    ),
+    (
+        "crates/data/src/repo/scim.rs",
+        "a SCIM connection is opened by its bearer token, and its users and groups are read only through it",
     ),
     ("migrations", "schema changes"),
 ];

@@ -360,6 +360,9 @@ both_backends! {
         assert_eq!(r.json["members"], json!([{"value": bob}]), "{}", r.text);
         let now = roles(&owner, org_id).await;
         assert_eq!((now["ada@grp.example"].as_str(), now["bob@grp.example"].as_str()), ("member", "admin"));
+        let r = dir.get("/Groups?filter=displayName%20eq%20%22engineering%22").await;
+        assert_eq!(r.json["Resources"][0]["id"], engineering.as_str(), "a case-insensitive lookup by name: {}", r.text);
+        assert_eq!(dir.get("/Groups?filter=displayName%20eq%20%22Founders%22").await.json["totalResults"], 0);
         let r = dir.get(&format!("/Groups?filter=members.value%20eq%20%22{bob}%22")).await;
         assert_eq!((r.json["totalResults"].as_u64(), r.json["Resources"][0]["displayName"].as_str()), (Some(1), Some("Engineering")));
 

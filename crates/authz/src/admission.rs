@@ -240,8 +240,25 @@ async fn membership(
         .await
 }
 
-/// The SCIM connection's user joins the connection's organization with `member`'s role, unless
-/// they already belong to it. Returns whether they joined.
+/// The role a directory gives when its mapping gives none (or only the owner role).
+const DIRECTORY_DEFAULT_ROLE: &str = "member";
+
+/// `role` as a directory may grant it: never the owner role, which only people give.
+fn directory_role(role: &str) -> String {
+    let granted = crate::permissions::split_roles(role)
+        .into_iter()
+        .filter(|r| r != crate::permissions::CREATOR_ROLE)
+        .collect::<Vec<_>>()
+        .join(",");
+    if granted.is_empty() {
+        DIRECTORY_DEFAULT_ROLE.to_owned()
+    } else {
+        granted
+    }
+}
+
+/// The SCIM connection's user joins the connection's organization with `member`'s role (less
+/// the owner role), unless they already belong to it. Returns the role they joined with.
 ///
 /// # Errors
 /// Database failures; `RecordNotFound` for a membership of another organization than the
@@ -249,19 +266,21 @@ async fn membership(
 pub async fn scim_provision_member(
     db: &impl ConnectionTrait,
     connection: &scim_connection::Model,
-    member: member::Model,
-) -> Result<bool, DbErr> {
+    mut member: member::Model,
+) -> Result<Option<String>, DbErr> {
     if member.organization_id != connection.organization_id {
         return Err(DbErr::RecordNotFound("organization".into()));
     }
     lock_organization_id(db, &connection.organization_id).await?;
     if membership(db, connection, &member.user_id).await?.is_some() {
-        return Ok(false);
+        return Ok(None);
     }
+    member.role = directory_role(&member.role);
+    let role = member.role.clone();
     member::Entity::insert(member::ActiveModel::from(member))
         .exec_without_returning(db)
         .await?;
-    Ok(true)
+    Ok(Some(role))
 }
 
 /// The SCIM connection's user leaves the connection's organization (and its teams).
@@ -302,8 +321,8 @@ pub async fn scim_remove_member(
 }
 
 /// A SCIM-provisioned member's role, as the connection's group mapping decides it. Owners keep
-/// theirs, and the owner role is never granted this way. Returns the role it replaced, when it
-/// changed one.
+/// theirs, and the owner role is never granted this way. Returns the roles it replaced and
+/// granted, when it changed them.
 ///
 /// # Errors
 /// Database failures.
@@ -312,15 +331,8 @@ pub async fn scim_set_role(
     connection: &scim_connection::Model,
     user_id: &str,
     role: &str,
-) -> Result<Option<String>, DbErr> {
-    let granted = crate::permissions::split_roles(role)
-        .into_iter()
-        .filter(|r| r != crate::permissions::CREATOR_ROLE)
-        .collect::<Vec<_>>()
-        .join(",");
-    if granted.is_empty() {
-        return Ok(None);
-    }
+) -> Result<Option<(String, String)>, DbErr> {
+    let granted = directory_role(role);
     let Some(row) = membership(db, connection, user_id).await? else {
         return Ok(None);
     };
@@ -329,7 +341,20 @@ pub async fn scim_set_role(
     }
     let previous = row.role.clone();
     let mut change: member::ActiveModel = row.into();
-    change.role = Set(granted);
+    change.role = Set(granted.clone());
     change.update(db).await?;
-    Ok(Some(previous))
+    Ok(Some((previous, granted)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::directory_role;
+
+    #[test]
+    fn a_directory_never_grants_the_owner_role() {
+        assert_eq!(directory_role("admin"), "admin");
+        assert_eq!(directory_role("admin,owner"), "admin");
+        assert_eq!(directory_role("owner"), "member");
+        assert_eq!(directory_role(""), "member");
+    }
 }

@@ -352,6 +352,20 @@ impl Filter {
         }
     }
 
+    /// The text a filter that is exactly `attr eq "text"` (an attribute of the core schema, no
+    /// sub-attribute) compares with: a lookup an index can answer.
+    #[must_use]
+    pub fn equality_on(&self, attr: &str, core: &str) -> Option<&str> {
+        match self {
+            Self::Compare(path, Op::Eq, Value::String(text))
+                if path.sub.is_none() && path.in_core(core) && path.attr.eq_ignore_ascii_case(attr) =>
+            {
+                Some(text)
+            }
+            _ => None,
+        }
+    }
+
     /// The `attr eq value` conditions joined by `and` at the top of the filter: what a value
     /// that the filter selects must hold (to create one when none exists).
     #[must_use]
@@ -431,6 +445,29 @@ mod tests {
             !check(r#"userName eq "x" or userName sw "a" and active eq false"#),
             "and binds tighter"
         );
+    }
+
+    #[test]
+    fn a_single_equality_is_recognised_as_a_lookup() {
+        let on = |f: &str| {
+            parse(f)
+                .unwrap()
+                .equality_on("userName", crate::USER_SCHEMA)
+                .map(str::to_owned)
+        };
+        assert_eq!(on(r#"userName eq "Ada""#).as_deref(), Some("Ada"));
+        assert_eq!(
+            on(r#"urn:ietf:params:scim:schemas:core:2.0:User:USERNAME eq "a""#).as_deref(),
+            Some("a")
+        );
+        for other in [
+            r#"userName co "a""#,
+            r#"userName eq "a" or title pr"#,
+            r#"name.userName eq "a""#,
+            "userName eq true",
+        ] {
+            assert_eq!(on(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -149,6 +149,25 @@ pub async fn lock_user(
     find_user(db, connection, user_id).await
 }
 
+/// Which of `user_ids` the connection provisioned, in one query.
+///
+/// # Errors
+/// Database failures.
+pub async fn provisioned_among(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    user_ids: &[String],
+) -> DataResult<Vec<String>> {
+    Ok(ScimUser::find()
+        .select_only()
+        .column(scim_user::Column::UserId)
+        .filter(scim_user::Column::ConnectionId.eq(&connection.id))
+        .filter(scim_user::Column::UserId.is_in(user_ids))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// The connection's user with this `userName` (compared lower-case).
 ///
 /// # Errors
@@ -254,6 +273,46 @@ pub async fn lock_group(
         .exec(db)
         .await?;
     find_group(db, connection, id).await
+}
+
+/// The connection's group with this `displayName` (compared lower-case).
+///
+/// # Errors
+/// Database failures.
+pub async fn find_group_by_name(
+    db: &impl ConnectionTrait,
+    connection: &scim_connection::Model,
+    display_name_key: &str,
+) -> DataResult<Option<scim_group::Model>> {
+    Ok(ScimGroup::find()
+        .filter(scim_group::Column::ConnectionId.eq(&connection.id))
+        .filter(scim_group::Column::DisplayNameKey.eq(display_name_key))
+        .one(db)
+        .await?)
+}
+
+/// The members of each of `groups`, in one query.
+///
+/// # Errors
+/// Database failures.
+pub async fn members_of_groups(
+    db: &impl ConnectionTrait,
+    groups: &[scim_group::Model],
+) -> DataResult<std::collections::HashMap<String, Vec<String>>> {
+    let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+    let pairs: Vec<(String, String)> = GroupMember::find()
+        .select_only()
+        .column(scim_group_member::Column::GroupId)
+        .column(scim_group_member::Column::UserId)
+        .filter(scim_group_member::Column::GroupId.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (group, user) in pairs {
+        out.entry(group).or_default().push(user);
+    }
+    Ok(out)
 }
 
 /// The connection's groups, oldest first (at most [`MAX_USERS`]).

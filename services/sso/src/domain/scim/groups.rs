@@ -9,22 +9,20 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use castellan_authz::admission;
-use castellan_authz::permissions::{CREATOR_ROLE, split_roles};
 use castellan_data::DatabaseTransaction;
 use castellan_data::entity::{scim_connection, scim_group};
 use castellan_data::repo::scim;
 use castellan_scim::{GROUP_SCHEMA, ScimError, ScimType, patch};
 
 use super::users::Change;
-use super::{ScimPage, ScimQuery, narrow, page, refused, stored_document, with_meta};
+use super::{ScimPage, ScimQuery, equality_lookup, narrow, page, refused, stored_document, with_meta};
 use crate::domain::SsoService;
+use crate::domain::connections::Provisioning;
 use crate::domain::provisioning::mapped_role;
 use crate::error::SsoResult;
 
 /// The longest `displayName` kept.
 const MAX_DISPLAY_NAME: usize = 256;
-/// The role of a member no group maps, when the connection's settings name none.
-const FALLBACK_ROLE: &str = "member";
 
 /// What a group's document says.
 struct GroupFields {
@@ -139,30 +137,20 @@ impl SsoService {
     }
 
     /// The role the connection's group mapping gives `user_id` for the groups they are in
-    /// (the connection's default role when none maps), never the owner role.
+    /// (the connection's default role when none maps); admission keeps the owner role out.
     pub(super) async fn mapped_scim_role(
         &self,
         db: &DatabaseTransaction,
         connection: &scim_connection::Model,
+        settings: &Provisioning,
         user_id: &str,
     ) -> SsoResult<String> {
-        let settings = self.provisioning_in(db, &connection.provider_id).await?;
         let names: Vec<String> = scim::groups_of_user(db, connection, user_id)
             .await?
             .iter()
             .map(display_name_of)
             .collect();
-        let role = mapped_role(&settings.role_mapping, &names).unwrap_or(settings.default_role);
-        let role = split_roles(&role)
-            .into_iter()
-            .filter(|r| r != CREATOR_ROLE)
-            .collect::<Vec<_>>()
-            .join(",");
-        Ok(if role.is_empty() {
-            FALLBACK_ROLE.to_owned()
-        } else {
-            role
-        })
+        Ok(mapped_role(&settings.role_mapping, &names).unwrap_or_else(|| settings.default_role.clone()))
     }
 
     /// Gives each of `users` the role their groups now map to (members of the organization
@@ -173,10 +161,11 @@ impl SsoService {
         connection: &scim_connection::Model,
         users: impl IntoIterator<Item = &String>,
     ) -> SsoResult<()> {
+        let settings = self.provisioning_in(txn, &connection.provider_id).await?;
         for user_id in users {
-            let role = self.mapped_scim_role(txn, connection, user_id).await?;
-            if let Some(from) = admission::scim_set_role(txn, connection, user_id, &role).await? {
-                let details = json!({ "userId": user_id, "from": from, "to": role, "via": "scim" });
+            let role = self.mapped_scim_role(txn, connection, &settings, user_id).await?;
+            if let Some((from, to)) = admission::scim_set_role(txn, connection, user_id, &role).await? {
+                let details = json!({ "userId": user_id, "from": from, "to": to, "via": "scim" });
                 self.scim_audit(txn, connection, "member.role_update", details)
                     .await?;
             }
@@ -191,13 +180,12 @@ impl SsoService {
         connection: &scim_connection::Model,
         members: &[String],
     ) -> SsoResult<()> {
-        for id in members {
-            if scim::find_user(txn, connection, id).await?.is_none() {
-                return Err(refused(ScimError::bad(
-                    ScimType::InvalidValue,
-                    format!("member {id} is not a user of this connection"),
-                )));
-            }
+        let known = scim::provisioned_among(txn, connection, members).await?;
+        if let Some(id) = members.iter().find(|m| !known.contains(m)) {
+            return Err(refused(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("member {id} is not a user of this connection"),
+            )));
         }
         Ok(())
     }
@@ -266,20 +254,28 @@ impl SsoService {
         connection: &scim_connection::Model,
         query: &ScimQuery,
     ) -> SsoResult<ScimPage> {
-        let docs = self.scim_group_documents(connection).await?;
+        let docs = self.scim_group_documents(connection, query).await?;
         page(docs.into_iter().map(|d| (d, GROUP_SCHEMA)).collect(), query).map_err(refused)
     }
 
-    /// Every group of the connection, as the directory sees them.
+    /// The connection's groups `query` may select, as the directory sees them.
     pub(super) async fn scim_group_documents(
         &self,
         connection: &scim_connection::Model,
+        query: &ScimQuery,
     ) -> SsoResult<Vec<Map<String, Value>>> {
-        let mut docs = Vec::new();
-        for row in scim::groups(&self.db, connection).await? {
-            let members = scim::group_members(&self.db, &row).await?;
-            docs.push(self.group_resource(&row, &members));
-        }
+        let groups = match equality_lookup(query, "displayName", GROUP_SCHEMA) {
+            Some(key) => scim::find_group_by_name(&self.db, connection, &key)
+                .await?
+                .into_iter()
+                .collect(),
+            None => scim::groups(&self.db, connection).await?,
+        };
+        let mut members = scim::members_of_groups(&self.db, &groups).await?;
+        let docs = groups
+            .iter()
+            .map(|row| self.group_resource(row, &members.remove(&row.id).unwrap_or_default()))
+            .collect();
         Ok(docs)
     }
 

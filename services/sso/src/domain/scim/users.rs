@@ -8,7 +8,7 @@ use castellan_data::entity::{member, scim_connection, scim_user, user};
 use castellan_data::repo::{scim, sso_providers, users};
 use castellan_scim::{ScimError, ScimType, USER_SCHEMA, patch};
 
-use super::{ScimPage, ScimQuery, narrow, page, refused, stored_document, with_meta};
+use super::{ScimPage, ScimQuery, equality_lookup, narrow, page, refused, stored_document, with_meta};
 use crate::domain::SsoService;
 use crate::error::SsoResult;
 
@@ -274,15 +274,18 @@ impl SsoService {
         connection: &scim_connection::Model,
         user: &user::Model,
     ) -> SsoResult<()> {
-        let role = self.mapped_scim_role(txn, connection, &user.id).await?;
+        let settings = self.provisioning_in(txn, &connection.provider_id).await?;
+        let mapped = self
+            .mapped_scim_role(txn, connection, &settings, &user.id)
+            .await?;
         let row = member::Model {
             id: castellan_crypto::random::generate_id(),
             organization_id: connection.organization_id.clone(),
             user_id: user.id.clone(),
-            role: role.clone(),
+            role: mapped,
             created_at: self.now(),
         };
-        if admission::scim_provision_member(txn, connection, row).await? {
+        if let Some(role) = admission::scim_provision_member(txn, connection, row).await? {
             self.user_audit(
                 txn,
                 connection,
@@ -371,20 +374,24 @@ impl SsoService {
         connection: &scim_connection::Model,
         query: &ScimQuery,
     ) -> SsoResult<ScimPage> {
-        let docs = self.scim_user_documents(connection).await?;
+        let docs = self.scim_user_documents(connection, query).await?;
         page(docs.into_iter().map(|d| (d, USER_SCHEMA)).collect(), query).map_err(refused)
     }
 
-    /// Every user of the connection, as the directory sees them.
+    /// The connection's users `query` may select, as the directory sees them.
     pub(super) async fn scim_user_documents(
         &self,
         connection: &scim_connection::Model,
+        query: &ScimQuery,
     ) -> SsoResult<Vec<Map<String, Value>>> {
-        Ok(scim::users(&self.db, connection)
-            .await?
-            .iter()
-            .map(|row| self.user_resource(row))
-            .collect())
+        let rows = match equality_lookup(query, "userName", USER_SCHEMA) {
+            Some(key) => scim::find_user_by_name(&self.db, connection, &key)
+                .await?
+                .into_iter()
+                .collect(),
+            None => scim::users(&self.db, connection).await?,
+        };
+        Ok(rows.iter().map(|row| self.user_resource(row)).collect())
     }
 
     /// `PUT /Users/{id}`: the user becomes `body`.

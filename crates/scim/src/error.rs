@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     InvalidFilter,
-    TooMany,
     Uniqueness,
     Mutability,
     InvalidSyntax,
@@ -21,7 +20,6 @@ impl ScimType {
     pub fn keyword(self) -> &'static str {
         match self {
             Self::InvalidFilter => "invalidFilter",
-            Self::TooMany => "tooMany",
             Self::Uniqueness => "uniqueness",
             Self::Mutability => "mutability",
             Self::InvalidSyntax => "invalidSyntax",

@@ -22,8 +22,6 @@ pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// `PatchOp` messages.
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-/// `SearchRequest` messages.
-pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 /// `Error` messages.
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 

@@ -99,7 +99,7 @@ pub async fn run(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Syn
         started.elapsed().as_secs_f64()
     );
 
-    let authz = Authorizer::new(db.clone(), None, 10_000)?;
+    let authz = Authorizer::new(db.clone(), None, 10_000, 200_000)?;
     // Custom roles on a tenth of the working set, so those enforcers hold more than the built-ins.
     let grant: Statements = [(
         "invitation".to_owned(),

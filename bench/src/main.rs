@@ -3,13 +3,16 @@
 //! - `castellan-bench authz [DATABASE_URL]`: casbin decisions with 100k organizations and 1M
 //!   memberships in the database;
 //! - `castellan-bench argon2`: the argon2 bound on sign-ins per second: argon2id verifications
-//!   per second with every core verifying (about cores ÷ one verification's time).
+//!   per second with every core verifying (about cores ÷ one verification's time);
+//! - `castellan-bench seed DATABASE_URL [--users N]`: a Postgres database at scale (see
+//!   [`seed`]), for `bench/scale.sh`.
 
 use std::time::Instant;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 mod authz;
+mod seed;
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 
@@ -61,6 +64,36 @@ async fn main() -> std::io::Result<()> {
                 .unwrap_or_else(|| "sqlite::memory:".to_owned());
             authz::run(&url).await.map_err(std::io::Error::other)
         }
+        Some("seed") => {
+            let Some(url) = args.get(2) else {
+                eprintln!("usage: castellan-bench seed DATABASE_URL [--users N]");
+                std::process::exit(2);
+            };
+            let users = match args.get(3).map(String::as_str) {
+                None => 1_000_000,
+                Some("--users") => match args.get(4).and_then(|n| n.replace('_', "").parse().ok()) {
+                    Some(n) => n,
+                    None => {
+                        eprintln!("--users takes a number");
+                        std::process::exit(2);
+                    }
+                },
+                Some(other) => {
+                    eprintln!("unknown argument {other:?}");
+                    std::process::exit(2);
+                }
+            };
+            match seed::seed(url, users).await {
+                Ok(summary) => {
+                    println!("{summary}");
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("seed: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Some("bare") => {
             let port: u16 = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(3400);
             HttpServer::new(|| {
@@ -79,7 +112,7 @@ async fn main() -> std::io::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: castellan-bench argon2 | castellan-bench bare PORT | castellan-bench authz [DATABASE_URL]"
+                "usage: castellan-bench argon2 | bare PORT | authz [DATABASE_URL] | seed DATABASE_URL [--users N]"
             );
             std::process::exit(2);
         }

@@ -20,6 +20,7 @@ mod m20261204_000009_create_passkey;
 mod m20261204_000010_create_sso_policy;
 mod m20261206_000011_create_webhooks;
 mod m20261207_000012_create_scim;
+mod m20261207_000013_member_page_index;
 mod schema;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_create_sso_policy::Migration),
             Box::new(m20261206_000011_create_webhooks::Migration),
             Box::new(m20261207_000012_create_scim::Migration),
+            Box::new(m20261207_000013_member_page_index::Migration),
         ]
     }
 }

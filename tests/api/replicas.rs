@@ -78,6 +78,87 @@ async fn a_role_change_on_one_replica_reaches_the_others_policy_cache() {
     assert_eq!(seen, true, "replica B never saw the change");
 }
 
+/// How many membership checks the process's replicas answered from their caches.
+async fn membership_cache_hits(app: &TestApp) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", app.origin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(r#"castellan_membership_cache_total{result="hit"} "#))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A replica remembers memberships; a member demoted or removed on another replica is refused
+/// by it on the very next request (Redis pub/sub drops its copy before the change is answered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_on_one_replica_is_seen_by_the_others_on_the_very_next_request() {
+    use castellan_e2e::orgs;
+    let Some(a) = TestApp::spawn(Backend::PostgresRedis).await else {
+        return;
+    };
+    let b = TestApp::spawn_on(a.storage.share(), &[]).await;
+    let (owner, _) = a.new_user("memcache").await;
+    let org = orgs::create(&owner, "memcache").await;
+    let id = org["id"].as_str().unwrap();
+    let (admin_on_a, _, admin_row) = orgs::add_member(&a, &owner, id, "admin", "memcachea").await;
+    let (member_on_a, _, member_row) = orgs::add_member(&a, &owner, id, "member", "memcachem").await;
+    let on_b = |user: &castellan_e2e::Browser| {
+        let there = b.browser();
+        there.set_cookie(
+            "better-auth.session_token",
+            &user.cookie("better-auth.session_token").unwrap(),
+        );
+        there
+    };
+    let (admin_on_b, member_on_b) = (on_b(&admin_on_a), on_b(&member_on_a));
+    let may_remove = json!({"organizationId": id, "permissions": {"member": ["delete"]}});
+    let members = format!("/organization/list-members?organizationId={id}");
+
+    // B remembers both memberships: once its subscription is up, a repeat is a cache hit.
+    let mut cached = false;
+    for _ in 0..80 {
+        let before = membership_cache_hits(&b).await;
+        let answer = admin_on_b.post("/organization/has-permission", &may_remove).await;
+        assert_eq!(answer.json["success"], true, "{}", answer.text);
+        assert_eq!(member_on_b.get(&members).await.json["total"], 3);
+        if membership_cache_hits(&b).await >= before + 2 {
+            cached = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(cached, "replica B never answered from its membership cache");
+
+    // Demoted on A: B's very next decision uses the new role.
+    let demoted = owner
+        .post(
+            "/organization/update-member-role",
+            &json!({"organizationId": id, "memberId": admin_row["id"], "role": "member"}),
+        )
+        .await;
+    assert_eq!(demoted.status, 200, "{}", demoted.text);
+    let answer = admin_on_b.post("/organization/has-permission", &may_remove).await;
+    assert_eq!(answer.json["success"], false, "{}", answer.text);
+
+    // Removed on A: B's very next request is refused as from a non-member.
+    let removed = owner
+        .post(
+            "/organization/remove-member",
+            &json!({"organizationId": id, "memberIdOrEmail": member_row["id"]}),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    let refused = member_on_b.get(&members).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(refused.json["code"], "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION");
+    // The one who stays is still served, from a fresh read.
+    assert_eq!(admin_on_b.get(&members).await.json["total"], 2);
+}
+
 /// Two replicas behind one address (a round-robin proxy), brute-forced in parallel: Better
 /// Auth's 3 sign-ins per 10 s hold across both, because the counters are shared and atomic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

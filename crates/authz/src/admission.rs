@@ -15,6 +15,7 @@ use sea_orm::{
     QueryFilter,
 };
 
+use crate::memberships::MembershipChange;
 use crate::repo::lock_organization_id;
 use crate::scope::OrgScope;
 
@@ -202,20 +203,20 @@ pub async fn set_role_from_idp(
     connection: &sso_provider::Model,
     scope: &OrgScope,
     role: String,
-) -> Result<member::Model, DbErr> {
+) -> Result<(member::Model, MembershipChange), DbErr> {
     if connection.organization_id.as_deref() != Some(scope.org_id()) {
         return Err(DbErr::RecordNotFound("organization".into()));
     }
     let mut row: member::ActiveModel = scope.member().clone().into();
     row.role = Set(role);
-    row.update(db).await
+    Ok((row.update(db).await?, MembershipChange::of(scope.org_id())))
 }
 
 /// What deprovisioning did to a membership.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deprovisioned {
     /// The membership (returned) is gone, with the user's seats in the organization's teams.
-    Removed(member::Model),
+    Removed(member::Model, MembershipChange),
     /// The user was not a member.
     NotAMember,
     /// The user is the organization's only owner: an organization is never left without one.
@@ -317,12 +318,15 @@ pub async fn scim_remove_member(
             .await?;
     }
     member::Entity::delete_by_id(row.id.clone()).exec(db).await?;
-    Ok(Deprovisioned::Removed(row))
+    Ok(Deprovisioned::Removed(
+        row,
+        MembershipChange::of(&connection.organization_id),
+    ))
 }
 
 /// A SCIM-provisioned member's role, as the connection's group mapping decides it. Owners keep
 /// theirs, and the owner role is never granted this way. Returns the roles it replaced and
-/// granted, when it changed them.
+/// granted, when it changed them, with the change to announce.
 ///
 /// # Errors
 /// Database failures.
@@ -331,7 +335,7 @@ pub async fn scim_set_role(
     connection: &scim_connection::Model,
     user_id: &str,
     role: &str,
-) -> Result<Option<(String, String)>, DbErr> {
+) -> Result<Option<(String, String, MembershipChange)>, DbErr> {
     let granted = directory_role(role);
     let Some(row) = membership(db, connection, user_id).await? else {
         return Ok(None);
@@ -343,7 +347,11 @@ pub async fn scim_set_role(
     let mut change: member::ActiveModel = row.into();
     change.role = Set(granted.clone());
     change.update(db).await?;
-    Ok(Some((previous, granted)))
+    Ok(Some((
+        previous,
+        granted,
+        MembershipChange::of(&connection.organization_id),
+    )))
 }
 
 #[cfg(test)]

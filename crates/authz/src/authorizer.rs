@@ -2,7 +2,7 @@
 //! plus that organization's custom roles), built on first use and kept in a bounded cache;
 //! decisions are memoised per enforcer, since the set of (role, resource, action) is tiny.
 //! Changing a custom role drops the organization's enforcer here and, through Redis pub/sub, on
-//! every other replica.
+//! every other replica. Memberships are remembered the same way ([`crate::memberships`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +15,15 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 
 use crate::adapter::SeaOrmAdapter;
 use crate::grant::Grant;
+use crate::memberships::{Freshness, Membership, MembershipChange, Memberships};
 use crate::permissions::{Statements, split_roles};
 use crate::scope::{OrgScope, Permit};
 use crate::{BUILTIN_POLICY, MODEL};
 
 /// Redis channel that carries organization ids whose policies changed.
 pub const INVALIDATION_CHANNEL: &str = "authz:invalidate";
+/// Redis channel that carries organization ids whose memberships (or own row) changed.
+pub const MEMBERSHIP_CHANNEL: &str = "authz:members";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthzError {
@@ -68,6 +71,8 @@ pub struct Authorizer {
     clock: AtomicU64,
     capacity: usize,
     cache: Option<Cache>,
+    memberships: Memberships,
+    freshness: Freshness,
 }
 
 /// Policy lines from a casbin CSV (`p, sub, dom, obj, act`).
@@ -99,34 +104,50 @@ fn vocabulary(resource: &str, action: &str) -> Option<(&'static str, &'static st
 }
 
 impl Authorizer {
+    /// Keeps at most `capacity` organizations' policies and `memberships` memberships. With a
+    /// shared `cache` (Redis), nothing is cached until [`Authorizer::subscribed`] says this
+    /// replica hears the others' announcements.
+    ///
     /// # Errors
     /// Invalid built-in policy files.
-    pub fn new(db: DatabaseConnection, cache: Option<Cache>, capacity: usize) -> Result<Self, AuthzError> {
+    pub fn new(
+        db: DatabaseConnection,
+        cache: Option<Cache>,
+        capacity: usize,
+        memberships: usize,
+    ) -> Result<Self, AuthzError> {
         Ok(Self {
             db,
             builtin: parse_policy(BUILTIN_POLICY)?,
             orgs: RwLock::new(HashMap::new()),
             clock: AtomicU64::new(0),
             capacity: capacity.max(1),
+            freshness: Freshness::new(cache.is_none()),
             cache,
+            memberships: Memberships::new(memberships),
         })
     }
 
     async fn policy(&self, org_id: &str) -> Result<Arc<OrgPolicy>, AuthzError> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        if let Some(c) = self
-            .orgs
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(org_id)
+        if self.freshness.live()
+            && let Some(c) = self
+                .orgs
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(org_id)
         {
             c.last_used.store(tick, Ordering::Relaxed);
             castellan_metrics::cache_lookup(&castellan_metrics::POLICY_CACHE, true);
             return Ok(c.policy.clone());
         }
         castellan_metrics::cache_lookup(&castellan_metrics::POLICY_CACHE, false);
+        let ticket = self.freshness.ticket();
         let policy = Arc::new(self.load(org_id).await?);
         let mut map = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
+        if !self.freshness.still(ticket) {
+            return Ok(policy);
+        }
         if map.len() >= self.capacity
             && let Some(oldest) = map
                 .iter()
@@ -235,7 +256,8 @@ impl Authorizer {
         Ok(false)
     }
 
-    /// The membership check: `Some(scope)` when `user_id` is a member of `org_id`.
+    /// The membership check, read from `db` (a transaction sees its own writes): `Some(scope)`
+    /// when `user_id` is a member of `org_id`.
     ///
     /// # Errors
     /// Database failures.
@@ -245,20 +267,77 @@ impl Authorizer {
         org_id: &str,
         user_id: &str,
     ) -> Result<Option<OrgScope>, AuthzError> {
-        // One indexed query: the membership row joined to its organization.
-        let found = member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(org_id))
-            .filter(member::Column::UserId.eq(user_id))
-            .find_also_related(organization::Entity)
-            .one(db)
-            .await?;
-        Ok(found.and_then(|(member, organization)| {
-            organization.map(|organization| OrgScope {
-                roles: split_roles(&member.role),
-                organization,
-                member,
-            })
-        }))
+        Ok(read_membership(db, org_id, user_id).await?.map(OrgScope::from))
+    }
+
+    /// The membership check for a request: from this replica's membership cache, else from the
+    /// database (and then remembered).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn cached_scope(&self, org_id: &str, user_id: &str) -> Result<Option<OrgScope>, AuthzError> {
+        if self.freshness.live()
+            && let Some(hit) = self.memberships.get(org_id, user_id)
+        {
+            castellan_metrics::cache_lookup(&castellan_metrics::MEMBERSHIP_CACHE, true);
+            return Ok(Some(OrgScope::from(hit)));
+        }
+        castellan_metrics::cache_lookup(&castellan_metrics::MEMBERSHIP_CACHE, false);
+        let ticket = self.freshness.ticket();
+        let Some(found) = read_membership(&self.db, org_id, user_id).await? else {
+            return Ok(None);
+        };
+        self.memberships.put(&self.freshness, ticket, &found);
+        Ok(Some(OrgScope::from(found)))
+    }
+
+    /// Tells this replica and every other one that `change` committed: the organization's
+    /// memberships are read again from the database on their next use. Call it after the
+    /// transaction that made the change has committed.
+    pub async fn announce(&self, change: MembershipChange) {
+        self.forget_memberships(change.org_id());
+        if let Some(cache) = &self.cache
+            && let Err(e) = cache.publish(MEMBERSHIP_CHANNEL, change.org_id()).await
+        {
+            tracing::error!(error = %e, "could not broadcast a membership change");
+        }
+    }
+
+    /// [`Authorizer::announce`] for each change.
+    pub async fn announce_all(&self, changes: impl IntoIterator<Item = MembershipChange>) {
+        for change in changes {
+            self.announce(change).await;
+        }
+    }
+
+    /// Drops an organization's memberships from this process's cache.
+    pub fn forget_memberships(&self, org_id: &str) {
+        self.freshness.bump();
+        self.memberships.forget(org_id);
+    }
+
+    /// Whether this replica hears the other replicas' announcements. While it does not (the
+    /// Redis subscription is down or reconnecting), it caches nothing; either way it starts
+    /// again from empty, since announcements may have been missed.
+    pub fn subscribed(&self, live: bool) {
+        self.freshness.set_live(live);
+        self.memberships.clear();
+        self.orgs.write().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// An announcement from another replica on `channel`.
+    pub fn heard(&self, channel: &str, org_id: &str) {
+        match channel {
+            INVALIDATION_CHANNEL => self.forget(org_id),
+            MEMBERSHIP_CHANNEL => self.forget_memberships(org_id),
+            _ => {}
+        }
+    }
+
+    /// How many memberships this replica remembers (for tests).
+    #[must_use]
+    pub fn cached_memberships(&self) -> usize {
+        self.memberships.len()
     }
 
     /// A casbin decision for the scope's roles; `None` when denied.
@@ -366,6 +445,7 @@ impl Authorizer {
 
     /// Drops the organization's enforcer from this process's cache.
     pub fn forget(&self, org_id: &str) {
+        self.freshness.bump();
         self.orgs
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -377,6 +457,27 @@ impl Authorizer {
     pub fn cached_orgs(&self) -> usize {
         self.orgs.read().unwrap_or_else(PoisonError::into_inner).len()
     }
+}
+
+/// One indexed query: the membership row joined to its organization.
+async fn read_membership(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<Membership>, AuthzError> {
+    let found = member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(org_id))
+        .filter(member::Column::UserId.eq(user_id))
+        .find_also_related(organization::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(member, organization)| {
+        organization.map(|organization| Membership {
+            roles: split_roles(&member.role).into(),
+            organization: Arc::new(organization),
+            member: Arc::new(member),
+        })
+    }))
 }
 
 /// Role names of this shape belong to organization API keys, never to members.

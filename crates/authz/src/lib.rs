@@ -11,13 +11,17 @@ pub mod adapter;
 pub mod admission;
 mod authorizer;
 pub mod grant;
+mod memberships;
 pub mod notices;
 pub mod permissions;
 pub mod repo;
 mod scope;
 pub mod sso;
 
-pub use authorizer::{API_KEY_ROLE_PREFIX, Authorizer, AuthzError, INVALIDATION_CHANNEL, api_key_role};
+pub use authorizer::{
+    API_KEY_ROLE_PREFIX, Authorizer, AuthzError, INVALIDATION_CHANNEL, MEMBERSHIP_CHANNEL, api_key_role,
+};
+pub use memberships::MembershipChange;
 pub use permissions::{BUILTIN_ROLES, CREATOR_ROLE, Statements};
 pub use scope::{OrgScope, Permit};
 pub use sso::SessionAdmission;

@@ -4,16 +4,28 @@
 use castellan_data::entity::{member, organization};
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use crate::grant::Grant;
 use crate::permissions::CREATOR_ROLE;
 
-/// The caller is a member of this organization (checked against `member` on this request).
+/// The caller is a member of this organization: read from `member` on this request, or from
+/// the replica's membership cache, which every membership change invalidates.
 #[derive(Debug, Clone)]
 pub struct OrgScope {
-    pub(crate) organization: organization::Model,
-    pub(crate) member: member::Model,
-    pub(crate) roles: Vec<String>,
+    pub(crate) organization: Arc<organization::Model>,
+    pub(crate) member: Arc<member::Model>,
+    pub(crate) roles: Arc<[String]>,
+}
+
+impl From<crate::memberships::Membership> for OrgScope {
+    fn from(m: crate::memberships::Membership) -> Self {
+        Self {
+            organization: m.organization,
+            member: m.member,
+            roles: m.roles,
+        }
+    }
 }
 
 impl OrgScope {

@@ -46,7 +46,7 @@ impl Authorizer {
         user_id: &str,
         session: &session::Model,
     ) -> Result<SessionAdmission, AuthzError> {
-        let Some(scope) = self.scope(db, org_id, user_id).await? else {
+        let Some(scope) = self.cached_scope(org_id, user_id).await? else {
             return Ok(SessionAdmission::NotMember);
         };
         if !self.requires_sso(org_id).await? {

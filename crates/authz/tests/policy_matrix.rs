@@ -17,7 +17,7 @@ fn want(resource: &str, actions: &[&str]) -> Statements {
 async fn authorizer() -> (Authorizer, sea_orm::DatabaseConnection) {
     let db = castellan_data::connect("sqlite::memory:").await.unwrap();
     castellan_migrations::apply(&db).await.unwrap();
-    (Authorizer::new(db.clone(), None, 16).unwrap(), db)
+    (Authorizer::new(db.clone(), None, 16, 1000).unwrap(), db)
 }
 
 #[tokio::test]
@@ -140,7 +140,7 @@ async fn custom_roles_are_scoped_to_their_organization() {
 async fn the_enforcer_cache_is_bounded() {
     let db = castellan_data::connect("sqlite::memory:").await.unwrap();
     castellan_migrations::apply(&db).await.unwrap();
-    let authz = Authorizer::new(db, None, 3).unwrap();
+    let authz = Authorizer::new(db, None, 3, 1000).unwrap();
     for i in 0..10 {
         authz
             .allows(

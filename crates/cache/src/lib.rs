@@ -29,6 +29,15 @@ pub struct RateDecision {
     pub retry_after_secs: u64,
 }
 
+/// The receiving end of [`Cache::subscribe`].
+pub trait Subscriber: Send + Sync {
+    /// `message` was published on `channel` (named as given to `subscribe`).
+    fn message(&self, channel: &str, message: &str);
+    /// `true`: subscribed (again), from now on every message arrives; `false`: the subscription
+    /// is lost and messages may be missed until it is back.
+    fn connected(&self, live: bool);
+}
+
 #[derive(Clone)]
 pub enum Cache {
     Memory(Arc<MemoryStore>),
@@ -138,11 +147,12 @@ impl Cache {
         }
     }
 
-    /// Messages published on `channel` by any replica, delivered to `on_message` until the
-    /// connection drops; reconnects with a pause. Returns at once for the in-process store.
-    pub async fn subscribe(&self, channel: &str, on_message: impl Fn(String) + Send + 'static) {
+    /// Messages published on `channels` by any replica, delivered to `subscriber`, which is
+    /// told when the subscription starts and when it is lost (messages sent meanwhile are
+    /// gone); reconnects with a pause, for ever. Returns at once for the in-process store.
+    pub async fn subscribe(&self, channels: &[&'static str], subscriber: &dyn Subscriber) {
         if let Self::Redis(r) = self {
-            r.subscribe(channel, on_message).await;
+            r.subscribe(channels, subscriber).await;
         }
     }
 }

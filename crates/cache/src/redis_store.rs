@@ -73,19 +73,30 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(crate) async fn subscribe(&self, channel: &str, on_message: impl Fn(String) + Send + 'static) {
+    pub(crate) async fn subscribe(&self, channels: &[&'static str], subscriber: &dyn crate::Subscriber) {
         use futures_util::StreamExt as _;
-        let channel = self.key(channel);
+        let names: Vec<(String, &'static str)> = channels.iter().map(|c| (self.key(c), *c)).collect();
         loop {
             match self.client.get_async_pubsub().await {
                 Ok(mut pubsub) => {
-                    if pubsub.subscribe(&channel).await.is_ok() {
+                    let mut subscribed = true;
+                    for (key, _) in &names {
+                        subscribed &= pubsub.subscribe(key).await.is_ok();
+                    }
+                    if subscribed {
+                        subscriber.connected(true);
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
-                            if let Ok(text) = msg.get_payload::<String>() {
-                                on_message(text);
+                            let channel = names
+                                .iter()
+                                .find(|(key, _)| key == msg.get_channel_name())
+                                .map(|(_, name)| *name);
+                            if let (Some(channel), Ok(text)) = (channel, msg.get_payload::<String>()) {
+                                subscriber.message(channel, &text);
                             }
                         }
+                        subscriber.connected(false);
+                        tracing::warn!("pub/sub connection lost; reconnecting");
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "pub/sub connection failed; retrying"),

@@ -109,6 +109,17 @@ pub static POLICY_CACHE: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// `castellan_membership_cache_total{result}`: membership checks answered from the replica's
+/// membership cache (`hit`) or read from the database (`miss`).
+pub static MEMBERSHIP_CACHE: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_over(
+        "castellan_membership_cache_total",
+        "Membership checks by whether the cache answered",
+        &["result"],
+        &[&["hit"], &["miss"]],
+    )
+});
+
 /// `castellan_db_pool_connections{state}`: `open` and `idle` connections of the pool, and its
 /// `max`, as of the scrape.
 pub static DB_POOL: LazyLock<IntGaugeVec> = LazyLock::new(|| {
@@ -189,6 +200,7 @@ pub fn render() -> String {
     LazyLock::force(&RATE_LIMITED);
     LazyLock::force(&SESSION_CACHE);
     LazyLock::force(&POLICY_CACHE);
+    LazyLock::force(&MEMBERSHIP_CACHE);
     LazyLock::force(&DB_POOL);
     LazyLock::force(&MAIL_BACKLOG);
     LazyLock::force(&WEBHOOK_BACKLOG);
@@ -221,6 +233,7 @@ mod tests {
             "castellan_sign_ins_total",
             "castellan_session_cache_total",
             "castellan_policy_cache_total",
+            "castellan_membership_cache_total",
             "castellan_rate_limited_total",
             "castellan_http_request_duration_seconds",
             "castellan_db_pool_connections",

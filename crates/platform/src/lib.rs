@@ -29,6 +29,21 @@ const SHUTDOWN_MAIL_BUDGET: std::time::Duration = std::time::Duration::from_secs
 
 /// Organizations whose enforcers stay in memory at once.
 const AUTHZ_CACHE_ORGS: usize = 10_000;
+/// Memberships a replica remembers at once (a few hundred bytes each).
+const AUTHZ_CACHE_MEMBERSHIPS: usize = 200_000;
+
+/// Hands the other replicas' announcements to the authorizer.
+struct AuthzListener(Arc<Authorizer>);
+
+impl castellan_cache::Subscriber for AuthzListener {
+    fn message(&self, channel: &str, org_id: &str) {
+        self.0.heard(channel, org_id);
+    }
+
+    fn connected(&self, live: bool) {
+        self.0.subscribed(live);
+    }
+}
 
 pub use castellan_http::Mount;
 
@@ -75,17 +90,26 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<Platform> {
     let passwords = castellan_session::Passwords::new().context("preparing password hashing")?;
     let shared_cache = matches!(cache, Cache::Redis(_)).then(|| cache.clone());
     let authz = Arc::new(
-        castellan_authz::Authorizer::new(db.clone(), shared_cache, AUTHZ_CACHE_ORGS)
-            .context("loading policies")?,
+        castellan_authz::Authorizer::new(
+            db.clone(),
+            shared_cache,
+            AUTHZ_CACHE_ORGS,
+            AUTHZ_CACHE_MEMBERSHIPS,
+        )
+        .context("loading policies")?,
     );
-    // Other replicas announce policy changes; drop our copy of that organization's enforcer.
+    // Other replicas announce policy and membership changes; drop our copies.
     let listener = authz.clone();
     let subscription = cache.clone();
     tokio::spawn(async move {
         subscription
-            .subscribe(castellan_authz::INVALIDATION_CHANNEL, move |org_id| {
-                listener.forget(&org_id)
-            })
+            .subscribe(
+                &[
+                    castellan_authz::INVALIDATION_CHANNEL,
+                    castellan_authz::MEMBERSHIP_CHANNEL,
+                ],
+                &AuthzListener(listener),
+            )
             .await;
     });
     let clock: Arc<dyn castellan_data::Clock> = Arc::new(SystemClock);

@@ -332,6 +332,15 @@ impl SessionManager {
         team_id: Option<Option<String>>,
     ) -> SessionResult<AuthSession> {
         use sea_orm::ActiveValue::Set;
+        // Choosing the organization (and team) already active changes nothing: no write, and
+        // the cached session stays valid. Clients call set-active on every page load.
+        let unchanged = auth.session.active_organization_id == organization_id
+            && team_id
+                .as_ref()
+                .is_none_or(|team| *team == auth.session.active_team_id);
+        if unchanged {
+            return Ok(auth.clone());
+        }
         let mut row: session::ActiveModel = auth.session.clone().into();
         row.active_organization_id = Set(organization_id);
         if let Some(team) = team_id {

@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::{MAX_OFFSET, MAX_PAGE};
 use crate::grant::MemberUpdate;
+use crate::memberships::MembershipChange;
 use crate::scope::{OrgScope, Permit};
 
 /// The organization's members with their users, oldest first.
@@ -22,24 +23,15 @@ pub async fn members_with_users(
 ) -> Result<(Vec<(member::Model, Option<user::Model>)>, u64), DbErr> {
     let query = member::Entity::find().filter(member::Column::OrganizationId.eq(scope.org_id()));
     let total = query.clone().count(db).await?;
-    let rows = query
+    // The page and its users in one query, read in order from (organizationId, createdAt).
+    let joined = query
         .order_by_asc(member::Column::CreatedAt)
+        .order_by_asc(member::Column::Id)
         .limit(limit.min(MAX_PAGE))
         .offset(offset.min(MAX_OFFSET))
+        .find_also_related(user::Entity)
         .all(db)
         .await?;
-    let ids: Vec<String> = rows.iter().map(|m| m.user_id.clone()).collect();
-    let users = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(db)
-        .await?;
-    let joined = rows
-        .into_iter()
-        .map(|m| {
-            let u = users.iter().find(|u| u.id == m.user_id).cloned();
-            (m, u)
-        })
-        .collect();
     Ok((joined, total))
 }
 
@@ -117,13 +109,13 @@ pub async fn set_member_role(
     permit: &Permit<'_, MemberUpdate>,
     target: member::Model,
     role: String,
-) -> Result<member::Model, DbErr> {
+) -> Result<(member::Model, MembershipChange), DbErr> {
     if target.organization_id != permit.org_id() {
         return Err(DbErr::RecordNotFound("member".into()));
     }
     let mut row: member::ActiveModel = target.into();
     row.role = Set(role);
-    row.update(db).await
+    Ok((row.update(db).await?, MembershipChange::of(permit.org_id())))
 }
 
 /// Deletes a member of the scope's organization and their seats in its teams. Callers check
@@ -135,7 +127,7 @@ pub async fn remove_member(
     db: &impl ConnectionTrait,
     scope: &OrgScope,
     target: &member::Model,
-) -> Result<(), DbErr> {
+) -> Result<MembershipChange, DbErr> {
     if target.organization_id != scope.org_id() {
         return Err(DbErr::RecordNotFound("member".into()));
     }
@@ -148,5 +140,5 @@ pub async fn remove_member(
             .await?;
     }
     member::Entity::delete_by_id(target.id.clone()).exec(db).await?;
-    Ok(())
+    Ok(MembershipChange::of(scope.org_id()))
 }

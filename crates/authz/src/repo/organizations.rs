@@ -7,6 +7,7 @@ use sea_orm::{
 };
 
 use crate::grant::{OrganizationDelete, OrganizationUpdate};
+use crate::memberships::MembershipChange;
 use crate::scope::{OrgScope, Permit};
 
 /// The organization row itself, updated. Needs `organization:update`.
@@ -17,12 +18,13 @@ pub async fn update_organization(
     db: &impl ConnectionTrait,
     permit: &Permit<'_, OrganizationUpdate>,
     change: organization::ActiveModel,
-) -> Result<organization::Model, DbErr> {
+) -> Result<(organization::Model, MembershipChange), DbErr> {
     let change = organization::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(permit.org_id().to_owned()),
         ..change
     };
-    change.update(db).await
+    // Memberships carry the organization's row: they are read again with the change.
+    Ok((change.update(db).await?, MembershipChange::of(permit.org_id())))
 }
 
 /// Deletes the organization and everything in it. Needs `organization:delete`.
@@ -32,7 +34,7 @@ pub async fn update_organization(
 pub async fn delete_organization(
     db: &impl ConnectionTrait,
     permit: &Permit<'_, OrganizationDelete>,
-) -> Result<(), DbErr> {
+) -> Result<MembershipChange, DbErr> {
     let org = permit.org_id().to_owned();
     let teams = super::teams::team_ids(db, &org).await?;
     if !teams.is_empty() {
@@ -61,8 +63,8 @@ pub async fn delete_organization(
         .filter(castellan_data::entity::casbin_rule::Column::V1.eq(&org))
         .exec(db)
         .await?;
-    organization::Entity::delete_by_id(org).exec(db).await?;
-    Ok(())
+    organization::Entity::delete_by_id(org.clone()).exec(db).await?;
+    Ok(MembershipChange::of(&org))
 }
 
 /// Serialises changes to one organization's memberships: a no-op write on its row takes the

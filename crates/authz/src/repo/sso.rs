@@ -197,15 +197,17 @@ mod tests {
                 logo: None,
                 created_at: chrono::Utc::now(),
                 metadata: None,
-            },
+            }
+            .into(),
             member: member::Model {
                 id: "m".into(),
                 organization_id: org_id.into(),
                 user_id: "u".into(),
                 role: "owner".into(),
                 created_at: chrono::Utc::now(),
-            },
-            roles: vec!["owner".into()],
+            }
+            .into(),
+            roles: vec!["owner".to_owned()].into(),
         }
     }
 

@@ -114,7 +114,7 @@ impl OrganizationService {
             .await?;
         let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization(&txn, &scope).await?;
-        let updated = repo::set_member_role(&txn, &permit, target.clone(), roles.join(",")).await?;
+        let (updated, change) = repo::set_member_role(&txn, &permit, target.clone(), roles.join(",")).await?;
         // Re-check under the transaction: two owners demoting each other at once must not
         // leave the organization without one.
         if repo::members_with_role(&txn, &scope, CREATOR_ROLE)
@@ -136,6 +136,7 @@ impl OrganizationService {
         )
         .await?;
         txn.commit().await?;
+        self.authz.announce(change).await;
         Ok(updated)
     }
 
@@ -171,7 +172,7 @@ impl OrganizationService {
         }
         let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization(&txn, &scope).await?;
-        repo::remove_member(&txn, &scope, &target).await?;
+        let change = repo::remove_member(&txn, &scope, &target).await?;
         if target_is_creator
             && repo::members_with_role(&txn, &scope, CREATOR_ROLE)
                 .await?
@@ -192,6 +193,7 @@ impl OrganizationService {
         )
         .await?;
         txn.commit().await?;
+        self.authz.announce(change).await;
         if target.user_id == actor.user_id() && actor.active_org() == Some(scope.org_id()) {
             self.sessions.set_active(&actor.auth, None, None).await?;
         }
@@ -214,7 +216,7 @@ impl OrganizationService {
         let me = scope.member().clone();
         let txn = castellan_data::begin_write(&self.db).await?;
         repo::lock_organization(&txn, &scope).await?;
-        repo::remove_member(&txn, &scope, &me).await?;
+        let change = repo::remove_member(&txn, &scope, &me).await?;
         if scope.is_creator()
             && repo::members_with_role(&txn, &scope, CREATOR_ROLE)
                 .await?
@@ -234,6 +236,7 @@ impl OrganizationService {
         )
         .await?;
         txn.commit().await?;
+        self.authz.announce(change).await;
         if actor.active_org() == Some(org_id) {
             self.sessions.set_active(&actor.auth, None, None).await?;
         }

@@ -258,7 +258,7 @@ impl OrganizationService {
                 .map_or(NotSet, |m| Set(Some(m.to_string()))),
         };
         let txn = castellan_data::begin_write(&self.db).await?;
-        let updated = match repo::update_organization(&txn, &permit, row).await {
+        let (updated, announced) = match repo::update_organization(&txn, &permit, row).await {
             Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
                 return Err(OrgError::invalid("ORGANIZATION_SLUG_ALREADY_TAKEN"));
             }
@@ -275,6 +275,7 @@ impl OrganizationService {
         )
         .await?;
         txn.commit().await?;
+        self.authz.announce(announced).await;
         Ok(updated)
     }
 
@@ -296,7 +297,7 @@ impl OrganizationService {
             )
             .await?;
         let txn = castellan_data::begin_write(&self.db).await?;
-        repo::delete_organization(&txn, &permit).await?;
+        let change = repo::delete_organization(&txn, &permit).await?;
         // The log outlives the organization: its deletion is the last entry.
         self.audit(
             &txn,
@@ -308,6 +309,7 @@ impl OrganizationService {
         )
         .await?;
         txn.commit().await?;
+        self.authz.announce(change).await;
         self.authz.invalidate(org_id).await;
         if actor.active_org() == Some(org_id) {
             self.sessions.set_active(&actor.auth, None, Some(None)).await?;

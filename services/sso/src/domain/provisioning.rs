@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use castellan_authz::{OrgScope, admission};
+use castellan_authz::{MembershipChange, OrgScope, admission};
 use castellan_data::DataError;
 use castellan_data::DatabaseTransaction;
 use castellan_data::entity::{member, user};
@@ -106,10 +106,11 @@ impl SsoService {
             .await
             .map_err(SsoError::from)?;
         }
-        let role = self
+        let (role, change) = self
             .seat_in_organization(&txn, connection, &identity, &user, settings, client)
             .await?;
         txn.commit().await.map_err(SsoError::from)?;
+        self.authz.announce_all(change).await;
         Ok(Provisioned {
             user,
             is_new_user,
@@ -119,7 +120,8 @@ impl SsoService {
 
     /// The role the user holds in the connection's organization after this login: a new
     /// member gets the mapped (else default) role, an existing one the mapped role. `None` for
-    /// a personal connection, or one whose organization is gone.
+    /// a personal connection, or one whose organization is gone. With it, the change of an
+    /// existing membership to announce once committed.
     async fn seat_in_organization(
         &self,
         txn: &DatabaseTransaction,
@@ -128,16 +130,16 @@ impl SsoService {
         user: &user::Model,
         settings: &Provisioning,
         client: &Client,
-    ) -> Result<Option<String>, LoginFailure> {
+    ) -> Result<(Option<String>, Option<MembershipChange>), LoginFailure> {
         let Some(org_id) = connection.row.organization_id.as_deref() else {
-            return Ok(None);
+            return Ok((None, None));
         };
         if admission::connection_organization(txn, &connection.row)
             .await
             .map_err(SsoError::from)?
             .is_none()
         {
-            return Ok(None);
+            return Ok((None, None));
         }
         let mapped = mapped_role(&settings.role_mapping, &identity.groups);
         let membership = self
@@ -152,13 +154,16 @@ impl SsoService {
             user,
             client,
         };
-        Ok(Some(match membership {
+        Ok(match membership {
             None => {
                 let granted = mapped.unwrap_or_else(|| settings.default_role.clone());
-                self.admit_member(txn, &seat, granted).await?
+                (Some(self.admit_member(txn, &seat, granted).await?), None)
             }
-            Some(scope) => self.map_role(txn, &seat, &scope, mapped).await?,
-        }))
+            Some(scope) => {
+                let (role, change) = self.map_role(txn, &seat, &scope, mapped).await?;
+                (Some(role), change)
+            }
+        })
     }
 
     /// Makes the user a member with `role`, and records it.
@@ -192,23 +197,23 @@ impl SsoService {
         seat: &Seat<'_>,
         scope: &OrgScope,
         mapped: Option<String>,
-    ) -> Result<String, LoginFailure> {
+    ) -> Result<(String, Option<MembershipChange>), LoginFailure> {
         let current = scope.member().role.clone();
         let is_owner = scope
             .roles()
             .iter()
             .any(|r| r == castellan_authz::permissions::CREATOR_ROLE);
         let Some(mapped) = mapped.filter(|m| *m != current && !is_owner) else {
-            return Ok(current);
+            return Ok((current, None));
         };
-        admission::set_role_from_idp(txn, &seat.connection.row, scope, mapped.clone())
+        let (_, change) = admission::set_role_from_idp(txn, &seat.connection.row, scope, mapped.clone())
             .await
             .map_err(SsoError::from)?;
         let details =
             json!({ "userId": seat.user.id, "from": current, "to": mapped, "groups": seat.identity.groups });
         self.audit(txn, seat.note("sso.member.role_mapped", details), seat.client)
             .await?;
-        Ok(mapped)
+        Ok((mapped, Some(change)))
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use castellan_authz::MembershipChange;
 use castellan_authz::admission;
 use castellan_data::DatabaseTransaction;
 use castellan_data::entity::{scim_connection, scim_group};
@@ -154,23 +155,27 @@ impl SsoService {
     }
 
     /// Gives each of `users` the role their groups now map to (members of the organization
-    /// only; owners keep theirs).
+    /// only; owners keep theirs). Returns the changes to announce once committed.
     async fn remap_roles(
         &self,
         txn: &DatabaseTransaction,
         connection: &scim_connection::Model,
         users: impl IntoIterator<Item = &String>,
-    ) -> SsoResult<()> {
+    ) -> SsoResult<Vec<MembershipChange>> {
         let settings = self.provisioning_in(txn, &connection.provider_id).await?;
+        let mut changes = Vec::new();
         for user_id in users {
             let role = self.mapped_scim_role(txn, connection, &settings, user_id).await?;
-            if let Some((from, to)) = admission::scim_set_role(txn, connection, user_id, &role).await? {
+            if let Some((from, to, change)) =
+                admission::scim_set_role(txn, connection, user_id, &role).await?
+            {
                 let details = json!({ "userId": user_id, "from": from, "to": to, "via": "scim" });
                 self.scim_audit(txn, connection, "member.role_update", details)
                     .await?;
+                changes.push(change);
             }
         }
-        Ok(())
+        Ok(changes)
     }
 
     /// Every member must be a user this connection provisioned.
@@ -221,12 +226,13 @@ impl SsoService {
         .await
         .map_err(|e| self.conflict_as_uniqueness(e, "displayName"))?;
         scim::set_group_members(&txn, &row, &fields.members).await?;
-        self.remap_roles(&txn, connection, &fields.members).await?;
+        let changes = self.remap_roles(&txn, connection, &fields.members).await?;
         let details =
             json!({ "groupId": row.id, "displayName": fields.display_name, "members": fields.members.len() });
         self.scim_audit(&txn, connection, "scim.group.created", details)
             .await?;
         txn.commit().await?;
+        self.authz.announce_all(changes).await;
         Ok(Value::Object(self.group_resource(&row, &fields.members)))
     }
 
@@ -348,11 +354,12 @@ impl SsoService {
         scim::set_group_members(&txn, &saved, &fields.members).await?;
         // A rename can change the mapping as much as a change of members.
         let touched: BTreeSet<&String> = before.iter().chain(&fields.members).collect();
-        self.remap_roles(&txn, connection, touched).await?;
+        let changes = self.remap_roles(&txn, connection, touched).await?;
         let details = json!({ "groupId": saved.id, "displayName": fields.display_name, "members": fields.members.len() });
         self.scim_audit(&txn, connection, "scim.group.updated", details)
             .await?;
         txn.commit().await?;
+        self.authz.announce_all(changes).await;
         Ok(Value::Object(self.group_resource(&saved, &fields.members)))
     }
 
@@ -367,11 +374,12 @@ impl SsoService {
             .ok_or_else(|| refused(ScimError::not_found(format!("Group {id} not found"))))?;
         let members = scim::group_members(&txn, &row).await?;
         scim::delete_group(&txn, &row).await?;
-        self.remap_roles(&txn, connection, &members).await?;
+        let changes = self.remap_roles(&txn, connection, &members).await?;
         let details = json!({ "groupId": row.id, "displayName": display_name_of(&row) });
         self.scim_audit(&txn, connection, "scim.group.deleted", details)
             .await?;
         txn.commit().await?;
+        self.authz.announce_all(changes).await;
         Ok(())
     }
 }

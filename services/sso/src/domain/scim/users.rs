@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use castellan_authz::MembershipChange;
 use castellan_authz::admission::{self, Deprovisioned};
 use castellan_data::DatabaseTransaction;
 use castellan_data::entity::{member, scim_connection, scim_user, user};
@@ -303,9 +304,9 @@ impl SsoService {
         txn: &DatabaseTransaction,
         connection: &scim_connection::Model,
         user_id: &str,
-    ) -> SsoResult<()> {
+    ) -> SsoResult<Option<MembershipChange>> {
         match admission::scim_remove_member(txn, connection, user_id).await? {
-            Deprovisioned::Removed(row) => {
+            Deprovisioned::Removed(row, change) => {
                 let details = json!({ "userId": user_id, "role": row.role, "via": "scim" });
                 castellan_audit::record(
                     txn,
@@ -322,9 +323,9 @@ impl SsoService {
                     self.now(),
                 )
                 .await?;
-                Ok(())
+                Ok(Some(change))
             }
-            Deprovisioned::NotAMember => Ok(()),
+            Deprovisioned::NotAMember => Ok(None),
             Deprovisioned::OnlyOwner => Err(refused(ScimError::bad(
                 ScimType::Mutability,
                 "The organization's only owner cannot be deprovisioned: make someone else an owner first",
@@ -498,9 +499,10 @@ impl SsoService {
         )
         .await
         .map_err(|e| self.conflict_as_uniqueness(e, "userName"))?;
+        let mut left = None;
         match (was_active, profile.active) {
             (true, false) => {
-                self.scim_leave(&txn, connection, &user.id).await?;
+                left = self.scim_leave(&txn, connection, &user.id).await?;
                 self.user_audit(
                     &txn,
                     connection,
@@ -527,6 +529,7 @@ impl SsoService {
             }
         }
         txn.commit().await?;
+        self.authz.announce_all(left).await;
         if was_active && !profile.active {
             self.sessions.revoke_all(&user.id, None).await?;
         }
@@ -544,13 +547,14 @@ impl SsoService {
             .await?
             .ok_or_else(|| refused(ScimError::not_found(format!("User {id} not found"))))?;
         let user = users::find_by_id(&txn, &row.user_id).await?;
-        self.scim_leave(&txn, connection, &row.user_id).await?;
+        let left = self.scim_leave(&txn, connection, &row.user_id).await?;
         scim::delete_user(&txn, connection, &row.user_id).await?;
         if let Some(user) = &user {
             self.user_audit(&txn, connection, "scim.user.deleted", user, Value::Null)
                 .await?;
         }
         txn.commit().await?;
+        self.authz.announce_all(left).await;
         self.sessions.revoke_all(&row.user_id, None).await?;
         Ok(())
     }

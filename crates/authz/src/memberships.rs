@@ -189,6 +189,7 @@ fn evict_oldest_quarter(orgs: &mut HashMap<String, OrgMembers>) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::disallowed_methods, reason = "test rows need a time, any time")]
     use super::*;
 
     fn membership(org: &str, user: &str, role: &str) -> Membership {

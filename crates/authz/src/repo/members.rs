@@ -23,15 +23,30 @@ pub async fn members_with_users(
 ) -> Result<(Vec<(member::Model, Option<user::Model>)>, u64), DbErr> {
     let query = member::Entity::find().filter(member::Column::OrganizationId.eq(scope.org_id()));
     let total = query.clone().count(db).await?;
-    // The page and its users in one query, read in order from (organizationId, createdAt).
-    let joined = query
+    // The page first, then its users: joined in one query, Postgres would join every row the
+    // offset skips (5,000 user lookups for a page at offset 5,000).
+    let rows = query
         .order_by_asc(member::Column::CreatedAt)
         .order_by_asc(member::Column::Id)
         .limit(limit.min(MAX_PAGE))
         .offset(offset.min(MAX_OFFSET))
-        .find_also_related(user::Entity)
         .all(db)
         .await?;
+    let ids: Vec<String> = rows.iter().map(|m| m.user_id.clone()).collect();
+    let mut users: std::collections::HashMap<String, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let joined = rows
+        .into_iter()
+        .map(|m| {
+            let u = users.remove(&m.user_id);
+            (m, u)
+        })
+        .collect();
     Ok((joined, total))
 }
 

@@ -93,7 +93,8 @@ async fn membership_cache_hits(app: &TestApp) -> u64 {
 }
 
 /// A replica remembers memberships; a member demoted or removed on another replica is refused
-/// by it on the very next request (Redis pub/sub drops its copy before the change is answered).
+/// by it on the very next request: the change is announced over Redis pub/sub, and answered
+/// only once every replica confirmed dropping its copy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_membership_change_on_one_replica_is_seen_by_the_others_on_the_very_next_request() {
     use castellan_e2e::orgs;
@@ -157,6 +158,11 @@ async fn a_membership_change_on_one_replica_is_seen_by_the_others_on_the_very_ne
     assert_eq!(refused.json["code"], "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION");
     // The one who stays is still served, from a fresh read.
     assert_eq!(admin_on_b.get(&members).await.json["total"], 2);
+
+    // B also keeps the sessions it served in its own memory: a sign-out on A ends it there too.
+    assert_eq!(admin_on_b.session().await["user"]["id"], admin_row["userId"]);
+    admin_on_a.post("/sign-out", &json!({})).await;
+    assert_eq!(admin_on_b.session().await, Value::Null);
 }
 
 /// Two replicas behind one address (a round-robin proxy), brute-forced in parallel: Better

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use casbin::{CoreApi, DefaultModel, Enforcer, Filter, MgmtApi};
-use castellan_cache::Cache;
+use castellan_cache::{Cache, Freshness};
 use castellan_data::entity::{member, organization};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::adapter::SeaOrmAdapter;
 use crate::grant::Grant;
-use crate::memberships::{Freshness, Membership, MembershipChange, Memberships};
+use crate::memberships::{Membership, MembershipChange, Memberships};
 use crate::permissions::{Statements, split_roles};
 use crate::scope::{OrgScope, Permit};
 use crate::{BUILTIN_POLICY, MODEL};
@@ -297,7 +297,7 @@ impl Authorizer {
     pub async fn announce(&self, change: MembershipChange) {
         self.forget_memberships(change.org_id());
         if let Some(cache) = &self.cache
-            && let Err(e) = cache.publish(MEMBERSHIP_CHANNEL, change.org_id()).await
+            && let Err(e) = cache.announce(MEMBERSHIP_CHANNEL, change.org_id()).await
         {
             tracing::error!(error = %e, "could not broadcast a membership change");
         }
@@ -437,7 +437,7 @@ impl Authorizer {
     pub async fn invalidate(&self, org_id: &str) {
         self.forget(org_id);
         if let Some(cache) = &self.cache
-            && let Err(e) = cache.publish(INVALIDATION_CHANNEL, org_id).await
+            && let Err(e) = cache.announce(INVALIDATION_CHANNEL, org_id).await
         {
             tracing::error!(error = %e, "could not broadcast a policy change");
         }

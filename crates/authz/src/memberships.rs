@@ -3,62 +3,16 @@
 //!
 //! Correctness rests on invalidation, never on time: every change to a membership or to an
 //! organization drops that organization's entries here and, through Redis pub/sub, on every
-//! other replica. Two races are closed:
-//! - a load that read the database before a change committed must not store what it read after
-//!   the change was announced: every invalidation bumps a generation, and a load stores its row
-//!   only if the generation it started under is still current;
-//! - a replica that is not subscribed (Redis down, the subscription reconnecting) could miss an
-//!   announcement: while not [`Freshness::live`], nothing is read from or stored in the cache,
-//!   and it is emptied when the subscription comes back.
+//! other replica, with the races closed as [`castellan_cache::Freshness`] describes.
 //!
 //! Non-members are not remembered, so a new membership needs no announcement.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use castellan_cache::Freshness;
 use castellan_data::entity::{member, organization};
-
-/// Whether this replica's caches may be used, and the generation that orders loads against
-/// invalidations. Shared by the membership and policy caches.
-#[derive(Debug)]
-pub(crate) struct Freshness {
-    live: AtomicBool,
-    generation: AtomicU64,
-}
-
-impl Freshness {
-    /// `live` is false for a replica that shares its database and must first subscribe.
-    pub(crate) fn new(live: bool) -> Self {
-        Self {
-            live: AtomicBool::new(live),
-            generation: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn live(&self) -> bool {
-        self.live.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_live(&self, live: bool) {
-        self.live.store(live, Ordering::Release);
-        self.bump();
-    }
-
-    /// The generation a load starts under; see [`Freshness::still`].
-    pub(crate) fn ticket(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// No invalidation happened since `ticket` was taken, and the cache is live.
-    pub(crate) fn still(&self, ticket: u64) -> bool {
-        self.live() && self.generation.load(Ordering::Acquire) == ticket
-    }
-
-    pub(crate) fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-}
 
 /// A committed change to an organization's memberships or to its row, which every replica must
 /// hear of: the repository functions that make such changes return one, and the caller hands

@@ -6,12 +6,14 @@
 
 mod memory;
 mod redis_store;
+mod replica;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use memory::MemoryStore;
 pub use redis_store::RedisStore;
+pub use replica::{Freshness, ReplicaMap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -136,14 +138,17 @@ impl Cache {
 }
 
 impl Cache {
-    /// Broadcasts `message` to every replica's subscribers of `channel` (no-op in process).
+    /// Broadcasts `message` to every replica's subscribers of `channel`, and returns once each
+    /// replica that received it has handled it (or after half a second, logged): a change
+    /// announced before it is answered is then seen by the very next request anywhere. No-op
+    /// in process.
     ///
     /// # Errors
     /// Redis failures.
-    pub async fn publish(&self, channel: &str, message: &str) -> CacheResult<()> {
+    pub async fn announce(&self, channel: &str, message: &str) -> CacheResult<()> {
         match self {
             Self::Memory(_) => Ok(()),
-            Self::Redis(r) => r.publish(channel, message).await,
+            Self::Redis(r) => r.announce(channel, message).await,
         }
     }
 

@@ -16,6 +16,20 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {count, ttl}
 ";
 
+/// How long an announcement waits for every subscribed replica to confirm it has acted on it.
+const ANNOUNCE_WAIT: Duration = Duration::from_millis(500);
+
+/// A token no other announcement (from any replica) carries.
+fn nonce() -> String {
+    use std::hash::BuildHasher as _;
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: LazyLock<u64> =
+        LazyLock::new(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{:016x}{:x}", *SEED, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
     client: redis::Client,
@@ -68,9 +82,61 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(crate) async fn publish(&self, channel: &str, message: &str) -> CacheResult<()> {
-        let _: i64 = self.conn.clone().publish(self.key(channel), message).await?;
+    /// Publishes `message` and waits (at most [`ANNOUNCE_WAIT`]) until every replica that
+    /// received it has confirmed handling it: each subscriber pushes to a list named by the
+    /// announcement's nonce once its handler returned.
+    pub(crate) async fn announce(&self, channel: &str, message: &str) -> CacheResult<()> {
+        let nonce = nonce();
+        let acks = self.key(&format!("ack:{nonce}"));
+        let receivers: u64 = self
+            .conn
+            .clone()
+            .publish(self.key(channel), format!("{nonce} {message}"))
+            .await?;
+        if receivers == 0 {
+            return Ok(());
+        }
+        // A connection of its own: a blocking pop would hold up every command queued behind it
+        // on the shared one.
+        let mut waiting = self.client.get_multiplexed_async_connection().await?;
+        let deadline = tokio::time::Instant::now() + ANNOUNCE_WAIT;
+        let mut confirmed = 0;
+        while confirmed < receivers {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let popped: Option<(String, String)> = waiting.blpop(&acks, left.as_secs_f64()).await?;
+            if popped.is_none() {
+                break;
+            }
+            confirmed += 1;
+        }
+        let _: u64 = self.conn.clone().del(&acks).await?;
+        if confirmed < receivers {
+            tracing::warn!(
+                channel,
+                receivers,
+                confirmed,
+                "not every replica confirmed an announcement in time"
+            );
+        }
         Ok(())
+    }
+
+    /// Confirms an announcement's handling to the replica waiting for it.
+    async fn confirm(&self, nonce: &str) {
+        let acks = self.key(&format!("ack:{nonce}"));
+        let pushed: Result<(), redis::RedisError> = redis::pipe()
+            .rpush(&acks, 1)
+            .ignore()
+            .expire(&acks, 10)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await;
+        if let Err(e) = pushed {
+            tracing::warn!(error = %e, "could not confirm an announcement");
+        }
     }
 
     pub(crate) async fn subscribe(&self, channels: &[&'static str], subscriber: &dyn crate::Subscriber) {
@@ -91,8 +157,16 @@ impl RedisStore {
                                 .iter()
                                 .find(|(key, _)| key == msg.get_channel_name())
                                 .map(|(_, name)| *name);
-                            if let (Some(channel), Ok(text)) = (channel, msg.get_payload::<String>()) {
-                                subscriber.message(channel, &text);
+                            let Some(channel) = channel else { continue };
+                            let Ok(text) = msg.get_payload::<String>() else {
+                                continue;
+                            };
+                            match text.split_once(' ') {
+                                Some((nonce, message)) => {
+                                    subscriber.message(channel, message);
+                                    self.confirm(nonce).await;
+                                }
+                                None => subscriber.message(channel, &text),
                             }
                         }
                         subscriber.connected(false);

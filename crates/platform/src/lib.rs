@@ -32,16 +32,24 @@ const AUTHZ_CACHE_ORGS: usize = 10_000;
 /// Memberships a replica remembers at once (a few hundred bytes each).
 const AUTHZ_CACHE_MEMBERSHIPS: usize = 200_000;
 
-/// Hands the other replicas' announcements to the authorizer.
-struct AuthzListener(Arc<Authorizer>);
+/// Hands the other replicas' announcements to what keeps copies of shared state.
+struct ReplicaListener {
+    authz: Arc<Authorizer>,
+    sessions: Arc<castellan_session::SessionManager>,
+}
 
-impl castellan_cache::Subscriber for AuthzListener {
-    fn message(&self, channel: &str, org_id: &str) {
-        self.0.heard(channel, org_id);
+impl castellan_cache::Subscriber for ReplicaListener {
+    fn message(&self, channel: &str, message: &str) {
+        if channel == castellan_session::SESSION_CHANNEL {
+            self.sessions.heard(message);
+        } else {
+            self.authz.heard(channel, message);
+        }
     }
 
     fn connected(&self, live: bool) {
-        self.0.subscribed(live);
+        self.authz.subscribed(live);
+        self.sessions.subscribed(live);
     }
 }
 
@@ -98,20 +106,6 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<Platform> {
         )
         .context("loading policies")?,
     );
-    // Other replicas announce policy and membership changes; drop our copies.
-    let listener = authz.clone();
-    let subscription = cache.clone();
-    tokio::spawn(async move {
-        subscription
-            .subscribe(
-                &[
-                    castellan_authz::INVALIDATION_CHANNEL,
-                    castellan_authz::MEMBERSHIP_CHANNEL,
-                ],
-                &AuthzListener(listener),
-            )
-            .await;
-    });
     let clock: Arc<dyn castellan_data::Clock> = Arc::new(SystemClock);
     let outbox = Outbox::new(db.clone(), mailer, settings.secrets.clone(), clock.clone());
     tokio::spawn(outbox.clone().run());
@@ -125,7 +119,24 @@ pub async fn bootstrap(settings: Settings) -> anyhow::Result<Platform> {
     )
     .context("preparing webhook delivery")?;
     tokio::spawn(webhooks.clone().run());
-    let http = AuthState::new(settings, db, cache, clock, passwords);
+    let http = AuthState::new(settings, db, cache.clone(), clock, passwords);
+    // Other replicas announce policy, membership and session changes; drop our copies.
+    let listener = ReplicaListener {
+        authz: authz.clone(),
+        sessions: http.sessions.clone(),
+    };
+    tokio::spawn(async move {
+        cache
+            .subscribe(
+                &[
+                    castellan_authz::INVALIDATION_CHANNEL,
+                    castellan_authz::MEMBERSHIP_CHANNEL,
+                    castellan_session::SESSION_CHANNEL,
+                ],
+                &listener,
+            )
+            .await;
+    });
     Ok(Platform {
         http,
         authz,

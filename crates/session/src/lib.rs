@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use castellan_cache::{Cache, CacheError};
+use castellan_cache::{Cache, CacheError, Freshness, ReplicaMap};
 use castellan_config::SessionSettings;
 use castellan_crypto::{random, signing};
 use castellan_data::entity::{session, user};
@@ -114,11 +114,25 @@ impl Actor {
     }
 }
 
+/// Redis channel that carries the cache keys of sessions whose cached copies changed or ended.
+pub const SESSION_CHANNEL: &str = "sessions:changed";
+
+/// Sessions a replica keeps in its own memory in front of Redis.
+const REPLICA_SESSIONS: usize = 100_000;
+
 pub struct SessionManager {
     db: DatabaseConnection,
     cache: Cache,
     settings: SessionSettings,
     clock: Arc<dyn Clock>,
+    /// With Redis, each replica also keeps the sessions it served, so a warm request costs no
+    /// Redis round trip. Every change to a cached session is announced on [`SESSION_CHANNEL`]
+    /// and drops every replica's copy before it is answered; a replica that is not subscribed
+    /// keeps none (see [`Freshness`]). Never used with the in-process cache, which is local.
+    /// A copy is also kept no longer than Redis keeps its own (`cache_ttl`), so a change that is
+    /// not announced is seen no later than before.
+    replica: ReplicaMap<(AuthSession, DateTime<Utc>)>,
+    freshness: Freshness,
 }
 
 fn to_delta(d: Duration) -> TimeDelta {
@@ -142,7 +156,48 @@ impl SessionManager {
             cache,
             settings,
             clock,
+            replica: ReplicaMap::new(REPLICA_SESSIONS),
+            freshness: Freshness::new(false),
         }
+    }
+
+    /// Whether this replica hears the others' announcements ([`Cache::subscribe`]). Either way
+    /// its copies are dropped: announcements may have been missed.
+    pub fn subscribed(&self, live: bool) {
+        self.freshness.set_live(live);
+        self.replica.clear();
+    }
+
+    /// Another replica announced that these sessions (space-separated cache keys) changed.
+    pub fn heard(&self, keys: &str) {
+        let keys: Vec<String> = keys.split(' ').map(str::to_owned).collect();
+        self.freshness.bump();
+        self.replica.remove(&keys);
+    }
+
+    /// How many sessions this replica keeps in its own memory (for tests).
+    #[must_use]
+    pub fn replica_sessions(&self) -> usize {
+        self.replica.len()
+    }
+
+    /// Drops the cached copies of `keys` in Redis, here and on every other replica.
+    async fn drop_cached(&self, keys: &[String]) -> SessionResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // Here first: this replica's copy must not outlive a Redis that fails the delete.
+        self.freshness.bump();
+        self.replica.remove(keys);
+        self.cache.delete(keys).await?;
+        self.announce(keys).await
+    }
+
+    async fn announce(&self, keys: &[String]) -> SessionResult<()> {
+        self.freshness.bump();
+        self.replica.remove(keys);
+        self.cache.announce(SESSION_CHANNEL, &keys.join(" ")).await?;
+        Ok(())
     }
 
     /// The shared cache (Redis when configured): for what must hold across replicas beyond
@@ -251,6 +306,15 @@ impl SessionManager {
     pub async fn find(&self, token: &str) -> SessionResult<Option<AuthSession>> {
         let now = self.now();
         let key = cache_key(token);
+        if let Some((auth, kept_until)) = self.replica.get(&self.freshness, &key)
+            && kept_until > now
+            && auth.session.expires_at > now
+            && auth.session.token == token
+        {
+            castellan_metrics::cache_lookup(&castellan_metrics::SESSION_CACHE, true);
+            return Ok(Some(auth));
+        }
+        let ticket = self.freshness.ticket();
         match self.cache.get(&key).await {
             Ok(Some(json)) => {
                 if let Ok(auth) = serde_json::from_str::<AuthSession>(&json)
@@ -258,6 +322,7 @@ impl SessionManager {
                     && auth.session.token == token
                 {
                     castellan_metrics::cache_lookup(&castellan_metrics::SESSION_CACHE, true);
+                    self.keep(ticket, &key, &auth);
                     return Ok(Some(auth));
                 }
             }
@@ -277,7 +342,15 @@ impl SessionManager {
         };
         let auth = AuthSession { session: row, user };
         self.remember(&auth).await;
+        self.keep(ticket, &key, &auth);
         Ok(Some(auth))
+    }
+
+    /// This replica's copy of a session loaded under `ticket`.
+    fn keep(&self, ticket: u64, key: &str, auth: &AuthSession) {
+        let kept_until = self.now() + to_delta(self.settings.cache_ttl);
+        self.replica
+            .put(&self.freshness, ticket, key, (auth.clone(), kept_until));
     }
 
     async fn remember(&self, auth: &AuthSession) {
@@ -312,12 +385,14 @@ impl SessionManager {
         let now = self.now();
         let expires_at = now + to_delta(self.settings.expires_in);
         if !sessions::extend(&self.db, &auth.session.token, expires_at, now).await? {
-            self.cache.delete(&[cache_key(&auth.session.token)]).await?;
+            self.drop_cached(&[cache_key(&auth.session.token)]).await?;
             return Ok(false);
         }
         auth.session.expires_at = expires_at;
         auth.session.updated_at = now;
         self.remember(auth).await;
+        // Other replicas hold the copy with the old expiry.
+        self.announce(&[cache_key(&auth.session.token)]).await?;
         Ok(true)
     }
 
@@ -348,7 +423,7 @@ impl SessionManager {
         }
         row.updated_at = Set(self.now());
         let session = sessions::update(&self.db, row).await?;
-        self.cache.delete(&[cache_key(&session.token)]).await?;
+        self.drop_cached(&[cache_key(&session.token)]).await?;
         Ok(AuthSession {
             session,
             user: auth.user.clone(),
@@ -373,10 +448,10 @@ impl SessionManager {
     /// # Errors
     /// Storage failures.
     pub async fn revoke(&self, token: &str) -> SessionResult<bool> {
-        self.cache.delete(&[cache_key(token)]).await?;
+        self.drop_cached(&[cache_key(token)]).await?;
         let deleted = sessions::delete_by_token(&self.db, token, self.now()).await?;
         // Again after the delete: a concurrent reader may have re-cached the row in between.
-        self.cache.delete(&[cache_key(token)]).await?;
+        self.drop_cached(&[cache_key(token)]).await?;
         Ok(deleted)
     }
 
@@ -386,12 +461,12 @@ impl SessionManager {
     /// Storage failures.
     pub async fn revoke_all(&self, user_id: &str, keep: Option<&str>) -> SessionResult<()> {
         let keys = self.user_cache_keys(user_id, keep).await?;
-        self.cache.delete(&keys).await?;
+        self.drop_cached(&keys).await?;
         match keep {
             Some(token) => sessions::delete_for_user_except(&self.db, user_id, token, self.now()).await?,
             None => sessions::delete_for_user(&self.db, user_id, self.now()).await?,
         }
-        self.cache.delete(&keys).await?;
+        self.drop_cached(&keys).await?;
         Ok(())
     }
 
@@ -401,8 +476,7 @@ impl SessionManager {
     /// Storage failures.
     pub async fn forget_user(&self, user_id: &str) -> SessionResult<()> {
         let keys = self.user_cache_keys(user_id, None).await?;
-        self.cache.delete(&keys).await?;
-        Ok(())
+        self.drop_cached(&keys).await
     }
 
     async fn user_cache_keys(&self, user_id: &str, except: Option<&str>) -> SessionResult<Vec<String>> {

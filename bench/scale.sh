@@ -70,6 +70,7 @@ endpoints() {
   hit "${p}_sa" "$base" POST /organization/set-active "{\"organizationId\":\"$small\"}" "$cs"
   hit "${p}_lm" "$base" GET "/organization/list-members?organizationId=$small&limit=100" "" "$cs"
   if [ -n "$big" ]; then
+    hit "${p}_lmfirst" "$base" GET "/organization/list-members?organizationId=$big&limit=100" "" "$cb"
     hit "${p}_lmbig" "$base" GET "/organization/list-members?organizationId=$big&limit=100&offset=5000" "" "$cb"
   fi
   hit "${p}_gfo" "$base" GET "/organization/get-full-organization?organizationId=$small" "" "$cs"
@@ -198,6 +199,7 @@ for size in $SIZES; do
   echo "| endpoint | req/s | p99 | vs bare actix | vs $first users |"
   echo "|---|---:|---:|---:|---:|"
   for e in gs:get-session hp:has-permission sa:set-active lm:"list-members (small org, 100-row page)" \
+           lmfirst:"list-members (largest org, first 100 rows)" \
            lmbig:"list-members (largest org, 100 rows at offset 5000)" gfo:get-full-organization \
            lui:list-user-invitations; do
     key=${e%%:*}; label=${e#*:}

@@ -334,12 +334,6 @@ impl Authorizer {
         }
     }
 
-    /// How many memberships this replica remembers (for tests).
-    #[must_use]
-    pub fn cached_memberships(&self) -> usize {
-        self.memberships.len()
-    }
-
     /// A casbin decision for the scope's roles; `None` when denied.
     ///
     /// # Errors

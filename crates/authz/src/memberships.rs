@@ -53,15 +53,43 @@ struct OrgMembers {
 /// Bounded by the number of memberships held; past it, the least recently used quarter of the
 /// organizations is dropped at once, which keeps eviction amortised O(log n) per insertion.
 pub(crate) struct Memberships {
-    orgs: RwLock<HashMap<String, OrgMembers>>,
+    orgs: RwLock<Held>,
     clock: AtomicU64,
     capacity: usize,
+}
+
+#[derive(Default)]
+struct Held {
+    orgs: HashMap<String, OrgMembers>,
+    /// Memberships in `orgs`, kept as they come and go rather than summed on each insertion.
+    count: usize,
+}
+
+impl Held {
+    fn remove(&mut self, org_id: &str) {
+        if let Some(gone) = self.orgs.remove(org_id) {
+            self.count -= gone.members.len();
+        }
+    }
+
+    fn evict_oldest_quarter(&mut self) {
+        let mut by_age: Vec<(u64, String)> = self
+            .orgs
+            .iter()
+            .map(|(id, o)| (o.last_used.load(Ordering::Relaxed), id.clone()))
+            .collect();
+        by_age.sort_unstable();
+        let drop = by_age.len().div_ceil(4);
+        for (_, id) in by_age.into_iter().take(drop) {
+            self.remove(&id);
+        }
+    }
 }
 
 impl Memberships {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            orgs: RwLock::new(HashMap::new()),
+            orgs: RwLock::new(Held::default()),
             clock: AtomicU64::new(0),
             capacity: capacity.max(1),
         }
@@ -69,8 +97,8 @@ impl Memberships {
 
     pub(crate) fn get(&self, org_id: &str, user_id: &str) -> Option<Membership> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let orgs = self.orgs.read().unwrap_or_else(PoisonError::into_inner);
-        let org = orgs.get(org_id)?;
+        let held = self.orgs.read().unwrap_or_else(PoisonError::into_inner);
+        let org = held.orgs.get(org_id)?;
         let (member, roles) = org.members.get(user_id)?;
         org.last_used.store(tick, Ordering::Relaxed);
         Some(Membership {
@@ -84,14 +112,14 @@ impl Memberships {
     /// in since (checked under the write lock, so no invalidation can slip in between).
     pub(crate) fn put(&self, freshness: &Freshness, ticket: u64, found: &Membership) {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let mut orgs = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.orgs.write().unwrap_or_else(PoisonError::into_inner);
         if !freshness.still(ticket) {
             return;
         }
-        let held: usize = orgs.values().map(|o| o.members.len()).sum();
-        if held >= self.capacity {
-            evict_oldest_quarter(&mut orgs);
+        if held.count >= self.capacity {
+            held.evict_oldest_quarter();
         }
+        let Held { orgs, count } = &mut *held;
         let org = orgs
             .entry(found.organization.id.clone())
             .or_insert_with(|| OrgMembers {
@@ -100,10 +128,13 @@ impl Memberships {
                 last_used: AtomicU64::new(tick),
             });
         org.last_used.store(tick, Ordering::Relaxed);
-        org.members.insert(
+        let replaced = org.members.insert(
             found.member.user_id.clone(),
             (found.member.clone(), found.roles.clone()),
         );
+        if replaced.is_none() {
+            *count += 1;
+        }
     }
 
     /// Drops an organization's memberships (the generation is bumped by the caller, under
@@ -116,28 +147,12 @@ impl Memberships {
     }
 
     pub(crate) fn clear(&self) {
-        self.orgs.write().unwrap_or_else(PoisonError::into_inner).clear();
+        *self.orgs.write().unwrap_or_else(PoisonError::into_inner) = Held::default();
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.orgs
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|o| o.members.len())
-            .sum()
-    }
-}
-
-fn evict_oldest_quarter(orgs: &mut HashMap<String, OrgMembers>) {
-    let mut by_age: Vec<(u64, String)> = orgs
-        .iter()
-        .map(|(id, o)| (o.last_used.load(Ordering::Relaxed), id.clone()))
-        .collect();
-    by_age.sort_unstable();
-    let drop = by_age.len().div_ceil(4);
-    for (_, id) in by_age.into_iter().take(drop) {
-        orgs.remove(&id);
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.orgs.read().unwrap_or_else(PoisonError::into_inner).count
     }
 }
 

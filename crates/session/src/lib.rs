@@ -175,12 +175,6 @@ impl SessionManager {
         self.replica.remove(&keys);
     }
 
-    /// How many sessions this replica keeps in its own memory (for tests).
-    #[must_use]
-    pub fn replica_sessions(&self) -> usize {
-        self.replica.len()
-    }
-
     /// Drops the cached copies of `keys` in Redis, here and on every other replica.
     async fn drop_cached(&self, keys: &[String]) -> SessionResult<()> {
         if keys.is_empty() {

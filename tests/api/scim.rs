@@ -229,6 +229,10 @@ both_backends! {
         let r = dir.call(reqwest::Method::PUT, &format!("/Users/{id}"), Some(moved)).await;
         scim_error(&r, 400, Some("mutability"));
         assert_eq!(employee.session().await["user"]["email"], email.as_str());
+        // A rename reaches the person's session at once, not when a cached copy expires.
+        let r = dir.patch(&id, json!([{"op": "replace", "path": "displayName", "value": "Renamed By Directory"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(employee.session().await["user"]["name"], "Renamed By Directory");
 
         let r = dir.patch(&id, json!([{"op": "replace", "value": {"active": false}}])).await;
         assert_eq!(r.status, 200, "{}", r.text);

@@ -275,6 +275,8 @@ impl IdentityService {
                         .await
                         .map_err(castellan_data::DataError::from)?;
                     let updated = users::set_two_factor(&self.db, user, true, self.now()).await?;
+                    // The user's other sessions carry `twoFactorEnabled`.
+                    self.sessions.forget_user(&updated.id).await?;
                     // Enabling a factor replaces the session, as Better Auth does.
                     self.sessions.revoke(&auth.session.token).await?;
                     let how = Authentication::of(&auth.session).and(factor);

@@ -111,6 +111,13 @@ impl SsoService {
             .await?;
         txn.commit().await.map_err(SsoError::from)?;
         self.authz.announce_all(change).await;
+        if override_profile && !is_new_user {
+            // The user's other sessions carry the profile the IdP just replaced.
+            self.sessions
+                .forget_user(&user.id)
+                .await
+                .map_err(SsoError::from)?;
+        }
         Ok(Provisioned {
             user,
             is_new_user,

@@ -461,6 +461,7 @@ impl SsoService {
             )));
         }
         let mut user = user;
+        let before = (user.email.clone(), user.name.clone());
         if let Some(email) = profile.email.as_deref().filter(|e| *e != user.email) {
             if users::find_by_email(&txn, email).await?.is_some() {
                 return Err(refused(ScimError::new(
@@ -532,6 +533,9 @@ impl SsoService {
         self.authz.announce_all(left).await;
         if was_active && !profile.active {
             self.sessions.revoke_all(&user.id, None).await?;
+        } else if before != (user.email.clone(), user.name.clone()) {
+            // Their sessions carry the user: cached copies must not show the old profile.
+            self.sessions.forget_user(&user.id).await?;
         }
         Ok(Value::Object(self.user_resource(&saved)))
     }

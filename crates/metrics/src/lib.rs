@@ -260,7 +260,7 @@ mod tests {
         );
         assert_eq!(
             REGISTRY.gather().len(),
-            10,
+            11,
             "one family per metric, none refused as a duplicate"
         );
     }

@@ -587,8 +587,10 @@ pub mod orgs {
 
 /// Node test suites (the Better Auth client suites) run against a started server.
 pub mod node_suite {
+    use std::collections::HashMap;
     use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::sync::{Arc, LazyLock, Mutex};
 
     /// A private copy of a suite's `files` under `target/<name>`, so its `npm ci` never writes
     /// into shared/ or the source tree.
@@ -602,9 +604,25 @@ pub mod node_suite {
         dest
     }
 
+    /// One run at a time per suite directory: `run.sh` installs with `npm ci`, and two installs
+    /// at once in one directory break each other (`ENOTEMPTY`), as the SQLite and the
+    /// Postgres + Redis runs of one suite would on a fresh checkout.
+    fn lock_for(dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
+        static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+            LazyLock::new(Mutex::default);
+        LOCKS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(dir.to_path_buf())
+            .or_default()
+            .clone()
+    }
+
     /// Runs the suite's `run.sh` with `args` and `env`; returns its last non-empty stdout line
     /// (`N passed, M failed`) after printing its output, and whether it exited 0.
     pub async fn run(dir: PathBuf, args: Vec<String>, env: Vec<(&'static str, String)>) -> (String, bool) {
+        let lock = lock_for(&dir);
+        let _one_at_a_time = lock.lock().await;
         let out = tokio::task::spawn_blocking(move || {
             Command::new("bash")
                 .arg(dir.join("run.sh"))

@@ -96,23 +96,9 @@ impl RedisStore {
         if receivers == 0 {
             return Ok(());
         }
-        // A connection of its own: a blocking pop would hold up every command queued behind it
-        // on the shared one.
-        let mut waiting = self.client.get_multiplexed_async_connection().await?;
-        let deadline = tokio::time::Instant::now() + ANNOUNCE_WAIT;
-        let mut confirmed = 0;
-        while confirmed < receivers {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let popped: Option<(String, String)> = waiting.blpop(&acks, left.as_secs_f64()).await?;
-            if popped.is_none() {
-                break;
-            }
-            confirmed += 1;
-        }
-        let _: u64 = self.conn.clone().del(&acks).await?;
+        // The change is made and announced: from here on a failure only shortens the wait.
+        let confirmed = self.confirmations(&acks, receivers).await;
+        let _: Result<u64, _> = self.conn.clone().del(&acks).await;
         if confirmed < receivers {
             tracing::warn!(
                 channel,
@@ -122,6 +108,39 @@ impl RedisStore {
             );
         }
         Ok(())
+    }
+
+    /// How many of `receivers` confirmed on `acks` within [`ANNOUNCE_WAIT`].
+    async fn confirmations(&self, acks: &str, receivers: u64) -> u64 {
+        // A connection of its own: a blocking pop would hold up every command queued behind it
+        // on the shared one.
+        let mut waiting = match self.client.get_multiplexed_async_connection().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not wait for confirmations");
+                return 0;
+            }
+        };
+        let deadline = tokio::time::Instant::now() + ANNOUNCE_WAIT;
+        let mut confirmed = 0;
+        while confirmed < receivers {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match waiting
+                .blpop::<_, Option<(String, String)>>(acks, left.as_secs_f64())
+                .await
+            {
+                Ok(Some(_)) => confirmed += 1,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "waiting for confirmations failed");
+                    break;
+                }
+            }
+        }
+        confirmed
     }
 
     /// Confirms an announcement's handling to the replica waiting for it.

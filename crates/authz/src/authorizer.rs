@@ -303,10 +303,15 @@ impl Authorizer {
         }
     }
 
-    /// [`Authorizer::announce`] for each change.
+    /// [`Authorizer::announce`] for each organization `changes` touch, once: a SCIM group
+    /// change remaps many members of one organization, and each announcement waits for every
+    /// replica's confirmation.
     pub async fn announce_all(&self, changes: impl IntoIterator<Item = MembershipChange>) {
+        let mut seen = std::collections::HashSet::new();
         for change in changes {
-            self.announce(change).await;
+            if seen.insert(change.org_id().to_owned()) {
+                self.announce(change).await;
+            }
         }
     }
 

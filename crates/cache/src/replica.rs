@@ -139,18 +139,13 @@ impl<V: Clone> ReplicaMap<V> {
         inner.order.clear();
     }
 
-    #[must_use]
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .map
             .len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

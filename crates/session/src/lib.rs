@@ -180,7 +180,8 @@ impl SessionManager {
         if keys.is_empty() {
             return Ok(());
         }
-        // Here first: this replica's copy must not outlive a Redis that fails the delete.
+        // Here first: this replica's copy must not outlive a Redis that fails the delete. The
+        // announcement drops it again: a load that read Redis before the delete may have stored it.
         self.freshness.bump();
         self.replica.remove(keys);
         self.cache.delete(keys).await?;

@@ -24,7 +24,17 @@ pub fn route_table() -> Vec<castellan_http::routes::RouteInfo> {
 /// # Errors
 /// See [`Application::build`].
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    Application::build(settings, MOUNTS).await
+    let listener = std::net::TcpListener::bind((settings.host.as_str(), settings.port))
+        .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", settings.host, settings.port))?;
+    build_on(listener, settings).await
+}
+
+/// The hosted pages, unless `HOSTED_PAGES` turns them off.
+fn pages(settings: &Settings) -> Option<castellan_platform::PageMount> {
+    settings
+        .hosted_pages
+        .enabled
+        .then_some(castellan_console::configure as castellan_platform::PageMount)
 }
 
 /// Serves on an already bound listener (tests bind port 0 first, so `BASE_URL` can name the port).
@@ -32,8 +42,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
 /// # Errors
 /// See [`castellan_platform::bootstrap`].
 pub async fn build_on(listener: std::net::TcpListener, settings: Settings) -> anyhow::Result<Application> {
+    let pages = pages(&settings);
     let platform = castellan_platform::bootstrap(settings).await?;
-    Application::serve(listener, platform, MOUNTS)
+    Application::serve_with_pages(listener, platform, MOUNTS, pages)
 }
 
 /// Every migration, and whether the database has it (`castellan migrate --status`).

@@ -66,6 +66,7 @@ mod cors;
 mod email_otp;
 mod email_verification;
 mod examples;
+mod hosted_pages;
 mod hostile_input;
 mod magic_link;
 mod mail_delivery;

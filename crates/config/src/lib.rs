@@ -205,6 +205,23 @@ pub struct Settings {
     /// Better Auth's cookie cache (`SESSION_COOKIE_CACHE`, off by default): how long a signed
     /// `session_data` cookie may answer `get-session` (`SESSION_COOKIE_CACHE_MAX_AGE`, 300 s).
     pub session_cookie_cache: Option<Duration>,
+    pub hosted_pages: HostedPagesSettings,
+}
+
+/// The hosted pages (`HOSTED_PAGES`, `THEME_*`): sign-in, account, organization console and
+/// platform admin, served at the root of the main port.
+#[derive(Debug, Clone)]
+pub struct HostedPagesSettings {
+    /// `HOSTED_PAGES` (on by default): off leaves only the API (and `/metrics`) on the port.
+    pub enabled: bool,
+    /// `THEME_COLOR`: the accent colour, `#rgb` or `#rrggbb` (checked, since it is written
+    /// into a style sheet).
+    pub color: Option<String>,
+    /// `THEME_LOGO_URL`: an `https://` URL or a path on this origin, shown beside `APP_NAME`.
+    pub logo_url: Option<String>,
+    /// `THEME_CSS_FILE`: a style sheet read at start-up and served after the built-in one, for
+    /// everything colours and a logo do not cover.
+    pub extra_css: Option<String>,
 }
 
 /// Magic links (`MAGIC_LINK_*`).
@@ -268,6 +285,46 @@ pub struct WebhookSettings {
 
 /// Standard Webhooks' recommended schedule: about 28 hours of retries after the first attempt.
 pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+fn hosted_pages(
+    get: &dyn Fn(&str) -> Option<String>,
+    flag: &dyn Fn(&str, bool) -> bool,
+) -> Result<HostedPagesSettings, ConfigError> {
+    let color = get("THEME_COLOR");
+    if let Some(c) = &color {
+        let hex = c.strip_prefix('#').unwrap_or("");
+        if !matches!(hex.len(), 3 | 6) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigError::Invalid {
+                name: "THEME_COLOR",
+                reason: format!("{c:?} is not a colour such as #0b5fff"),
+            });
+        }
+    }
+    let logo_url = get("THEME_LOGO_URL");
+    if let Some(logo) = &logo_url {
+        let path = logo.starts_with('/') && !logo.starts_with("//");
+        let https = Url::parse(logo).is_ok_and(|u| u.scheme() == "https");
+        if !(path || https) || logo.contains(['"', '\\', '<', '>', '\'']) {
+            return Err(ConfigError::Invalid {
+                name: "THEME_LOGO_URL",
+                reason: format!("{logo:?} is neither an https:// URL nor a path on this origin"),
+            });
+        }
+    }
+    let extra_css = match get("THEME_CSS_FILE") {
+        None => None,
+        Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+            name: "THEME_CSS_FILE",
+            reason: format!("{path}: {e}"),
+        })?),
+    };
+    Ok(HostedPagesSettings {
+        enabled: flag("HOSTED_PAGES", true),
+        color,
+        logo_url,
+        extra_css,
+    })
+}
 
 /// `150ms`, `5s`, `5m`, `2h`: a number and a unit.
 fn parse_duration(raw: &str) -> Option<Duration> {
@@ -384,6 +441,7 @@ impl Settings {
             })
             .unwrap_or_else(|| vec!["x-forwarded-for".to_owned()]);
         let social = social::from_vars(&get, &flag)?;
+        let hosted_pages = hosted_pages(&get, &flag)?;
 
         Ok(Self {
             host,
@@ -457,6 +515,7 @@ impl Settings {
                 )?,
                 disable_sign_up: flag("MAGIC_LINK_DISABLE_SIGN_UP", false),
             },
+            hosted_pages,
             session_cookie_cache: if flag("SESSION_COOKIE_CACHE", false) {
                 let secs = ranged(
                     get("SESSION_COOKIE_CACHE_MAX_AGE"),

@@ -55,6 +55,9 @@ impl castellan_cache::Subscriber for ReplicaListener {
 
 pub use castellan_http::Mount;
 
+/// Routes served at the root rather than under the base path (the hosted pages).
+pub type PageMount = fn(&mut web::ServiceConfig);
+
 /// Everything a running Castellan holds: the HTTP layer's state and what only the domains use.
 #[derive(Clone)]
 pub struct Platform {
@@ -197,6 +200,20 @@ impl Application {
         platform: Platform,
         mounts: &'static [Mount],
     ) -> anyhow::Result<Self> {
+        Self::serve_with_pages(listener, platform, mounts, None)
+    }
+
+    /// [`Application::serve`], with pages mounted at the root beside the API (the hosted pages
+    /// of the `castellan` binary; the single-service binaries serve only their API).
+    ///
+    /// # Errors
+    /// A listener actix cannot take.
+    pub fn serve_with_pages(
+        listener: TcpListener,
+        platform: Platform,
+        mounts: &'static [Mount],
+        pages: Option<PageMount>,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let http = web::Data::new(platform.http.clone());
         let authz = web::Data::from(platform.authz.clone());
@@ -251,6 +268,9 @@ impl Application {
                 .configure(|cfg| {
                     if metrics_addr.is_none() {
                         cfg.route("/metrics", web::get().to(metrics));
+                    }
+                    if let Some(pages) = pages {
+                        pages(cfg);
                     }
                 })
                 .default_service(web::to(not_found))

@@ -86,6 +86,7 @@ mod sessions;
 mod sign_in;
 mod social;
 mod sso;
+mod sso_setup;
 mod tenant_isolation;
 mod tokens;
 mod two_factor;

@@ -147,6 +147,16 @@ function showLinkError() {
   notice.textContent = known[error] || `Something went wrong (${error.slice(0, 80)}).`;
 }
 
+// "group = role" lines to an object; blank lines ignored.
+function roleMapping(text) {
+  const out = {};
+  for (const line of (text || "").split("\n")) {
+    const [group, role] = line.split("=").map((x) => (x || "").trim());
+    if (group && role) out[group] = role;
+  }
+  return out;
+}
+
 const pages = {
   "sign-in"() {
     showLinkError();
@@ -368,7 +378,12 @@ const pages = {
 
     const loadOrgs = async () => {
       const [orgs, session] = await Promise.all([api("/organization/list"), api("/get-session")]);
-      const activeId = session.ok && session.data ? session.data.session.activeOrganizationId : null;
+      let activeId = session.ok && session.data ? session.data.session.activeOrganizationId : null;
+      // With one organization there is nothing to choose: open it.
+      if (!activeId && orgs.ok && orgs.data.length === 1) {
+        const set = await api("/organization/set-active", { organizationId: orgs.data[0].id });
+        if (set.ok) activeId = orgs.data[0].id;
+      }
       select.replaceChildren();
       const none = new Option("Choose an organization", "");
       select.add(none);
@@ -499,6 +514,15 @@ const pages = {
       });
     };
 
+    onSubmit("setup-link-form", async () => {
+      const r = await api("/sso/setup-link", {});
+      if (!r.ok) return failed(r);
+      document.getElementById("setup-link").hidden = false;
+      const input = document.getElementById("f-setup-link");
+      input.value = r.data.url;
+      input.select();
+      return { ok: `Valid once, until ${when(r.data.expiresAt)}.` };
+    });
     onSubmit("invite-form", async (v, form) => {
       const r = await api("/organization/invite-member", { email: v.email, role: v.role });
       if (!r.ok) return failed(r);
@@ -528,6 +552,114 @@ const pages = {
     });
 
     loadOrgs();
+  },
+
+  "sso-setup"() {
+    const intro = document.getElementById("setup-intro");
+    const steps = document.getElementById("setup-steps");
+    const protocol = () => document.querySelector("input[name=protocol]:checked").value;
+    const showProtocol = () => {
+      for (const el of document.querySelectorAll("[data-protocol]")) el.hidden = el.dataset.protocol !== protocol();
+    };
+    for (const radio of document.querySelectorAll("input[name=protocol]")) radio.addEventListener("change", showProtocol);
+
+    const render = (s) => {
+      steps.hidden = false;
+      intro.classList.remove("error");
+      intro.textContent = `Connect ${s.organizationName} to your identity provider. This link works until ${when(s.expiresAt)}.`;
+      document.getElementById("v-redirect-uri").textContent = s.oidcRedirectUri;
+      document.getElementById("v-acs-url").textContent = s.samlAcsUrl;
+      document.getElementById("v-entity-id").textContent = s.samlEntityId;
+      document.getElementById("v-metadata-url").textContent = s.samlMetadataUrl;
+      if (s.protocol) {
+        document.getElementById(`p-${s.protocol}`).checked = true;
+        showProtocol();
+      }
+      if (s.domain) document.getElementById("f-domain").value = s.domain;
+      if (s.issuer && s.protocol === "oidc") document.getElementById("f-issuer").value = s.issuer;
+      const mapping = Object.entries(s.roleMapping || {}).map(([g, r]) => `${g} = ${r}`).join("\n");
+      if (mapping) document.getElementById("f-role-mapping").value = mapping;
+      const domainState = document.getElementById("domain-state");
+      const record = document.getElementById("domain-record");
+      if (!s.domain) {
+        domainState.textContent = "Save the connection first.";
+        record.hidden = true;
+      } else if (s.domainVerified) {
+        domainState.textContent = `Verified: you control ${s.domain}.`;
+        record.hidden = true;
+      } else if (!s.domainVerificationRequired) {
+        domainState.textContent = "This deployment does not ask for domain verification.";
+        record.hidden = true;
+      } else {
+        domainState.textContent = `Publish this TXT record in the DNS of ${s.domain}, then check it.`;
+        record.hidden = !s.domainRecord;
+        if (s.domainRecord) {
+          document.getElementById("v-txt-name").textContent = s.domainRecord[0];
+          document.getElementById("v-txt-value").textContent = s.domainRecord[1];
+        }
+      }
+      const outcome = document.getElementById("test-outcome");
+      const t = s.test;
+      outcome.className = t ? (t.passed ? "status ok" : "status error") : "";
+      outcome.textContent = !t
+        ? "Not tested yet."
+        : t.passed
+          ? `Test passed: ${t.name} <${t.email}> signed in${t.groups.length ? `, groups ${t.groups.join(", ")}` : ""}; they would get the role ${t.role}.`
+          : `Test failed: ${t.error}`;
+      document.querySelector("#setup-enable-form button").disabled = !s.ready;
+    };
+    const refuse = (r) => {
+      steps.hidden = true;
+      intro.textContent = r.error.message;
+      intro.className = "status error";
+    };
+
+    const start = async () => {
+      const token = location.hash.slice(1);
+      let r;
+      if (token) {
+        // The token leaves the address bar (and history) as soon as it is used.
+        history.replaceState(null, "", location.pathname);
+        r = await api("/sso/setup/open", { token });
+      } else {
+        r = await api("/sso/setup");
+      }
+      if (!r.ok) return refuse(r);
+      render(r.data);
+    };
+    start();
+
+    document.getElementById("f-metadata-file").addEventListener("change", async (e) => {
+      const file = e.target.files[0];
+      if (file) document.getElementById("f-metadata-xml").value = await file.text();
+    });
+    onSubmit("setup-connection-form", async (v) => {
+      const body = { protocol: protocol(), domain: v.domain.trim(), roleMapping: roleMapping(v.roleMapping) };
+      if (body.protocol === "oidc") Object.assign(body, { issuer: v.issuer.trim(), clientId: v.clientId.trim(), clientSecret: v.clientSecret });
+      else Object.assign(body, { metadataXml: v.metadataXml, metadataUrl: v.metadataUrl.trim() || undefined });
+      const r = await api("/sso/setup/connection", body);
+      if (!r.ok) return failed(r);
+      render(r.data);
+      return { ok: "Saved." };
+    });
+    onSubmit("setup-domain-form", async () => {
+      const r = await api("/sso/setup/verify-domain", {});
+      if (!r.ok) return failed(r);
+      render(r.data);
+      return { ok: "Domain verified." };
+    });
+    onSubmit("setup-test-form", async () => {
+      const r = await api("/sso/setup/test", {});
+      if (!r.ok) return failed(r);
+      go(r.data.url);
+    });
+    onSubmit("setup-enable-form", async () => {
+      const r = await api("/sso/setup/enable", {});
+      if (!r.ok) return failed(r);
+      steps.hidden = true;
+      intro.className = "status ok";
+      intro.textContent = `Single sign-on is on (connection ${r.data.providerId}). People at your domain can now sign in with it.`;
+    });
   },
 
   admin() {

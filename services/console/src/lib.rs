@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account))
         .route("/organization", web::get().to(organization))
         .route("/admin", web::get().to(admin))
+        .route("/sso-setup", web::get().to(sso_setup))
         .route("/assets/{name}", web::get().to(assets::serve))
         .route("/qr", web::post().to(qr::svg));
 }
@@ -175,4 +176,10 @@ async fn admin(state: web::Data<AuthState>, current: MaybeSession) -> HttpRespon
         Ok(session) => page(views::admin(&views::Chrome::new(&state, Some(&session)))),
         Err(to_sign_in) => to_sign_in,
     }
+}
+
+/// The setup portal needs no account: the setup link (or the session it opened) is the
+/// credential, checked by the API on every step.
+async fn sso_setup(state: web::Data<AuthState>) -> HttpResponse {
+    page(views::sso_setup(&views::Chrome::new(&state, None)))
 }

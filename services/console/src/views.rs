@@ -17,6 +17,7 @@ pub const PAGES: &[&str] = &[
     "/account",
     "/organization",
     "/admin",
+    "/sso-setup",
 ];
 
 /// What every page shows around its content: the deployment's name and logo, and who is signed
@@ -105,6 +106,16 @@ fn field_as(id: &str, label: &str, name: &str, kind: &str, autocomplete: &str) -
         div.field {
             label for=(id) { (label) }
             input id=(id) name=(name) type=(kind) autocomplete=(autocomplete) required;
+        }
+    }
+}
+
+/// [`field_as`] that may stay empty (a field shown only for one choice of a form).
+fn optional_field(id: &str, label: &str, name: &str, kind: &str) -> Markup {
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            input id=(id) name=(name) type=(kind) autocomplete="off";
         }
     }
 }
@@ -494,6 +505,16 @@ pub fn organization(chrome: &Chrome<'_>) -> Markup {
                 }))
                 (section("sso", "SSO connections", &html! {
                     (table("sso-table", "SSO connections", &["Provider", "Domain", "Protocol", "Domain verified"]))
+                    form id="setup-link-form" {
+                        h3 { "Let your customer's IT admin set it up" }
+                        p { "A setup link walks them through connecting their identity provider, without an account here. It works once and expires." }
+                        (status())
+                        button type="submit" { "Create a setup link" }
+                    }
+                    div.field id="setup-link" hidden {
+                        label for="f-setup-link" { "Setup link (send it to the IT admin)" }
+                        input id="f-setup-link" type="text" readonly;
+                    }
                 }))
                 (section("audit", "Audit log", &html! {
                     p id="audit-chain" role="status" {}
@@ -530,6 +551,103 @@ pub fn admin(chrome: &Chrome<'_>) -> Markup {
                 p id="user-sessions-for" {}
                 (table("user-session-table", "Sessions", &["Device", "IP address", "Signed in", ""]))
             }))
+        },
+    )
+}
+
+/// The SSO setup portal: the wizard an IT admin walks through from a setup link.
+pub fn sso_setup(chrome: &Chrome<'_>) -> Markup {
+    layout(
+        chrome,
+        "sso-setup",
+        "Set up single sign-on",
+        &html! {
+            h1 { "Set up single sign-on" }
+            p id="setup-intro" role="status" aria-live="polite" { "Opening your setup link…" }
+            div id="setup-steps" hidden {
+                (section("step-protocol", "1. Your identity provider", &html! {
+                    fieldset.choices {
+                        legend { "How does your identity provider sign people in?" }
+                        div.check {
+                            input id="p-oidc" type="radio" name="protocol" value="oidc" checked;
+                            label for="p-oidc" { "OpenID Connect (Okta, Entra ID, Google Workspace, Auth0, Keycloak…)" }
+                        }
+                        div.check {
+                            input id="p-saml" type="radio" name="protocol" value="saml";
+                            label for="p-saml" { "SAML 2.0 (ADFS, Okta, Entra ID, OneLogin, PingFederate…)" }
+                        }
+                    }
+                }))
+                (section("step-values", "2. Values for your identity provider", &html! {
+                    p { "Create an application in your identity provider and give it these values." }
+                    dl.values data-protocol="oidc" {
+                        dt { "Redirect URI (sign-in redirect URL)" }
+                        dd { code id="v-redirect-uri" {} }
+                    }
+                    dl.values data-protocol="saml" hidden {
+                        dt { "ACS URL (single sign-on URL)" }
+                        dd { code id="v-acs-url" {} }
+                        dt { "Entity ID (audience)" }
+                        dd { code id="v-entity-id" {} }
+                        dt { "Service provider metadata" }
+                        dd { code id="v-metadata-url" {} }
+                    }
+                }))
+                (section("step-connection", "3. Connect it", &html! {
+                    form id="setup-connection-form" {
+                        (field_as("f-domain", "Your email domain (e.g. example.com)", "domain", "text", "off"))
+                        div data-protocol="oidc" {
+                            (optional_field("f-issuer", "Issuer URL", "issuer", "url"))
+                            (optional_field("f-client-id", "Client ID", "clientId", "text"))
+                            (optional_field("f-client-secret", "Client secret", "clientSecret", "password"))
+                        }
+                        div data-protocol="saml" hidden {
+                            div.field {
+                                label for="f-metadata-file" { "IdP metadata file" }
+                                input id="f-metadata-file" type="file" accept=".xml,application/xml,text/xml";
+                            }
+                            div.field {
+                                label for="f-metadata-xml" { "Or paste the IdP metadata XML" }
+                                textarea id="f-metadata-xml" name="metadataXml" rows="6" spellcheck="false" {}
+                            }
+                            (optional_field("f-metadata-url", "Or its URL", "metadataUrl", "url"))
+                        }
+                        div.field {
+                            label for="f-role-mapping" { "Map groups to roles (one per line: group = role)" }
+                            textarea id="f-role-mapping" name="roleMapping" rows="3" spellcheck="false" placeholder="admins = admin" {}
+                        }
+                        (status())
+                        button type="submit" { "Save the connection" }
+                    }
+                }))
+                (section("step-domain", "4. Verify your domain", &html! {
+                    p id="domain-state" { "Save the connection first." }
+                    dl.values id="domain-record" hidden {
+                        dt { "TXT record name" }
+                        dd { code id="v-txt-name" {} }
+                        dt { "TXT record value" }
+                        dd { code id="v-txt-value" {} }
+                    }
+                    form id="setup-domain-form" {
+                        (status())
+                        button.secondary type="submit" { "Check the DNS record" }
+                    }
+                }))
+                (section("step-test", "5. Test a sign-in", &html! {
+                    p { "Sign in through your identity provider once. Nobody is signed in here: we only show what your provider sent." }
+                    p id="test-outcome" role="status" aria-live="polite" {}
+                    form id="setup-test-form" {
+                        (status())
+                        button.secondary type="submit" { "Test sign-in" }
+                    }
+                }))
+                (section("step-enable", "6. Turn it on", &html! {
+                    form id="setup-enable-form" {
+                        (status())
+                        button type="submit" { "Turn on single sign-on" }
+                    }
+                }))
+            }
         },
     )
 }

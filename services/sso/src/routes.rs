@@ -20,6 +20,8 @@ use crate::saml::MAX_RESPONSE_BYTES;
 
 /// The signed cookie binding an OIDC login to the browser that started it.
 const STATE_COOKIE: &str = "state";
+/// The signed cookie holding a setup portal session's secret (the IT admin has no account).
+const SETUP_COOKIE: &str = "sso_setup";
 
 pub fn configure(routes: &mut Routes<'_>) {
     routes
@@ -40,7 +42,14 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/sso/provisioning", set_provisioning)
         .get("/sso/sign-in", sign_in_link)
         .get("/sso/settings", get_settings)
-        .post("/sso/update-settings", update_settings);
+        .post("/sso/update-settings", update_settings)
+        .post("/sso/setup-link", create_setup_link)
+        .post("/sso/setup/open", open_setup)
+        .get("/sso/setup", setup_state)
+        .post("/sso/setup/connection", save_setup_connection)
+        .post("/sso/setup/verify-domain", verify_setup_domain)
+        .post("/sso/setup/test", begin_setup_test)
+        .post("/sso/setup/enable", enable_setup);
     crate::scim::configure(routes);
 }
 
@@ -238,7 +247,9 @@ fn finished(state: &AuthState, outcome: Finished, clear_state: bool) -> HttpResp
             cookies.extend(respond::session_cookies(state, &session_token, false));
             respond::with_cookies(respond::redirect(&to), &cookies)
         }
-        Finished::Failed { redirect: to } => respond::with_cookies(respond::redirect(&to), &cookies),
+        Finished::Failed { redirect: to } | Finished::Tested { redirect: to } => {
+            respond::with_cookies(respond::redirect(&to), &cookies)
+        }
     }
 }
 
@@ -512,4 +523,130 @@ async fn set_provisioning(
         )
         .await?;
     Ok(respond::json(&provisioning_view(&provider_id, &settings)))
+}
+
+/// `POST /sso/setup-link` (Castellan's own): a single-use link to the setup portal, for the
+/// customer's IT admin. The token rides in the URL's fragment, which browsers never send, so it
+/// reaches no server log or `Referer`.
+async fn create_setup_link(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::optional_body(body.get())?;
+    let organization_id = f.optional_string("organizationId");
+    let hours = f.optional_count("expiresInHours");
+    f.finish()?;
+    let actor = current.actor(&req, &state)?;
+    let hours = hours.map(|h| i64::try_from(h).unwrap_or(i64::MAX));
+    let (token, expires_at) = sso.create_setup_link(&actor, organization_id, hours).await?;
+    Ok(respond::json(&json!({
+        "url": format!("{}/sso-setup#{token}", state.settings.origin()),
+        "expiresAt": respond::iso(&expires_at),
+    })))
+}
+
+fn setup_secret(req: &HttpRequest, state: &AuthState) -> String {
+    state.cookies.read_signed(req, SETUP_COOKIE).unwrap_or_default()
+}
+
+/// `POST /sso/setup/open`: exchanges the link's token for the setup session's cookie.
+async fn open_setup(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::body(body.get())?;
+    let token = f.string("token");
+    f.finish()?;
+    let (secret, view) = sso.open_setup(&validated(token)?, &client(&req, &state)).await?;
+    let max_age = u64::try_from((view.expires_at - state.clock.now()).num_seconds()).unwrap_or(0);
+    let cookie = state.cookies.signed(SETUP_COOKIE, &secret, Some(max_age));
+    Ok(respond::with_cookies(respond::json(&view), &[cookie]))
+}
+
+async fn setup_state(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let view = sso.setup_state(&setup_secret(&req, &state)).await?;
+    Ok(respond::json(&view))
+}
+
+async fn save_setup_connection(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    use crate::domain::provisioning::Protocol;
+    let mut f = Fields::body(body.get())?;
+    let protocol = f.one_of("protocol", &["oidc", "saml"]);
+    let domain = f.non_empty_string("domain");
+    let issuer = f.optional_string("issuer");
+    let client_id = f.optional_string("clientId");
+    let client_secret = f.optional_string("clientSecret");
+    let metadata_xml = f.optional_string("metadataXml");
+    let metadata_url = f.optional_string("metadataUrl");
+    let role_mapping = f.optional_string_map("roleMapping").unwrap_or_default();
+    f.finish()?;
+    let input = crate::domain::setup::DraftInput {
+        protocol: if validated(protocol)? == "saml" {
+            Protocol::Saml
+        } else {
+            Protocol::Oidc
+        },
+        domain: validated(domain)?,
+        issuer,
+        client_id,
+        client_secret,
+        metadata_xml,
+        metadata_url,
+        role_mapping: role_mapping.into_iter().collect(),
+    };
+    let view = sso
+        .save_setup_connection(&setup_secret(&req, &state), input, &client(&req, &state))
+        .await?;
+    Ok(respond::json(&view))
+}
+
+async fn verify_setup_domain(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let view = sso
+        .verify_setup_domain(&setup_secret(&req, &state), &client(&req, &state))
+        .await?;
+    Ok(respond::json(&view))
+}
+
+async fn begin_setup_test(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let started = sso
+        .begin_setup_test(&setup_secret(&req, &state), &client(&req, &state))
+        .await?;
+    let res = respond::json(&json!({ "url": started.url, "redirect": true }));
+    Ok(binding_state(&state, res, started.state_cookie))
+}
+
+async fn enable_setup(
+    Service(sso): Service<SsoService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let provider_id = sso
+        .enable_setup(&setup_secret(&req, &state), &client(&req, &state))
+        .await?;
+    Ok(respond::with_cookies(
+        respond::json(&json!({ "providerId": provider_id, "enabled": true })),
+        &[state.cookies.expired(SETUP_COOKIE)],
+    ))
 }

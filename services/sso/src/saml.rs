@@ -132,6 +132,12 @@ fn parse_metadata(xml: &str) -> SsoResult<EntityDescriptor> {
     })
 }
 
+/// The HTTP-Redirect SSO endpoint of IdP metadata given as XML; `None` when it has none or is
+/// not metadata.
+pub(crate) fn redirect_sso_location_in(xml: &str) -> Option<String> {
+    redirect_sso_location(&parse_metadata(xml).ok()?)
+}
+
 fn redirect_sso_location(metadata: &EntityDescriptor) -> Option<String> {
     metadata
         .idp_sso_descriptors

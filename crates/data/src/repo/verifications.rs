@@ -83,3 +83,20 @@ pub async fn peek(
         .await?;
     Ok(row.filter(|r| r.expires_at > now))
 }
+
+/// Replaces the value stored under `identifier` (its expiry stays), for a value that evolves
+/// over several requests.
+///
+/// # Errors
+/// Database failures.
+pub async fn replace_value(db: &impl ConnectionTrait, identifier: &str, value: String) -> DataResult<()> {
+    Verification::update_many()
+        .col_expr(
+            verification::Column::Value,
+            sea_orm::sea_query::Expr::value(value),
+        )
+        .filter(verification::Column::Identifier.eq(identifier))
+        .exec(db)
+        .await?;
+    Ok(())
+}

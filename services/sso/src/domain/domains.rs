@@ -71,7 +71,6 @@ impl SsoService {
     /// `NO_PENDING_VERIFICATION`, 400 `INVALID_DOMAIN`, 502 `DOMAIN_VERIFICATION_FAILED`, 409
     /// `SSO_PROVIDER_CHANGED`.
     pub async fn verify_domain(&self, actor: &Actor, provider_id: &str) -> SsoResult<()> {
-        let dns = self.outbound.dns.as_ref().map_err(SsoError::internal)?;
         let connection = self.connection(provider_id).await?;
         let scope = self.scope_for(actor, &connection.row).await?;
         let permit = self.permit::<grant::SsoUpdate>(scope.as_ref()).await?;
@@ -100,39 +99,24 @@ impl SsoService {
         if domains.is_empty() {
             return Err(SsoError::coded(Kind::Invalid, "INVALID_DOMAIN", "Invalid domain"));
         }
-        let expected_pair = format!("{identifier}={token}");
-        for domain in &domains {
-            let records = match dns.txt(&format!("{identifier}.{domain}")).await {
-                Ok(records) => records,
-                Err(LookupError::NotFound) => Vec::new(),
-                Err(LookupError::Failed(e)) => {
-                    tracing::warn!(domain = %domain, error = %e, "DNS lookup failed during domain verification");
-                    Vec::new()
-                }
-            };
-            let found = records
-                .iter()
-                .map(|r| r.trim())
-                .any(|r| r == expected_pair || r == token);
-            if !found {
-                self.audit(
-                    &self.db,
-                    AuditNote {
-                        org_id: connection.row.organization_id.as_deref(),
-                        action: "sso.domain.verification_failed",
-                        actor_id: Some(actor.user_id().to_owned()),
-                        target: provider_id,
-                        details: json!({ "domain": domain, "records": records.len() }),
-                    },
-                    &Client::from(actor),
-                )
-                .await?;
-                return Err(SsoError::coded(
-                    Kind::Upstream,
-                    "DOMAIN_VERIFICATION_FAILED",
-                    format!("Unable to verify domain ownership for {domain}. Try again later"),
-                ));
-            }
+        if let Err((domain, records)) = self.txt_proves(&identifier, &token, &domains).await? {
+            self.audit(
+                &self.db,
+                AuditNote {
+                    org_id: connection.row.organization_id.as_deref(),
+                    action: "sso.domain.verification_failed",
+                    actor_id: Some(actor.user_id().to_owned()),
+                    target: provider_id,
+                    details: json!({ "domain": domain, "records": records }),
+                },
+                &Client::from(actor),
+            )
+            .await?;
+            return Err(SsoError::coded(
+                Kind::Upstream,
+                "DOMAIN_VERIFICATION_FAILED",
+                format!("Unable to verify domain ownership for {domain}. Try again later"),
+            ));
         }
         let txn = castellan_data::begin_write(&self.db).await?;
         if !castellan_authz::repo::mark_sso_domain_verified(&txn, permit.as_ref(), &connection.row).await? {
@@ -157,5 +141,38 @@ impl SsoService {
         .await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// Whether every domain publishes the token under `identifier`: `Err((domain, records))`
+    /// names the first that does not, with how many TXT records it had.
+    ///
+    /// # Errors
+    /// No DNS resolver could be built (a 500).
+    pub(crate) async fn txt_proves(
+        &self,
+        identifier: &str,
+        token: &str,
+        domains: &[String],
+    ) -> SsoResult<Result<(), (String, usize)>> {
+        let dns = self.outbound.dns.as_ref().map_err(SsoError::internal)?;
+        let expected_pair = format!("{identifier}={token}");
+        for domain in domains {
+            let records = match dns.txt(&format!("{identifier}.{domain}")).await {
+                Ok(records) => records,
+                Err(LookupError::NotFound) => Vec::new(),
+                Err(LookupError::Failed(e)) => {
+                    tracing::warn!(domain = %domain, error = %e, "DNS lookup failed during domain verification");
+                    Vec::new()
+                }
+            };
+            let found = records
+                .iter()
+                .map(|r| r.trim())
+                .any(|r| r == expected_pair || r == token);
+            if !found {
+                return Ok(Err((domain.clone(), records.len())));
+            }
+        }
+        Ok(Ok(()))
     }
 }

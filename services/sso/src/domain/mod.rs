@@ -7,6 +7,7 @@ pub mod login;
 pub mod policy;
 pub mod provisioning;
 pub mod scim;
+pub mod setup;
 
 use std::sync::Arc;
 

@@ -248,7 +248,10 @@ impl Seat<'_> {
 /// The identity's address, normalised, when the connection may vouch for it: well formed, in
 /// one of the connection's domains (an organization's IdP speaks for its domains only), and
 /// not reported unverified by the IdP.
-fn acceptable_email(connection: &Connection, identity: &ExternalIdentity) -> Result<String, LoginFailure> {
+pub(crate) fn acceptable_email(
+    connection: &Connection,
+    identity: &ExternalIdentity,
+) -> Result<String, LoginFailure> {
     let email = identity.email.trim().to_lowercase();
     let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     if !castellan_domain::is_valid_email(&email) {

@@ -224,7 +224,7 @@ impl SsoService {
 
     /// An OIDC configuration as stored: discovery done, the client secret sealed. Also the
     /// secret in the clear, which the registration answer shows once.
-    async fn oidc_to_store(
+    pub(crate) async fn oidc_to_store(
         &self,
         input: Map<String, Value>,
         issuer: &str,
@@ -244,19 +244,50 @@ impl SsoService {
 
     /// A SAML configuration as stored: the IdP's metadata fetched when given by URL, and checked.
     async fn saml_to_store(&self, input: Map<String, Value>, issuer: &str) -> SsoResult<SamlConfig> {
+        self.saml_config_to_store(input, issuer, false).await
+    }
+
+    /// [`SsoService::saml_to_store`] for a configuration that is only the IdP's metadata: the
+    /// entry point is the metadata's HTTP-Redirect SSO endpoint (the setup portal's case).
+    pub(crate) async fn saml_to_store_from_metadata(
+        &self,
+        input: Map<String, Value>,
+        issuer: &str,
+    ) -> SsoResult<SamlConfig> {
+        self.saml_config_to_store(input, issuer, true).await
+    }
+
+    async fn saml_config_to_store(
+        &self,
+        input: Map<String, Value>,
+        issuer: &str,
+        entry_point_from_metadata: bool,
+    ) -> SsoResult<SamlConfig> {
         let mut cfg: SamlConfig = serde_json::from_value(Value::Object(input))
             .map_err(|e| invalid(format!("[body.samlConfig] {e}")))?;
         if cfg.issuer.is_empty() {
             issuer.clone_into(&mut cfg.issuer);
         }
         self.fetch_idp_metadata(&mut cfg).await?;
+        if entry_point_from_metadata && cfg.entry_point.is_empty() {
+            let xml = cfg.idp_metadata.as_ref().and_then(|m| m.metadata.as_deref());
+            cfg.entry_point = xml
+                .and_then(crate::saml::redirect_sso_location_in)
+                .ok_or_else(|| {
+                    SsoError::coded(
+                        Kind::Invalid,
+                        "SAML_INVALID_METADATA",
+                        "The IdP metadata names no SingleSignOnService with the HTTP-Redirect binding",
+                    )
+                })?;
+        }
         validate_saml(&cfg)?;
         self.seal_sp_key(&mut cfg)?;
         Ok(cfg)
     }
 
     /// The DNS TXT token a new connection's domain is verified with, when verification is on.
-    async fn domain_token(
+    pub(crate) async fn domain_token(
         &self,
         txn: &castellan_data::DatabaseTransaction,
         provider_id: &str,

@@ -83,28 +83,11 @@ impl SsoService {
         if let Some(allow) = change.allow_idp_initiated {
             settings.allow_idp_initiated = allow;
         }
-        let roles: Vec<&String> = std::iter::once(&settings.default_role)
-            .chain(settings.role_mapping.values())
-            .collect();
-        for role in roles {
-            if role == castellan_authz::permissions::CREATOR_ROLE {
-                return Err(invalid("The owner role cannot be granted through SSO"));
-            }
-            let known = castellan_authz::permissions::BUILTIN_ROLES.contains(&role.as_str())
-                || match &scope {
-                    Some(scope) => castellan_authz::repo::custom_role(&self.db, scope, Some(role), None)
-                        .await?
-                        .is_some(),
-                    None => false,
-                };
-            if !known {
-                return Err(SsoError::coded(
-                    Kind::Invalid,
-                    "ROLE_NOT_FOUND",
-                    format!("Role {role:?} not found"),
-                ));
-            }
-        }
+        self.check_grantable(
+            scope.as_ref(),
+            std::iter::once(&settings.default_role).chain(settings.role_mapping.values()),
+        )
+        .await?;
         let txn = castellan_data::begin_write(&self.db).await?;
         repo::save_sso_provisioning(
             &txn,
@@ -139,5 +122,40 @@ impl SsoService {
         .await?;
         txn.commit().await?;
         Ok(settings)
+    }
+
+    /// Roles an IdP may grant in the organization: built-in or custom, never the owner role.
+    ///
+    /// # Errors
+    /// 400 for the owner role; 400 `ROLE_NOT_FOUND`.
+    pub(crate) async fn check_grantable(
+        &self,
+        scope: Option<&castellan_authz::OrgScope>,
+        roles: impl Iterator<Item = &String>,
+    ) -> SsoResult<()> {
+        for role in roles {
+            if role == castellan_authz::permissions::CREATOR_ROLE {
+                return Err(SsoError::coded(
+                    Kind::Invalid,
+                    "ROLE_NOT_GRANTABLE",
+                    "The owner role cannot be granted through SSO",
+                ));
+            }
+            let known = castellan_authz::permissions::BUILTIN_ROLES.contains(&role.as_str())
+                || match scope {
+                    Some(scope) => castellan_authz::repo::custom_role(&self.db, scope, Some(role), None)
+                        .await?
+                        .is_some(),
+                    None => false,
+                };
+            if !known {
+                return Err(SsoError::coded(
+                    Kind::Invalid,
+                    "ROLE_NOT_FOUND",
+                    format!("Role {role:?} not found"),
+                ));
+            }
+        }
+        Ok(())
     }
 }

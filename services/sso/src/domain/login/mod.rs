@@ -11,7 +11,7 @@ use castellan_data::repo::{organizations, sso_providers, verifications};
 
 use super::SsoService;
 use super::provisioning::Protocol;
-use crate::error::{Kind, SsoError, SsoResult};
+use crate::error::{Kind, LoginFailure, SsoError, SsoResult};
 use crate::provider::{Connection, open_secret};
 use castellan_oauth::{AuthorizationRequest, DEFAULT_SCOPES, RESERVED_PARAMS, with_params};
 mod conclude;
@@ -58,6 +58,17 @@ struct FlowState {
     nonce: Option<String>,
     /// The connection's configuration when the login started: a change meanwhile aborts it.
     fingerprint: String,
+    /// A setup portal's test login: the setup session whose draft it runs against. It signs no
+    /// one in; its outcome goes back to the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    setup: Option<String>,
+}
+
+/// What the IdP vouched for, checked, before anyone is provisioned.
+struct Vouched {
+    identity: crate::domain::provisioning::ExternalIdentity,
+    override_profile: bool,
+    settings: crate::domain::connections::Provisioning,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,8 +79,17 @@ struct PendingAuthnRequest {
 
 /// How a login ended: a session token and where to go, or where to show the error.
 pub enum Finished {
-    SignedIn { session_token: String, redirect: String },
-    Failed { redirect: String },
+    SignedIn {
+        session_token: String,
+        redirect: String,
+    },
+    Failed {
+        redirect: String,
+    },
+    /// A setup portal's test login ended (either way): back to the wizard.
+    Tested {
+        redirect: String,
+    },
 }
 
 pub struct OidcCallback {
@@ -237,6 +257,17 @@ impl SsoService {
     /// Better Auth's: 400 nothing to pick by, 404 no connection, 401 domain not verified.
     pub async fn begin_sign_in(&self, req: SignIn) -> SsoResult<Started> {
         let connection = self.pick(&req).await?;
+        self.begin_flow(&connection, req, None).await
+    }
+
+    /// Sends the browser to the IdP of `connection`; `setup` names the setup session of a
+    /// portal's test login.
+    pub(crate) async fn begin_flow(
+        &self,
+        connection: &Connection,
+        req: SignIn,
+        setup: Option<String>,
+    ) -> SsoResult<Started> {
         let state = castellan_crypto::random::alphanumeric(32);
         let use_saml = connection.oidc.is_none() || req.provider_type.as_deref() == Some("saml");
         let mut flow = FlowState {
@@ -247,7 +278,8 @@ impl SsoService {
             new_user_url: req.new_user_callback_url.clone(),
             code_verifier: None,
             nonce: None,
-            fingerprint: fingerprint(&connection),
+            fingerprint: fingerprint(connection),
+            setup,
         };
         let now = self.now();
         let (url, cookie) = if use_saml {
@@ -257,7 +289,7 @@ impl SsoService {
                 .ok_or_else(|| SsoError::new(Kind::Invalid, "SAML provider is not configured"))?;
             let idp = TrustedIdp::from_config(saml)?;
             let sp = self
-                .sp_config(&connection)?
+                .sp_config(connection)?
                 .ok_or_else(|| SsoError::new(Kind::Invalid, "SAML provider is not configured"))?;
             let (request_id, url) = sp.authn_request(&idp, &state)?;
             verifications::insert(
@@ -343,6 +375,72 @@ impl SsoService {
             verifications::peek(&self.db, state, self.now()).await?
         };
         Ok(row.and_then(|r| serde_json::from_str(&r.value).ok()))
+    }
+
+    /// Where a login whose IdP vouched for someone goes on: a test login records who it was; a
+    /// real one provisions them and opens a session.
+    async fn admit(
+        &self,
+        vouched: Result<(Connection, Vouched), LoginFailure>,
+        flow: &FlowState,
+        org_id: Option<&str>,
+        client: &crate::domain::Client,
+    ) -> Finished {
+        if let Some(key) = &flow.setup {
+            let checked = vouched.and_then(|(connection, v)| {
+                crate::domain::provisioning::acceptable_email(&connection, &v.identity).map(|_| v.identity)
+            });
+            let outcome = match checked {
+                Ok(identity) => crate::domain::setup::TestOutcome {
+                    passed: true,
+                    role: Some(self.setup_role(key, &identity.groups).await),
+                    email: Some(identity.email),
+                    name: Some(identity.name),
+                    groups: identity.groups,
+                    error: None,
+                    at: self.now(),
+                },
+                Err(failure) => crate::domain::setup::TestOutcome {
+                    passed: false,
+                    email: None,
+                    name: None,
+                    groups: Vec::new(),
+                    role: None,
+                    error: Some(format!("{}: {}", failure.code, failure.description)),
+                    at: self.now(),
+                },
+            };
+            self.record_setup_test(key, outcome, client).await;
+            return Finished::Tested {
+                redirect: flow.callback_url.clone(),
+            };
+        }
+        let result = match vouched {
+            Ok((connection, v)) => {
+                self.provision(
+                    &connection,
+                    v.identity,
+                    flow.protocol,
+                    v.override_profile,
+                    &v.settings,
+                    client,
+                )
+                .await
+            }
+            Err(failure) => Err(failure),
+        };
+        self.conclude(result, flow, org_id, client).await
+    }
+
+    /// The connection a flow runs against: the setup session's draft for a test login.
+    async fn flow_connection(&self, flow: Option<&FlowState>, provider_id: &str) -> SsoResult<Connection> {
+        match flow.and_then(|f| f.setup.as_deref()) {
+            Some(key) => self
+                .setup_connection(key)
+                .await
+                .ok_or_else(|| SsoError::new(Kind::Missing, "Provider not found")),
+            None => self.connection(provider_id).await,
+        }
     }
 
     fn error_page(&self, code: &str) -> String {

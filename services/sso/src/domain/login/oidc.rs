@@ -49,19 +49,21 @@ impl SsoService {
                 };
             }
         };
-        let connection = self.connection(provider_id).await.ok();
+        let connection = self.flow_connection(Some(&flow), provider_id).await.ok();
         let org_id = connection.as_ref().and_then(|c| c.row.organization_id.clone());
-        let result = match connection {
+        let vouched = match connection {
             None => Err(LoginFailure::new(
                 "invalid_provider",
                 "the connection no longer exists",
             )),
             Some(connection) => {
                 let parts = (code.filter(|c| !c.is_empty()), error, error_description);
-                self.complete_oidc(&connection, &flow, parts, client).await
+                self.complete_oidc(&connection, &flow, parts)
+                    .await
+                    .map(|v| (connection, v))
             }
         };
-        self.conclude(result, &flow, org_id.as_deref(), client).await
+        self.admit(vouched, &flow, org_id.as_deref(), client).await
     }
 
     /// A callback for a flow this browser did not start: `state_mismatch` (audited against the
@@ -89,8 +91,7 @@ impl SsoService {
         connection: &Connection,
         flow: &FlowState,
         callback: (Option<String>, Option<String>, Option<String>),
-        client: &Client,
-    ) -> Result<crate::domain::provisioning::Provisioned, LoginFailure> {
+    ) -> Result<Vouched, LoginFailure> {
         let (code, error, error_description) = callback;
         // The IdP's own error (`access_denied`, ...) is passed on, as Better Auth does.
         if let Some(error) = error {
@@ -109,7 +110,9 @@ impl SsoService {
                 "sso_provider_changed_during_authentication",
             ));
         }
-        self.require_verified_domain(connection)?;
+        if flow.setup.is_none() {
+            self.require_verified_domain(connection)?;
+        }
         let oidc = connection.oidc.as_ref().ok_or_else(|| {
             LoginFailure::new("invalid_provider", "the connection has no OIDC configuration")
         })?;
@@ -154,14 +157,10 @@ impl SsoService {
             image: text(claim(mapping.image.as_ref(), "picture")),
             groups: groups_from(verified.claims.get(&settings.groups_claim)),
         };
-        self.provision(
-            connection,
+        Ok(Vouched {
             identity,
-            Protocol::Oidc,
-            oidc.override_user_info == Some(true),
-            &settings,
-            client,
-        )
-        .await
+            override_profile: oidc.override_user_info == Some(true),
+            settings,
+        })
     }
 }

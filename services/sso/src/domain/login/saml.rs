@@ -19,17 +19,6 @@ impl SsoService {
         relay_state: Option<&str>,
         client: &Client,
     ) -> SsoResult<Finished> {
-        let connection = match self.connection(provider_id).await {
-            Err(SsoError::Rejected(castellan_domain::Refusal {
-                kind: Kind::Missing, ..
-            })) => return Err(SsoError::new(Kind::Missing, "No SAML provider found")),
-            other => other?,
-        };
-        let saml = connection
-            .saml
-            .clone()
-            .ok_or_else(|| SsoError::new(Kind::Missing, "No SAML provider found"))?;
-        self.require_verified_domain(&connection)?;
         // The IdP posts cross-site, so no cookie ties this to a browser; the RelayState and the
         // AuthnRequest id, both single-use and server-side, do.
         let flow = match relay_state {
@@ -39,6 +28,19 @@ impl SsoService {
                 .filter(|f| f.protocol == Protocol::Saml && f.provider_id == provider_id),
             None => None,
         };
+        let connection = match self.flow_connection(flow.as_ref(), provider_id).await {
+            Err(SsoError::Rejected(castellan_domain::Refusal {
+                kind: Kind::Missing, ..
+            })) => return Err(SsoError::new(Kind::Missing, "No SAML provider found")),
+            other => other?,
+        };
+        let saml = connection
+            .saml
+            .clone()
+            .ok_or_else(|| SsoError::new(Kind::Missing, "No SAML provider found"))?;
+        if flow.as_ref().is_none_or(|f| f.setup.is_none()) {
+            self.require_verified_domain(&connection)?;
+        }
         let flow_found = flow.is_some();
         let fallback = saml
             .idp_initiated_callback_url
@@ -59,12 +61,14 @@ impl SsoService {
             code_verifier: None,
             nonce: None,
             fingerprint: fingerprint(&connection),
+            setup: None,
         });
         let org_id = connection.row.organization_id.clone();
-        let result = self
-            .complete_saml(&connection, &saml, &flow, flow_found, saml_response, client)
-            .await;
-        Ok(self.conclude(result, &flow, org_id.as_deref(), client).await)
+        let vouched = self
+            .complete_saml(&connection, &saml, &flow, flow_found, saml_response)
+            .await
+            .map(|v| (connection, v));
+        Ok(self.admit(vouched, &flow, org_id.as_deref(), client).await)
     }
 
     async fn complete_saml(
@@ -74,8 +78,7 @@ impl SsoService {
         flow: &FlowState,
         flow_found: bool,
         saml_response: &str,
-        client: &Client,
-    ) -> Result<crate::domain::provisioning::Provisioned, LoginFailure> {
+    ) -> Result<Vouched, LoginFailure> {
         if fingerprint(connection) != flow.fingerprint {
             return Err(LoginFailure::new(
                 "invalid_state",
@@ -102,8 +105,11 @@ impl SsoService {
         let assertion = sp.validate(&idp, saml_response, expected.as_deref(), now)?;
         self.claim_once(connection, &assertion, now).await?;
         let identity = saml_identity(saml, &assertion, &settings.groups_claim)?;
-        self.provision(connection, identity, Protocol::Saml, false, &settings, client)
-            .await
+        Ok(Vouched {
+            identity,
+            override_profile: false,
+            settings,
+        })
     }
 
     /// Which of our AuthnRequests the response answers (consumed, so it answers only once), or

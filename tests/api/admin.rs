@@ -252,3 +252,58 @@ mod reasons {
         );
     }
 }
+
+admin_test!(
+    the_platform_audit_log_is_for_admins_and_its_chain_holds,
+    |app: castellan_e2e::TestApp| async move {
+        let root = admin(&app).await;
+        let (plain, _) = app.new_user("audit-plain").await;
+        let (_, target_email) = app.new_user("audit-target").await;
+        let target = root
+            .get(&format!(
+                "/admin/list-users?searchField=email&searchValue={target_email}"
+            ))
+            .await
+            .json["users"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = root
+            .post("/admin/ban-user", &json!({"userId": target, "banReason": "spam"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = root
+            .post("/admin/set-role", &json!({"userId": target, "role": "admin"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let log = root.get("/admin/audit-log?limit=10").await;
+        assert_eq!(log.status, 200, "{}", log.text);
+        let actions: Vec<&str> = log.json["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["admin.set_role", "admin.ban"], "newest first");
+        assert_eq!(log.json["entries"][1]["details"]["reason"], "spam");
+        assert_eq!(log.json["entries"][1]["targetId"], target.as_str());
+        assert_eq!((&log.json["total"], &log.json["limit"]), (&json!(2), &json!(10)));
+        let chain = root.get("/admin/audit-log/verify").await;
+        assert_eq!(
+            chain.json,
+            json!({"valid": true, "entries": 2, "brokenAtSeq": null})
+        );
+
+        for path in ["/admin/audit-log", "/admin/audit-log/verify"] {
+            let r = plain.get(path).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (403, "YOU_ARE_NOT_ALLOWED_TO_READ_THE_AUDIT_LOG"),
+                "{path}: {}",
+                r.text
+            );
+            assert_eq!(app.browser().get(path).await.status, 401, "{path}");
+        }
+    }
+);

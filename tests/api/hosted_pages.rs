@@ -219,6 +219,9 @@ per_backend! {
         assert_eq!(seen["bobSeesOrg"], "Acme Widgets");
         assert_eq!(seen["membersSeenByBob"].as_array().unwrap().len(), 2, "{seen:#}");
         assert_eq!(seen["bobStatusAfterBan"], "banned: Support ticket 4521");
+        assert!(seen["platformAuditChain"].as_str().unwrap().starts_with("Chain verified"), "{seen:#}");
+        let ban_entry = seen["platformAuditFirst"].as_str().unwrap();
+        assert!(ban_entry.contains("admin.ban") && ban_entry.contains("reason: Support ticket 4521"), "{ban_entry}");
         assert_eq!(seen["bannedColleagueLandsOn"], "/sign-in", "a ban ends the sessions");
         assert!(seen["impersonationBanner"].as_str().unwrap().starts_with("You are acting as alice-"), "{seen:#}");
         assert!(seen["impersonatedEmail"].as_str().unwrap().starts_with("alice-"));
@@ -234,5 +237,40 @@ per_backend! {
                 assert!(shots.join(format!("console-{page}-{width}.png")).exists(), "{page} {width}");
             }
         }
+    }
+}
+
+per_backend! {
+    async fn passkeys_are_added_and_used_on_the_hosted_pages_in_chromium(backend) {
+        if !std::path::Path::new("/usr/bin/chromium").exists() {
+            assert!(!castellan_e2e::required_services(), "CI=true but /usr/bin/chromium is missing");
+            castellan_e2e::skip("no /usr/bin/chromium");
+            return;
+        }
+        let Some(app) = castellan_e2e::TestApp::spawn_with(
+            backend,
+            &[("PASSKEY_RP_ID", "localhost"), ("TRUSTED_ORIGINS", "http://localhost:*")],
+        )
+        .await
+        else {
+            return;
+        };
+        let dir = castellan_e2e::node_suite::private_copy(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"),
+            &format!("browser-console-passkey-{backend:?}").to_lowercase(),
+            &["package.json", "package-lock.json", "run.sh", "console-passkey.mjs"],
+        );
+        let (last, ok) = castellan_e2e::node_suite::run(
+            dir,
+            vec!["console-passkey.mjs".into()],
+            vec![("ORIGIN", format!("http://localhost:{}", app.port))],
+        )
+        .await;
+        assert!(ok, "the browser scenario failed: {last}");
+        let seen: Value = serde_json::from_str(&last).unwrap();
+        assert_eq!(seen.get("failure"), None, "{seen:#}");
+        assert_eq!(seen["added"], "Passkey added.");
+        assert_eq!(seen["listed"], json!(["Laptop"]));
+        assert_eq!(seen["signedInAs"], seen["expected"], "{seen:#}");
     }
 }

@@ -201,6 +201,9 @@ try {
   await adminPage.getByRole("button", { name: `Ban ${bob}` }).click();
   await adminPage.waitForFunction(() => document.querySelector("#user-table tbody").textContent.includes("banned"));
   seen.bobStatusAfterBan = await adminPage.locator("#user-table tbody tr td:nth-child(4)").first().textContent();
+  await adminPage.waitForFunction(() => document.querySelector("#platform-audit-table tbody").textContent.includes("admin.ban"));
+  seen.platformAuditChain = await adminPage.locator("#platform-audit-chain").textContent();
+  seen.platformAuditFirst = await adminPage.locator("#platform-audit-table tbody tr").first().textContent();
   await capture(adminPage, "admin");
   // The ban ends the colleague's session: their next page load goes to sign-in.
   await bobPage.goto(`${origin}/organization`);

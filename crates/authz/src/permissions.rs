@@ -31,7 +31,7 @@ pub const PLATFORM: &str = "platform";
 
 /// Better Auth's admin-plugin statements, decided in the [`PLATFORM`] domain. Not grantable by
 /// organization custom roles.
-pub const ADMIN_STATEMENTS: [(&str, &[&str]); 3] = [
+pub const ADMIN_STATEMENTS: [(&str, &[&str]); 4] = [
     (
         "user",
         &[
@@ -50,6 +50,8 @@ pub const ADMIN_STATEMENTS: [(&str, &[&str]); 3] = [
     ),
     ("session", &["list", "revoke", "delete"]),
     ("webhook", WEBHOOK_ACTIONS),
+    // Castellan's own: the platform audit log (bans, role changes, impersonation).
+    ("audit", &["read"]),
 ];
 
 /// A permission request or grant: resource → actions.

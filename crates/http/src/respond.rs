@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use castellan_data::entity::{session, user};
+use castellan_data::entity::{audit_log, session, user};
 
 use crate::cookies::{self, DONT_REMEMBER, SESSION_DATA, SESSION_TOKEN};
 use crate::state::AuthState;
@@ -168,4 +168,24 @@ pub fn redirect(location: &str) -> HttpResponse {
             "Invalid redirect target: control characters are not allowed",
         )),
     }
+}
+
+/// One audit-log entry (an organization's, or the platform's), as both logs' endpoints show it.
+#[must_use]
+pub fn audit_entry(e: &audit_log::Model) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "organizationId": e.organization_id,
+        "seq": e.seq,
+        "action": e.action,
+        "actorId": e.actor_id,
+        "targetType": e.target_type,
+        "targetId": e.target_id,
+        "details": e.details.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()),
+        "ipAddress": e.ip_address,
+        "userAgent": e.user_agent,
+        "createdAt": iso(&e.created_at),
+        "prevHash": e.prev_hash,
+        "hash": e.hash,
+    })
 }

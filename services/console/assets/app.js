@@ -157,6 +157,11 @@ function roleMapping(text) {
   return out;
 }
 
+// WebAuthn through the browser's own JSON helpers (no base64url code of ours to get wrong).
+const webauthn = typeof PublicKeyCredential !== "undefined"
+  && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function"
+  && typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function";
+
 const pages = {
   "sign-in"() {
     showLinkError();
@@ -170,6 +175,25 @@ const pages = {
       if (r.data && r.data.twoFactorRedirect) return go(`/two-factor?callbackURL=${encodeURIComponent(next)}`);
       go(next);
     });
+    const passkey = document.getElementById("passkey-sign-in");
+    if (webauthn && passkey) {
+      passkey.hidden = false;
+      document.getElementById("passkey-button").addEventListener("click", async () => {
+        const status = document.getElementById("passkey-status");
+        say(status, "");
+        const options = await api("/passkey/generate-authenticate-options");
+        if (!options.ok) return say(status, options.error.message, "error");
+        let credential;
+        try {
+          credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.data) });
+        } catch {
+          return say(status, "No passkey was used.", "error");
+        }
+        const r = await api("/passkey/verify-authentication", { response: credential.toJSON() });
+        if (!r.ok) return say(status, r.error.message, "error");
+        go(passkey.dataset.next);
+      });
+    }
     onSubmit("magic-link-form", async (v, form) => {
       const r = await api("/sign-in/magic-link", { email: v.email, callbackURL: form.dataset.next });
       return r.ok ? { ok: "Check your inbox for the sign-in link." } : failed(r);
@@ -345,6 +369,35 @@ const pages = {
         cell(row, a.providerId === "credential" ? "Email and password" : a.providerId);
         cell(row, when(a.createdAt));
       });
+    });
+
+    const loadPasskeys = async () => {
+      const r = await api("/passkey/list-user-passkeys");
+      fill("passkey-table", r.ok ? r.data : [], (row, p) => {
+        cell(row, p.name || "Passkey");
+        cell(row, when(p.createdAt));
+        buttonCell(row, "Delete", async () => {
+          await api("/passkey/delete-passkey", { id: p.id });
+          loadPasskeys();
+        }, "danger");
+      }, "No passkeys.");
+    };
+    loadPasskeys();
+    onSubmit("passkey-form", async (v, form) => {
+      if (!webauthn) return { error: "This browser cannot create passkeys." };
+      const options = await api("/passkey/generate-register-options");
+      if (!options.ok) return failed(options);
+      let credential;
+      try {
+        credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.data) });
+      } catch {
+        return { error: "The passkey was not created." };
+      }
+      const r = await api("/passkey/verify-registration", { response: credential.toJSON(), name: v.name });
+      if (!r.ok) return failed(r);
+      form.reset();
+      await loadPasskeys();
+      return { ok: "Passkey added." };
     });
 
     const loadKeys = async () => {
@@ -704,6 +757,7 @@ const pages = {
     const report = (r, done) => {
       say(status, r.ok ? done : r.error.message, r.ok ? "ok" : "error");
       search(document.getElementById("f-search").value.trim());
+      loadAudit();
     };
     const sessions = async (u) => {
       document.getElementById("user-sessions-for").textContent = `Sessions of ${u.email}`;
@@ -718,8 +772,26 @@ const pages = {
         }, "danger");
       }, r.ok ? "No sessions." : r.error.message);
     };
+    const loadAudit = async () => {
+      const chain = document.getElementById("platform-audit-chain");
+      const [page, verified] = await Promise.all([api("/admin/audit-log?limit=50"), api("/admin/audit-log/verify")]);
+      if (!page.ok) return say(chain, page.error.message, "error");
+      if (verified.ok) {
+        const v = verified.data;
+        say(chain, v.valid ? `Chain verified: ${v.entries} entries, no gap or alteration.` : `Chain broken at entry ${v.brokenAtSeq}.`, v.valid ? "ok" : "error");
+      }
+      fill("platform-audit-table", page.data.entries, (row, e) => {
+        cell(row, e.seq);
+        cell(row, when(e.createdAt));
+        cell(row, e.action);
+        cell(row, e.actorId);
+        cell(row, e.targetId);
+        cell(row, e.details && e.details.reason ? `reason: ${e.details.reason}` : "");
+      }, "No entries yet.");
+    };
     onSubmit("user-search-form", async (v) => search(v.searchValue.trim()));
     search("");
+    loadAudit();
   },
 };
 

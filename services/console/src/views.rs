@@ -157,6 +157,10 @@ pub fn sign_in(chrome: &Chrome<'_>, next: &str) -> Markup {
                 button type="submit" { "Sign in" }
             }
             p { a href="/forgot-password" { "Forgot your password?" } }
+            div id="passkey-sign-in" data-next=(next) hidden {
+                button.secondary type="button" id="passkey-button" { "Sign in with a passkey" }
+                p.status id="passkey-status" role="status" aria-live="polite" {}
+            }
             @if chrome.magic_link {
                 form id="magic-link-form" data-next=(next) {
                     h2 { "Or get a sign-in link" }
@@ -406,6 +410,15 @@ pub fn account(chrome: &Chrome<'_>) -> Markup {
                     button.danger type="submit" { "Turn off two-factor" }
                 }
             }))
+            (section("passkeys", "Passkeys", &html! {
+                p { "Sign in with your fingerprint, face or device PIN instead of a password." }
+                form id="passkey-form" {
+                    (field_as("f-passkey-name", "Passkey name", "name", "text", "off"))
+                    (status())
+                    button type="submit" { "Add a passkey" }
+                }
+                (table("passkey-table", "Your passkeys", &["Name", "Added", ""]))
+            }))
             (section("sessions", "Sessions and devices", &html! {
                 (table("session-table", "Your sessions", &["Device", "IP address", "Signed in", ""]))
                 (status())
@@ -550,6 +563,10 @@ pub fn admin(chrome: &Chrome<'_>) -> Markup {
             (section("user-sessions", "Sessions of the selected user", &html! {
                 p id="user-sessions-for" {}
                 (table("user-session-table", "Sessions", &["Device", "IP address", "Signed in", ""]))
+            }))
+            (section("platform-audit", "Platform audit log", &html! {
+                p id="platform-audit-chain" role="status" {}
+                (table("platform-audit-table", "Platform audit log, newest first", &["#", "When", "Action", "Actor", "Target", "Details"]))
             }))
         },
     )

@@ -1,6 +1,6 @@
 //! Better Auth's JSON shapes for organization data. Dates are ISO-8601 with milliseconds.
 
-use castellan_data::entity::{audit_log, invitation, member, organization, team, team_member, user};
+use castellan_data::entity::{invitation, member, organization, team, team_member, user};
 use castellan_http::respond::iso;
 use serde_json::{Value, json};
 
@@ -96,24 +96,7 @@ pub fn custom_role(r: &crate::domain::access_control::CustomRole) -> Value {
     })
 }
 
-#[must_use]
-pub fn audit_entry(e: &audit_log::Model) -> Value {
-    json!({
-        "id": e.id,
-        "organizationId": e.organization_id,
-        "seq": e.seq,
-        "action": e.action,
-        "actorId": e.actor_id,
-        "targetType": e.target_type,
-        "targetId": e.target_id,
-        "details": e.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
-        "ipAddress": e.ip_address,
-        "userAgent": e.user_agent,
-        "createdAt": iso(&e.created_at),
-        "prevHash": e.prev_hash,
-        "hash": e.hash,
-    })
-}
+pub use castellan_http::respond::audit_entry;
 
 /// A webhook endpoint, never its secret (shown once, by create and rotate-secret).
 #[must_use]

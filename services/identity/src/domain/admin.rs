@@ -90,6 +90,35 @@ impl IdentityService {
         Ok(())
     }
 
+    /// A page of the platform audit log (bans, role changes, impersonation), newest first, and
+    /// the total.
+    ///
+    /// # Errors
+    /// Not allowed (`audit:read` in the platform domain); storage failures.
+    pub async fn admin_audit_log(
+        &self,
+        op: &Operator,
+        limit: u64,
+        offset: u64,
+    ) -> IdentityResult<(Vec<castellan_data::entity::audit_log::Model>, u64)> {
+        self.require(op, "audit", "read", "YOU_ARE_NOT_ALLOWED_TO_READ_THE_AUDIT_LOG")
+            .await?;
+        Ok(castellan_audit::page(&self.db, castellan_audit::PLATFORM_LOG, limit, offset).await?)
+    }
+
+    /// Recomputes the platform audit log's hash chain.
+    ///
+    /// # Errors
+    /// As [`IdentityService::admin_audit_log`].
+    pub async fn admin_verify_audit_log(
+        &self,
+        op: &Operator,
+    ) -> IdentityResult<castellan_audit::Verification> {
+        self.require(op, "audit", "read", "YOU_ARE_NOT_ALLOWED_TO_READ_THE_AUDIT_LOG")
+            .await?;
+        Ok(castellan_audit::verify(&self.db, castellan_audit::PLATFORM_LOG).await?)
+    }
+
     async fn target(&self, user_id: &str) -> IdentityResult<user::Model> {
         users::find_by_id(&self.db, user_id)
             .await?

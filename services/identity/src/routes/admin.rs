@@ -441,3 +441,34 @@ pub async fn has_permission(
     let success = identity.admin_has_permission(&auth, &wanted).await?;
     Ok(respond::json(&json!({ "error": null, "success": success })))
 }
+
+/// `GET /admin/audit-log?limit=&offset=` (Castellan's own): the platform audit log, newest first.
+pub async fn audit_log(
+    Service(identity): Service<IdentityService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let query = query_object(&req);
+    let mut f = Fields::query(&query);
+    let limit = f.optional_count("limit").unwrap_or(50).min(200);
+    let offset = f.optional_count("offset").unwrap_or(0);
+    f.finish()?;
+    let op = operator(&req, &state, current)?;
+    let (entries, total) = identity.admin_audit_log(&op, limit, offset).await?;
+    let entries: Vec<Value> = entries.iter().map(respond::audit_entry).collect();
+    Ok(respond::json(
+        &json!({ "entries": entries, "total": total, "limit": limit, "offset": offset }),
+    ))
+}
+
+/// `GET /admin/audit-log/verify` (Castellan's own): recomputes the platform log's hash chain.
+pub async fn verify_audit_log(
+    Service(identity): Service<IdentityService>,
+    state: web::Data<AuthState>,
+    req: HttpRequest,
+    current: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    let op = operator(&req, &state, current)?;
+    Ok(respond::json(&identity.admin_verify_audit_log(&op).await?))
+}

@@ -150,6 +150,8 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/admin/impersonate-user", admin::impersonate_user)
         .post("/admin/stop-impersonating", admin::stop_impersonating)
         .post("/admin/has-permission", admin::has_permission)
+        .get("/admin/audit-log", admin::audit_log)
+        .get("/admin/audit-log/verify", admin::verify_audit_log)
         .get(OK, misc::ok)
         .get(READY, misc::ready)
         .get(ERROR, misc::error_page)

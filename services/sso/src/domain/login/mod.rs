@@ -364,9 +364,10 @@ impl SsoService {
     }
 
     /// The flow a state names, taken once (`consume`) or only looked at. A state that cannot be
-    /// ours (empty, overlong) names nothing.
+    /// ours (empty, overlong, anything but the letters and digits we issue) names nothing, and
+    /// never reaches the database (Postgres refuses a NUL in text).
     async fn read_flow(&self, state: &str, consume: bool) -> SsoResult<Option<FlowState>> {
-        if state.is_empty() || state.len() > 128 {
+        if state.is_empty() || state.len() > 128 || !state.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Ok(None);
         }
         let row = if consume {

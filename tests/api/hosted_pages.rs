@@ -155,9 +155,7 @@ both_backends! {
 
 per_backend! {
     async fn people_use_the_hosted_pages_in_chromium(backend) {
-        if !std::path::Path::new("/usr/bin/chromium").exists() {
-            assert!(!castellan_e2e::required_services(), "CI=true but /usr/bin/chromium is missing");
-            castellan_e2e::skip("no /usr/bin/chromium");
+        if !castellan_e2e::chromium_available() {
             return;
         }
         let admin = "root@pages.e2e.test";
@@ -242,9 +240,7 @@ per_backend! {
 
 per_backend! {
     async fn passkeys_are_added_and_used_on_the_hosted_pages_in_chromium(backend) {
-        if !std::path::Path::new("/usr/bin/chromium").exists() {
-            assert!(!castellan_e2e::required_services(), "CI=true but /usr/bin/chromium is missing");
-            castellan_e2e::skip("no /usr/bin/chromium");
+        if !castellan_e2e::chromium_available() {
             return;
         }
         let Some(app) = castellan_e2e::TestApp::spawn_with(

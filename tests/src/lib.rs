@@ -585,6 +585,18 @@ pub mod orgs {
     }
 }
 
+/// Whether Debian's Chromium is installed for the browser tests; outside CI its absence is a
+/// reported skip, in CI a failure.
+#[must_use]
+pub fn chromium_available() -> bool {
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        return true;
+    }
+    assert!(!required_services(), "CI=true but /usr/bin/chromium is missing");
+    skip("no /usr/bin/chromium");
+    false
+}
+
 /// Node test suites (the Better Auth client suites) run against a started server.
 pub mod node_suite {
     use std::collections::HashMap;

@@ -189,3 +189,10 @@ pub fn audit_entry(e: &audit_log::Model) -> serde_json::Value {
         "hash": e.hash,
     })
 }
+
+/// A page of an audit log: `{entries, total, limit, offset}`.
+#[must_use]
+pub fn audit_page(entries: &[audit_log::Model], total: u64, limit: u64, offset: u64) -> HttpResponse {
+    let entries: Vec<serde_json::Value> = entries.iter().map(audit_entry).collect();
+    json(&serde_json::json!({ "entries": entries, "total": total, "limit": limit, "offset": offset }))
+}

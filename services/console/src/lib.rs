@@ -87,15 +87,19 @@ fn redirect(to: &str) -> HttpResponse {
     res
 }
 
-/// Signed-in visitors go on; others to the sign-in page, which brings them back here.
-fn signed_in_or_redirect(
+/// A page for signed-in visitors; others go to the sign-in page, which brings them back here.
+fn signed_in_page(
     current: MaybeSession,
     back_to: &str,
-) -> Result<castellan_session::AuthSession, HttpResponse> {
-    current.session.ok_or_else(|| {
-        let back: String = url::form_urlencoded::byte_serialize(back_to.as_bytes()).collect();
-        redirect(&format!("/sign-in?callbackURL={back}"))
-    })
+    render: impl FnOnce(&castellan_session::AuthSession) -> maud::Markup,
+) -> HttpResponse {
+    match current.session {
+        Some(session) => page(render(&session)),
+        None => {
+            let back: String = url::form_urlencoded::byte_serialize(back_to.as_bytes()).collect();
+            redirect(&format!("/sign-in?callbackURL={back}"))
+        }
+    }
 }
 
 async fn home(current: MaybeSession) -> HttpResponse {
@@ -146,36 +150,28 @@ async fn accept_invitation(
     req: HttpRequest,
     current: MaybeSession,
 ) -> HttpResponse {
-    let id = req.match_info().get("id").unwrap_or_default().to_owned();
-    let session = match signed_in_or_redirect(current, req.path()) {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
-    };
-    page(views::accept_invitation(
-        &views::Chrome::new(&state, Some(&session)),
-        &id,
-    ))
+    let id = req.match_info().get("id").unwrap_or_default();
+    signed_in_page(current, req.path(), |session| {
+        views::accept_invitation(&views::Chrome::new(&state, Some(session)), id)
+    })
 }
 
 async fn account(state: web::Data<AuthState>, current: MaybeSession) -> HttpResponse {
-    match signed_in_or_redirect(current, "/account") {
-        Ok(session) => page(views::account(&views::Chrome::new(&state, Some(&session)))),
-        Err(to_sign_in) => to_sign_in,
-    }
+    signed_in_page(current, "/account", |session| {
+        views::account(&views::Chrome::new(&state, Some(session)))
+    })
 }
 
 async fn organization(state: web::Data<AuthState>, current: MaybeSession) -> HttpResponse {
-    match signed_in_or_redirect(current, "/organization") {
-        Ok(session) => page(views::organization(&views::Chrome::new(&state, Some(&session)))),
-        Err(to_sign_in) => to_sign_in,
-    }
+    signed_in_page(current, "/organization", |session| {
+        views::organization(&views::Chrome::new(&state, Some(session)))
+    })
 }
 
 async fn admin(state: web::Data<AuthState>, current: MaybeSession) -> HttpResponse {
-    match signed_in_or_redirect(current, "/admin") {
-        Ok(session) => page(views::admin(&views::Chrome::new(&state, Some(&session)))),
-        Err(to_sign_in) => to_sign_in,
-    }
+    signed_in_page(current, "/admin", |session| {
+        views::admin(&views::Chrome::new(&state, Some(session)))
+    })
 }
 
 /// The setup portal needs no account: the setup link (or the session it opened) is the

@@ -96,8 +96,6 @@ pub fn custom_role(r: &crate::domain::access_control::CustomRole) -> Value {
     })
 }
 
-pub use castellan_http::respond::audit_entry;
-
 /// A webhook endpoint, never its secret (shown once, by create and rotate-secret).
 #[must_use]
 pub fn webhook(w: &castellan_data::entity::webhook_endpoint::Model) -> Value {

@@ -548,8 +548,23 @@ async fn create_setup_link(
     })))
 }
 
-fn setup_secret(req: &HttpRequest, state: &AuthState) -> String {
-    state.cookies.read_signed(req, SETUP_COOKIE).unwrap_or_default()
+/// Who acts in the setup portal: the setup session's secret (from its signed cookie; empty
+/// without one, which the domain refuses) and where the request came from.
+struct SetupCaller {
+    secret: String,
+    client: Client,
+}
+
+impl actix_web::FromRequest for SetupCaller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(registered::<AuthState>(req).map(|state| Self {
+            secret: state.cookies.read_signed(req, SETUP_COOKIE).unwrap_or_default(),
+            client: client(req, &state),
+        }))
+    }
 }
 
 /// `POST /sso/setup/open`: exchanges the link's token for the setup session's cookie.
@@ -570,17 +585,14 @@ async fn open_setup(
 
 async fn setup_state(
     Service(sso): Service<SsoService>,
-    state: web::Data<AuthState>,
-    req: HttpRequest,
+    caller: SetupCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let view = sso.setup_state(&setup_secret(&req, &state)).await?;
-    Ok(respond::json(&view))
+    Ok(respond::json(&sso.setup_state(&caller.secret).await?))
 }
 
 async fn save_setup_connection(
     Service(sso): Service<SsoService>,
-    state: web::Data<AuthState>,
-    req: HttpRequest,
+    caller: SetupCaller,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     use crate::domain::provisioning::Protocol;
@@ -609,30 +621,26 @@ async fn save_setup_connection(
         role_mapping: role_mapping.into_iter().collect(),
     };
     let view = sso
-        .save_setup_connection(&setup_secret(&req, &state), input, &client(&req, &state))
+        .save_setup_connection(&caller.secret, input, &caller.client)
         .await?;
     Ok(respond::json(&view))
 }
 
 async fn verify_setup_domain(
     Service(sso): Service<SsoService>,
-    state: web::Data<AuthState>,
-    req: HttpRequest,
+    caller: SetupCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let view = sso
-        .verify_setup_domain(&setup_secret(&req, &state), &client(&req, &state))
-        .await?;
-    Ok(respond::json(&view))
+    Ok(respond::json(
+        &sso.verify_setup_domain(&caller.secret, &caller.client).await?,
+    ))
 }
 
 async fn begin_setup_test(
     Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
-    req: HttpRequest,
+    caller: SetupCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let started = sso
-        .begin_setup_test(&setup_secret(&req, &state), &client(&req, &state))
-        .await?;
+    let started = sso.begin_setup_test(&caller.secret, &caller.client).await?;
     let res = respond::json(&json!({ "url": started.url, "redirect": true }));
     Ok(binding_state(&state, res, started.state_cookie))
 }
@@ -640,11 +648,9 @@ async fn begin_setup_test(
 async fn enable_setup(
     Service(sso): Service<SsoService>,
     state: web::Data<AuthState>,
-    req: HttpRequest,
+    caller: SetupCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let provider_id = sso
-        .enable_setup(&setup_secret(&req, &state), &client(&req, &state))
-        .await?;
+    let provider_id = sso.enable_setup(&caller.secret, &caller.client).await?;
     Ok(respond::with_cookies(
         respond::json(&json!({ "providerId": provider_id, "enabled": true })),
         &[state.cookies.expired(SETUP_COOKIE)],

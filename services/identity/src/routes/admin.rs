@@ -456,10 +456,7 @@ pub async fn audit_log(
     f.finish()?;
     let op = operator(&req, &state, current)?;
     let (entries, total) = identity.admin_audit_log(&op, limit, offset).await?;
-    let entries: Vec<Value> = entries.iter().map(respond::audit_entry).collect();
-    Ok(respond::json(
-        &json!({ "entries": entries, "total": total, "limit": limit, "offset": offset }),
-    ))
+    Ok(respond::audit_page(&entries, total, limit, offset))
 }
 
 /// `GET /admin/audit-log/verify` (Castellan's own): recomputes the platform log's hash chain.

@@ -4,10 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use castellan_http::body::query_object;
 use castellan_http::respond;
 use castellan_http::{ApiError, AuthState, Fields, MaybeSession, Service};
-use serde_json::{Value, json};
 
 use crate::domain::OrganizationService;
-use crate::views;
 
 const DEFAULT_PAGE: u64 = 50;
 const MAX_PAGE: u64 = 500;
@@ -27,10 +25,7 @@ pub async fn page(
     f.finish()?;
     let actor = current.actor(&req, &state)?;
     let (entries, total) = orgs.audit_log(&actor, org_id.as_deref(), limit, offset).await?;
-    let entries: Vec<Value> = entries.iter().map(views::audit_entry).collect();
-    Ok(respond::json(
-        &json!({ "entries": entries, "total": total, "limit": limit, "offset": offset }),
-    ))
+    Ok(respond::audit_page(&entries, total, limit, offset))
 }
 
 /// `GET /organization/audit-log/verify?organizationId=`: recomputes the hash chain.

@@ -210,6 +210,9 @@ per_backend! {
         assert_eq!(seen["pendingInvitations"].as_array().unwrap().len(), 1, "{seen:#}");
         assert!(seen["pendingInvitations"][0].as_str().unwrap().contains("admin"), "{seen:#}");
         assert_eq!((&seen["teamStatus"], &seen["roleStatus"]), (&json!("Team created."), &json!("Role created.")));
+        assert_eq!(seen["webhookStatus"], "Endpoint added.", "{seen:#}");
+        assert_eq!(seen["webhookSecretShown"], true, "{seen:#}");
+        assert_eq!(seen["webhooks"], json!(["https://hooks.acme.example/castellan"]));
         assert!(seen["auditChain"].as_str().unwrap().starts_with("Chain verified"), "{seen:#}");
         assert!(seen["auditRows"].as_u64().unwrap() >= 3, "organization, invitation, team, role: {seen:#}");
         assert_eq!(seen["invitationLinkLandsOn"], "/sign-in");

@@ -167,6 +167,11 @@ try {
   await page.locator("#p-audit-read").check();
   await page.getByRole("button", { name: "Create role" }).click();
   seen.roleStatus = await status(page, "#role-form .status");
+  await page.locator("#webhook-form").getByLabel("Endpoint URL (https)").fill("https://hooks.acme.example/castellan");
+  await page.getByRole("button", { name: "Add endpoint" }).click();
+  seen.webhookStatus = await status(page, "#webhook-form .status");
+  seen.webhookSecretShown = (await page.locator("#new-webhook-secret code").textContent()).startsWith("whsec_");
+  seen.webhooks = await page.locator("#webhook-table tbody tr td:first-child").allTextContents();
   await page.waitForFunction(() => document.querySelectorAll("#audit-table tbody tr").length >= 3);
   seen.auditChain = await page.locator("#audit-chain").textContent();
   seen.auditRows = await page.locator("#audit-table tbody tr").count();

@@ -504,7 +504,22 @@ const pages = {
       loadTeams();
       loadRoles();
       loadSso();
+      loadWebhooks();
       loadAudit();
+    };
+
+    const loadWebhooks = async () => {
+      const r = await api(`/webhook/list?organizationId=${encodeURIComponent(active.id)}`);
+      fill("webhook-table", r.ok ? r.data : [], (row, w) => {
+        cell(row, w.url);
+        cell(row, w.eventTypes && w.eventTypes.length ? w.eventTypes.join(", ") : "all events");
+        cell(row, w.enabled ? "enabled" : `disabled${w.disabledReason ? `: ${w.disabledReason}` : ""}`);
+        buttonCell(row, "Delete", async () => {
+          const u = await api("/webhook/delete", { webhookId: w.id, organizationId: active.id });
+          say(document.querySelector("#webhook-form .status"), u.ok ? "Endpoint deleted." : u.error.message, u.ok ? "ok" : "error");
+          loadWebhooks();
+        }, "danger");
+      }, r.ok ? "No endpoints." : r.error.message);
     };
 
     const loadTeams = async () => {
@@ -582,6 +597,16 @@ const pages = {
       form.reset();
       await loadConsole();
       return { ok: `Invitation sent to ${r.data.email}.` };
+    });
+    onSubmit("webhook-form", async (v, form) => {
+      const r = await api("/webhook/create", { url: v.url.trim(), description: v.description || undefined, organizationId: active.id });
+      if (!r.ok) return failed(r);
+      form.reset();
+      const shown = document.getElementById("new-webhook-secret");
+      shown.querySelector("code").textContent = r.data.secret;
+      shown.hidden = false;
+      await Promise.all([loadWebhooks(), loadAudit()]);
+      return { ok: "Endpoint added." };
     });
     onSubmit("team-form", async (v, form) => {
       const r = await api("/organization/create-team", { name: v.name });

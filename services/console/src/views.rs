@@ -529,6 +529,18 @@ pub fn organization(chrome: &Chrome<'_>) -> Markup {
                         input id="f-setup-link" type="text" readonly;
                     }
                 }))
+                (section("webhooks", "Webhooks", &html! {
+                    form id="webhook-form" {
+                        (field_as("f-webhook-url", "Endpoint URL (https)", "url", "url", "off"))
+                        (optional_field("f-webhook-description", "Description", "description", "text"))
+                        (status())
+                        button type="submit" { "Add endpoint" }
+                    }
+                    p id="new-webhook-secret" hidden {
+                        "Signing secret (shown once): " code {}
+                    }
+                    (table("webhook-table", "Webhook endpoints", &["URL", "Events", "State", ""]))
+                }))
                 (section("audit", "Audit log", &html! {
                     p id="audit-chain" role="status" {}
                     (table("audit-table", "Audit log, newest first", &["#", "When", "Action", "Actor", "Target"]))

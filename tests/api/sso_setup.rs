@@ -66,7 +66,7 @@ both_backends! {
 
         // The session is the cookie, not the link.
         assert_eq!(it_admin.get("/sso/setup").await.json["providerId"], provider_id.as_str());
-        for (method, path) in [("GET", "/sso/setup"), ("POST", "/sso/setup/verify-domain"), ("POST", "/sso/setup/test"), ("POST", "/sso/setup/enable")] {
+        for (method, path) in [("GET", "/sso/setup"), ("GET", "/sso/setup/sp-metadata"), ("POST", "/sso/setup/verify-domain"), ("POST", "/sso/setup/test"), ("POST", "/sso/setup/enable")] {
             let stranger = app.browser();
             let r = if method == "GET" { stranger.get(path).await } else { stranger.post(path, &json!({})).await };
             assert_eq!((r.status, r.code()), (401, "SETUP_LINK_INVALID"), "{path}");
@@ -201,6 +201,17 @@ async fn walk_the_wizard_in_chromium(backend: Backend, protocol: &str) {
                 .unwrap()
                 .starts_with(&format!("{}/sso/saml2/sp/acs/example-corp-", app.auth_url)),
             "{seen:#}"
+        );
+        // The download link gives the SP metadata before the connection exists.
+        let metadata = seen["values"]["metadata"].as_str().unwrap();
+        let entity_id = seen["values"]["entityId"].as_str().unwrap();
+        assert!(
+            metadata.contains(&format!("entityID=\"{}\"", entity_id.replace('&', "&amp;"))),
+            "{metadata}"
+        );
+        assert!(
+            metadata.contains(seen["values"]["acsUrl"].as_str().unwrap()),
+            "{metadata}"
         );
     }
     assert!(

@@ -101,7 +101,12 @@ try {
   await admin.check(`#p-${protocol}`);
   seen.values = protocol === "oidc"
     ? { redirectUri: await admin.locator("#v-redirect-uri").textContent() }
-    : { acsUrl: await admin.locator("#v-acs-url").textContent(), entityId: await admin.locator("#v-entity-id").textContent() };
+    : {
+      acsUrl: await admin.locator("#v-acs-url").textContent(),
+      entityId: await admin.locator("#v-entity-id").textContent(),
+      // What the download link gives, before the connection exists.
+      metadata: await admin.evaluate(async () => (await fetch(document.getElementById("v-metadata-download").href)).text()),
+    };
   await shot(admin, "values");
 
   await admin.getByLabel("Your email domain").fill("example.com");

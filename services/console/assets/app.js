@@ -648,7 +648,7 @@ const pages = {
       document.getElementById("v-redirect-uri").textContent = s.oidcRedirectUri;
       document.getElementById("v-acs-url").textContent = s.samlAcsUrl;
       document.getElementById("v-entity-id").textContent = s.samlEntityId;
-      document.getElementById("v-metadata-url").textContent = s.samlMetadataUrl;
+      document.getElementById("v-metadata-download").href = `${API}/sso/setup/sp-metadata`;
       if (s.protocol) {
         document.getElementById(`p-${s.protocol}`).checked = true;
         showProtocol();

@@ -619,7 +619,7 @@ pub fn sso_setup(chrome: &Chrome<'_>) -> Markup {
                         dt { "Entity ID (audience)" }
                         dd { code id="v-entity-id" {} }
                         dt { "Service provider metadata" }
-                        dd { code id="v-metadata-url" {} }
+                        dd { a id="v-metadata-download" href="/api/auth/sso/setup/sp-metadata" download="sp-metadata.xml" { "Download sp-metadata.xml" } }
                     }
                 }))
                 (section("step-connection", "3. Connect it", &html! {

@@ -46,6 +46,7 @@ pub fn configure(routes: &mut Routes<'_>) {
         .post("/sso/setup-link", create_setup_link)
         .post("/sso/setup/open", open_setup)
         .get("/sso/setup", setup_state)
+        .get("/sso/setup/sp-metadata", setup_sp_metadata)
         .post("/sso/setup/connection", save_setup_connection)
         .post("/sso/setup/verify-domain", verify_setup_domain)
         .post("/sso/setup/test", begin_setup_test)
@@ -588,6 +589,20 @@ async fn setup_state(
     caller: SetupCaller,
 ) -> Result<HttpResponse, ApiError> {
     Ok(respond::json(&sso.setup_state(&caller.secret).await?))
+}
+
+async fn setup_sp_metadata(
+    Service(sso): Service<SsoService>,
+    caller: SetupCaller,
+) -> Result<HttpResponse, ApiError> {
+    let xml = sso.setup_sp_metadata(&caller.secret).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"sp-metadata.xml\"",
+        ))
+        .body(xml))
 }
 
 async fn save_setup_connection(

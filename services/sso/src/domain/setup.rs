@@ -515,6 +515,26 @@ impl SsoService {
         Ok(stored.provider_id)
     }
 
+    /// `GET /sso/setup/sp-metadata`: the SP metadata to give a SAML IdP, before the connection
+    /// exists (its permanent address, `sso/saml2/sp/metadata`, answers once it is on).
+    ///
+    /// # Errors
+    /// As [`SsoService::setup_state`].
+    pub async fn setup_sp_metadata(&self, secret: &str) -> SsoResult<String> {
+        let (_, session) = self.setup_session(secret).await?;
+        self.creator_scope(&session).await?;
+        crate::saml::ServiceProviderConfig {
+            entity_id: self.setup_entity_id(&session.provider_id),
+            acs_url: format!("{}/sso/saml2/sp/acs/{}", self.auth_url(), session.provider_id),
+            audience: None,
+            name_id_format: crate::saml::default_name_id_format(),
+            clock_skew: self.settings.sso.clock_skew,
+            want_assertions_signed: false,
+            signing: None,
+        }
+        .metadata_xml()
+    }
+
     /// Records a test login's outcome in the setup session named by `key` (the flow's).
     pub(crate) async fn record_setup_test(&self, key: &str, outcome: TestOutcome, client: &Client) {
         let recorded = async {

@@ -682,6 +682,40 @@ mod tests {
     }
 
     #[test]
+    fn the_theme_takes_only_values_safe_to_write_into_a_page() {
+        let s = Settings::from_vars(HashMap::new()).unwrap();
+        assert!(s.hosted_pages.enabled);
+        assert_eq!((s.hosted_pages.color, s.hosted_pages.logo_url), (None, None));
+        let s = Settings::from_vars(vars(&[
+            ("THEME_COLOR", "#0B5FFF"),
+            ("THEME_LOGO_URL", "/static/logo.svg"),
+            ("HOSTED_PAGES", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(s.hosted_pages.color.as_deref(), Some("#0B5FFF"));
+        assert_eq!(s.hosted_pages.logo_url.as_deref(), Some("/static/logo.svg"));
+        assert!(!s.hosted_pages.enabled);
+        for color in ["red", "#12", "#1234567", "#12345g", "#fff; background: url(x)"] {
+            assert!(
+                Settings::from_vars(vars(&[("THEME_COLOR", color)])).is_err(),
+                "{color}"
+            );
+        }
+        for logo in [
+            "http://cdn.example/logo.png",
+            "//evil.example/x.png",
+            "javascript:alert(1)",
+            "/a\"onload=\"x",
+        ] {
+            assert!(
+                Settings::from_vars(vars(&[("THEME_LOGO_URL", logo)])).is_err(),
+                "{logo}"
+            );
+        }
+        assert!(Settings::from_vars(vars(&[("THEME_CSS_FILE", "/no/such/file.css")])).is_err());
+    }
+
+    #[test]
     fn defaults_work_on_a_fresh_machine() {
         let s = Settings::from_vars(HashMap::new()).unwrap();
         assert_eq!(s.port, 3000);

@@ -201,6 +201,8 @@ per_backend! {
         assert_eq!(seen["rootLandsOn"], "/sign-in");
         assert_eq!(seen["afterSignUp"], "/verify-email", "verification is required");
         assert_eq!(seen["afterVerificationLink"], "/sign-in", "the link verifies, then asks to sign in");
+        assert_eq!(seen["unverifiedSignInLandsOn"], "/verify-email", "{seen:#}");
+        assert_eq!(seen["unverifiedEmailPrefilled"], true, "the resend form knows the address");
         assert_eq!(seen["accountVerified"], true, "{seen:#}");
         assert_eq!((&seen["qrScheme"], &seen["qrMatchesManualKey"]), (&json!("otpauth:"), &json!(true)), "the QR code scans");
         assert_eq!((&seen["twoFactorState"], &seen["backupCodes"]), (&json!("true"), &json!(10)));

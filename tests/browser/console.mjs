@@ -113,6 +113,11 @@ try {
   await signUp(page, "Alice Example", alice);
   seen.afterSignUp = new URL(page.url()).pathname;
   await capture(page, "verify-email");
+  // Signing in before opening the link leads back to the verification page.
+  await page.goto(`${origin}/sign-in`);
+  await signIn(page, alice, /\/verify-email/);
+  seen.unverifiedSignInLandsOn = new URL(page.url()).pathname;
+  seen.unverifiedEmailPrefilled = (await page.getByLabel("Email", { exact: true }).inputValue()) === alice;
   const verification = await mail("verification", alice);
   await page.goto(verification.url);
   seen.afterVerificationLink = new URL(page.url()).pathname;

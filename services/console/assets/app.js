@@ -169,7 +169,8 @@ const pages = {
       const next = form.dataset.next;
       const r = await api("/sign-in/email", { email: v.email, password: v.password, rememberMe: v.rememberMe, callbackURL: next });
       if (!r.ok) {
-        if (r.error.code === "EMAIL_NOT_VERIFIED") return { error: "Verify your email first: we sent you a new link." };
+        // The verification page says what to do and can send the link again.
+        if (r.error.code === "EMAIL_NOT_VERIFIED") return go(`/verify-email?email=${encodeURIComponent(v.email)}`);
         return failed(r);
       }
       if (r.data && r.data.twoFactorRedirect) return go(`/two-factor?callbackURL=${encodeURIComponent(next)}`);

@@ -174,29 +174,16 @@ per_backend! {
         let link = app.wait_mail("verification", admin).await["url"].as_str().unwrap().to_owned();
         b.get_url(&link).await;
 
-        let dir = castellan_e2e::node_suite::private_copy(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"),
-            &format!("browser-console-{backend:?}").to_lowercase(),
-            &["package.json", "package-lock.json", "run.sh", "console.mjs"],
-        );
-        let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/screenshots")
-            .join(format!("{backend:?}").to_lowercase());
-        std::fs::create_dir_all(&shots).unwrap();
-        let (last, ok) = castellan_e2e::node_suite::run(
-            dir,
-            vec!["console.mjs".into()],
+        let (seen, shots) = castellan_e2e::node_suite::browser_scenario(
+            "console.mjs",
+            backend,
             vec![
                 ("ORIGIN", app.origin.clone()),
                 ("MAIL_LOG", app.mail_log.display().to_string()),
-                ("SCREENSHOT_DIR", shots.display().to_string()),
                 ("ADMIN_EMAIL", admin.to_owned()),
-                ("ADMIN_PASSWORD", PASSWORD.to_owned()),
             ],
         )
         .await;
-        assert!(ok, "the browser scenario failed: {last}");
-        let seen: Value = serde_json::from_str(&last).unwrap();
         assert_eq!(seen.get("failure"), None, "{seen:#}");
         assert_eq!(seen["rootLandsOn"], "/sign-in");
         assert_eq!(seen["afterSignUp"], "/verify-email", "verification is required");
@@ -256,19 +243,12 @@ per_backend! {
         else {
             return;
         };
-        let dir = castellan_e2e::node_suite::private_copy(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"),
-            &format!("browser-console-passkey-{backend:?}").to_lowercase(),
-            &["package.json", "package-lock.json", "run.sh", "console-passkey.mjs"],
-        );
-        let (last, ok) = castellan_e2e::node_suite::run(
-            dir,
-            vec!["console-passkey.mjs".into()],
+        let (seen, _) = castellan_e2e::node_suite::browser_scenario(
+            "console-passkey.mjs",
+            backend,
             vec![("ORIGIN", format!("http://localhost:{}", app.port))],
         )
         .await;
-        assert!(ok, "the browser scenario failed: {last}");
-        let seen: Value = serde_json::from_str(&last).unwrap();
         assert_eq!(seen.get("failure"), None, "{seen:#}");
         assert_eq!(seen["added"], "Passkey added.");
         assert_eq!(seen["listed"], json!(["Laptop"]));

@@ -150,29 +150,17 @@ async fn walk_the_wizard_in_chromium(backend: Backend, protocol: &str) {
     else {
         return;
     };
-    let dir = castellan_e2e::node_suite::private_copy(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"),
-        &format!("browser-sso-setup-{backend:?}").to_lowercase(),
-        &["package.json", "package-lock.json", "run.sh", "sso-setup.mjs"],
-    );
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/screenshots")
-        .join(format!("{backend:?}").to_lowercase());
-    std::fs::create_dir_all(&shots).unwrap();
-    let (last, ok) = castellan_e2e::node_suite::run(
-        dir,
-        vec!["sso-setup.mjs".into()],
+    let (seen, shots) = castellan_e2e::node_suite::browser_scenario(
+        "sso-setup.mjs",
+        backend,
         vec![
             ("ORIGIN", app.origin.clone()),
-            ("SCREENSHOT_DIR", shots.display().to_string()),
             ("PROTOCOL", protocol.to_owned()),
             ("IDP", idp),
             ("DNS_PORT", dns_port.to_string()),
         ],
     )
     .await;
-    assert!(ok, "the browser scenario failed: {last}");
-    let seen: Value = serde_json::from_str(&last).unwrap();
     assert_eq!(seen.get("failure"), None, "{seen:#}");
     assert_eq!(seen["linkCarriesTokenInFragment"], true);
     assert_eq!(

@@ -630,6 +630,31 @@ pub mod node_suite {
             .clone()
     }
 
+    /// Runs one browser scenario of `tests/browser` (`script`, a copy per backend under
+    /// `target/`) with `env`, plus `SCREENSHOT_DIR` (`target/screenshots/<backend>`, returned),
+    /// and returns the JSON line it printed. Fails the test when the script fails.
+    pub async fn browser_scenario(
+        script: &str,
+        backend: crate::Backend,
+        mut env: Vec<(&'static str, String)>,
+    ) -> (serde_json::Value, PathBuf) {
+        let name = script.trim_end_matches(".mjs");
+        let backend = format!("{backend:?}").to_lowercase();
+        let dir = private_copy(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("browser"),
+            &format!("browser-{name}-{backend}"),
+            &["package.json", "package-lock.json", "run.sh", script],
+        );
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/screenshots")
+            .join(&backend);
+        std::fs::create_dir_all(&shots).unwrap();
+        env.push(("SCREENSHOT_DIR", shots.display().to_string()));
+        let (last, ok) = run(dir, vec![script.to_owned()], env).await;
+        assert!(ok, "the browser scenario {script} failed: {last}");
+        (serde_json::from_str(&last).unwrap(), shots)
+    }
+
     /// Runs the suite's `run.sh` with `args` and `env`; returns its last non-empty stdout line
     /// (`N passed, M failed`) after printing its output, and whether it exited 0.
     pub async fn run(dir: PathBuf, args: Vec<String>, env: Vec<(&'static str, String)>) -> (String, bool) {

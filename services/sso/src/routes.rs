@@ -151,8 +151,7 @@ async fn sign_in(
             additional_params,
         })
         .await?;
-    let res = respond::json(&json!({ "url": started.url, "redirect": true }));
-    Ok(binding_state(&state, res, started.state_cookie))
+    Ok(to_the_idp(&state, started))
 }
 
 /// `GET /sso/sign-in?providerId=&callbackURL=` (Castellan's own): the SSO sign-in as a link,
@@ -187,6 +186,12 @@ async fn sign_in_link(
         .await?;
     let res = respond::redirect(&started.url);
     Ok(binding_state(&state, res, started.state_cookie))
+}
+
+/// `{url, redirect: true}` for the client to follow to the IdP, with the login's binding cookie.
+fn to_the_idp(state: &AuthState, started: crate::domain::login::Started) -> HttpResponse {
+    let res = respond::json(&json!({ "url": started.url, "redirect": true }));
+    binding_state(state, res, started.state_cookie)
 }
 
 /// `res` with the cookie that binds an OIDC login to this browser, when the login has one.
@@ -656,8 +661,7 @@ async fn begin_setup_test(
     caller: SetupCaller,
 ) -> Result<HttpResponse, ApiError> {
     let started = sso.begin_setup_test(&caller.secret, &caller.client).await?;
-    let res = respond::json(&json!({ "url": started.url, "redirect": true }));
-    Ok(binding_state(&state, res, started.state_cookie))
+    Ok(to_the_idp(&state, started))
 }
 
 async fn enable_setup(

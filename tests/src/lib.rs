@@ -41,14 +41,28 @@ pub fn required_services() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// A TCP port free on loopback right now (for a helper server the test starts itself).
+/// A TCP port free on loopback, for a helper server the test starts itself a moment later. It
+/// is taken below Linux's ephemeral range (32768+): a port handed out by binding port 0 could
+/// be handed again, in that moment, to a server another test binds to port 0 (seen: a React
+/// build's server found its port taken by a Castellan under test). Never twice in this process.
 #[must_use]
 pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        std::process::id() % SPAN + 1,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    loop {
+        let port = u16::try_from(FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Reports a test that could not run here (a service or tool is missing outside CI) as skipped,

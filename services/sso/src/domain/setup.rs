@@ -23,9 +23,9 @@ use castellan_data::entity::{sso_provider, sso_provisioning};
 use castellan_data::repo::verifications;
 
 use super::login::{SignIn, Started};
-use super::provisioning::{Protocol, mapped_role};
+use super::provisioning::{ExternalIdentity, Protocol, mapped_role};
 use super::{Actor, AuditNote, Client, SsoService};
-use crate::error::{Kind, SsoError, SsoResult};
+use crate::error::{Kind, LoginFailure, SsoError, SsoResult};
 use crate::provider::Connection;
 
 const LINK_PREFIX: &str = "sso-setup-link:";
@@ -103,7 +103,6 @@ pub struct SetupView {
     pub oidc_redirect_uri: String,
     pub saml_acs_url: String,
     pub saml_entity_id: String,
-    pub saml_metadata_url: String,
     pub protocol: Option<Protocol>,
     pub domain: Option<String>,
     pub issuer: Option<String>,
@@ -535,17 +534,51 @@ impl SsoService {
         .metadata_xml()
     }
 
-    /// Records a test login's outcome in the setup session named by `key` (the flow's).
-    pub(crate) async fn record_setup_test(&self, key: &str, outcome: TestOutcome, client: &Client) {
+    /// Records a test login's outcome in the setup session named by `key` (the flow's): who the
+    /// IdP vouched for and the role the draft's mapping gives them, or why it failed.
+    pub(crate) async fn record_setup_test(
+        &self,
+        key: &str,
+        identity: Result<ExternalIdentity, LoginFailure>,
+        client: &Client,
+    ) {
         let recorded = async {
             let Some(row) = verifications::peek(&self.db, key, self.now()).await? else {
                 return Ok::<_, SsoError>(());
             };
             let mut session: SetupSession = serde_json::from_str(&row.value).map_err(SsoError::internal)?;
-            session.test = Some(outcome.clone());
+            let outcome = match identity {
+                Ok(identity) => {
+                    let mapping = session.draft.as_ref().map(|d| &d.role_mapping);
+                    TestOutcome {
+                        passed: true,
+                        role: Some(
+                            mapping
+                                .and_then(|m| mapped_role(m, &identity.groups))
+                                .unwrap_or_else(|| self.settings.sso.default_role.clone()),
+                        ),
+                        email: Some(identity.email),
+                        name: Some(identity.name),
+                        groups: identity.groups,
+                        error: None,
+                        at: self.now(),
+                    }
+                }
+                Err(failure) => TestOutcome {
+                    passed: false,
+                    email: None,
+                    name: None,
+                    groups: Vec::new(),
+                    role: None,
+                    error: Some(format!("{}: {}", failure.code, failure.description)),
+                    at: self.now(),
+                },
+            };
+            let details = json!(outcome);
+            session.test = Some(outcome);
             let txn = castellan_data::begin_write(&self.db).await?;
             verifications::replace_value(&txn, key, json!(session).to_string()).await?;
-            self.setup_audit(&txn, &session, "sso.setup.tested", json!(outcome), client)
+            self.setup_audit(&txn, &session, "sso.setup.tested", details, client)
                 .await?;
             txn.commit().await?;
             Ok(())
@@ -560,19 +593,6 @@ impl SsoService {
         let row = verifications::peek(&self.db, key, self.now()).await.ok()??;
         let session: SetupSession = serde_json::from_str(&row.value).ok()?;
         self.draft_connection(&session)
-    }
-
-    /// The role a test login's groups map to under the draft of the session named by `key`.
-    pub(crate) async fn setup_role(&self, key: &str, groups: &[String]) -> String {
-        let mapping = match verifications::peek(&self.db, key, self.now()).await {
-            Ok(Some(row)) => serde_json::from_str::<SetupSession>(&row.value)
-                .ok()
-                .and_then(|s| s.draft)
-                .map(|d| d.role_mapping)
-                .unwrap_or_default(),
-            _ => BTreeMap::new(),
-        };
-        mapped_role(&mapping, groups).unwrap_or_else(|| self.settings.sso.default_role.clone())
     }
 
     async fn setup_session(&self, secret: &str) -> SsoResult<(String, SetupSession)> {
@@ -642,7 +662,6 @@ impl SsoService {
             oidc_redirect_uri: self.oidc_redirect_uri(provider_id),
             saml_acs_url: format!("{auth}/sso/saml2/sp/acs/{provider_id}"),
             saml_entity_id: self.setup_entity_id(provider_id),
-            saml_metadata_url: format!("{auth}/sso/saml2/sp/metadata?providerId={provider_id}"),
             protocol: draft.map(|d| d.protocol),
             domain: draft.map(|d| d.domain.clone()),
             issuer: draft.map(|d| d.issuer.clone()),

@@ -388,30 +388,10 @@ impl SsoService {
         client: &crate::domain::Client,
     ) -> Finished {
         if let Some(key) = &flow.setup {
-            let checked = vouched.and_then(|(connection, v)| {
+            let identity = vouched.and_then(|(connection, v)| {
                 crate::domain::provisioning::acceptable_email(&connection, &v.identity).map(|_| v.identity)
             });
-            let outcome = match checked {
-                Ok(identity) => crate::domain::setup::TestOutcome {
-                    passed: true,
-                    role: Some(self.setup_role(key, &identity.groups).await),
-                    email: Some(identity.email),
-                    name: Some(identity.name),
-                    groups: identity.groups,
-                    error: None,
-                    at: self.now(),
-                },
-                Err(failure) => crate::domain::setup::TestOutcome {
-                    passed: false,
-                    email: None,
-                    name: None,
-                    groups: Vec::new(),
-                    role: None,
-                    error: Some(format!("{}: {}", failure.code, failure.description)),
-                    at: self.now(),
-                },
-            };
-            self.record_setup_test(key, outcome, client).await;
+            self.record_setup_test(key, identity, client).await;
             return Finished::Tested {
                 redirect: flow.callback_url.clone(),
             };

@@ -24,9 +24,8 @@ pub fn route_table() -> Vec<castellan_http::routes::RouteInfo> {
 /// # Errors
 /// See [`Application::build`].
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let listener = std::net::TcpListener::bind((settings.host.as_str(), settings.port))
-        .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", settings.host, settings.port))?;
-    build_on(listener, settings).await
+    let pages = pages(&settings);
+    Application::build(settings, MOUNTS, pages).await
 }
 
 /// The hosted pages, unless `HOSTED_PAGES` turns them off.
@@ -44,7 +43,7 @@ fn pages(settings: &Settings) -> Option<castellan_platform::PageMount> {
 pub async fn build_on(listener: std::net::TcpListener, settings: Settings) -> anyhow::Result<Application> {
     let pages = pages(&settings);
     let platform = castellan_platform::bootstrap(settings).await?;
-    Application::serve_with_pages(listener, platform, MOUNTS, pages)
+    Application::serve(listener, platform, MOUNTS, pages)
 }
 
 /// Every migration, and whether the database has it (`castellan migrate --status`).

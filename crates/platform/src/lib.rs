@@ -184,31 +184,24 @@ impl Application {
     ///
     /// # Errors
     /// See [`bootstrap`]; also a port that cannot be bound.
-    pub async fn build(settings: Settings, mounts: &'static [Mount]) -> anyhow::Result<Self> {
+    pub async fn build(
+        settings: Settings,
+        mounts: &'static [Mount],
+        pages: Option<PageMount>,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let platform = bootstrap(settings).await?;
-        Self::serve(listener, platform, mounts)
+        Self::serve(listener, platform, mounts, pages)
     }
 
-    /// Serves an already bound listener.
+    /// Serves an already bound listener: the mounted services under the base path, and `pages`
+    /// at the root beside them (the hosted pages of the `castellan` binary; the single-service
+    /// binaries serve only their API).
     ///
     /// # Errors
     /// A listener actix cannot take.
     pub fn serve(
-        listener: TcpListener,
-        platform: Platform,
-        mounts: &'static [Mount],
-    ) -> anyhow::Result<Self> {
-        Self::serve_with_pages(listener, platform, mounts, None)
-    }
-
-    /// [`Application::serve`], with pages mounted at the root beside the API (the hosted pages
-    /// of the `castellan` binary; the single-service binaries serve only their API).
-    ///
-    /// # Errors
-    /// A listener actix cannot take.
-    pub fn serve_with_pages(
         listener: TcpListener,
         platform: Platform,
         mounts: &'static [Mount],
@@ -406,7 +399,7 @@ pub fn init_tracing() -> Telemetry {
 pub async fn run_service(name: &str, mounts: &'static [Mount]) -> anyhow::Result<()> {
     let _telemetry = init_tracing();
     let settings = Settings::from_env().context("reading settings")?;
-    let app = Application::build(settings, mounts).await?;
+    let app = Application::build(settings, mounts, None).await?;
     tracing::info!(port = app.port(), "{name} listening");
     app.run_until_stopped().await.context("serving")
 }

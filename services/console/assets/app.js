@@ -147,6 +147,30 @@ function showLinkError() {
   notice.textContent = known[error] || `Something went wrong (${error.slice(0, 80)}).`;
 }
 
+// An audit log (the organization's or the platform's): its newest entries, and whether its hash
+// chain holds (`{valid, entries, brokenAtSeq}` from `<path>/verify`).
+async function showAuditLog(path, tableId, chainId) {
+  const chain = document.getElementById(chainId);
+  const [page, verified] = await Promise.all([api(`${path}?limit=50`), api(`${path}/verify`)]);
+  if (!page.ok) {
+    say(chain, page.error.message, "error");
+    fill(tableId, [], () => {}, "Not available to your role.");
+    return;
+  }
+  if (verified.ok) {
+    const v = verified.data;
+    say(chain, v.valid ? `Chain verified: ${v.entries} entries, no gap or alteration.` : `Chain broken at entry ${v.brokenAtSeq}.`, v.valid ? "ok" : "error");
+  }
+  fill(tableId, page.data.entries, (row, e) => {
+    cell(row, e.seq);
+    cell(row, when(e.createdAt));
+    cell(row, e.action);
+    cell(row, e.actorId);
+    cell(row, [e.targetType, e.targetId].filter(Boolean).join(" "));
+    cell(row, e.details && e.details.reason ? `reason: ${e.details.reason}` : "");
+  }, "No entries yet.");
+}
+
 // "group = role" lines to an object; blank lines ignored.
 function roleMapping(text) {
   const out = {};
@@ -560,28 +584,7 @@ const pages = {
       }, r.ok ? "No SSO connections." : r.error.message);
     };
 
-    const loadAudit = async () => {
-      const chain = document.getElementById("audit-chain");
-      const [page, verified] = await Promise.all([api("/organization/audit-log?limit=50"), api("/organization/audit-log/verify")]);
-      if (!page.ok) {
-        chain.textContent = page.error.message;
-        fill("audit-table", [], () => {}, "Not available to your role.");
-        return;
-      }
-      if (verified.ok) {
-        const v = verified.data;
-        const intact = v.valid === true || v.ok === true || v.intact === true;
-        chain.textContent = intact ? `Chain verified: ${v.checked ?? v.entries ?? page.data.total} entries, no gap or alteration.` : `Chain broken: ${JSON.stringify(v)}`;
-        chain.className = intact ? "status ok" : "status error";
-      }
-      fill("audit-table", page.data.entries, (row, e) => {
-        cell(row, e.seq);
-        cell(row, when(e.createdAt));
-        cell(row, e.action);
-        cell(row, e.actorId);
-        cell(row, [e.targetType, e.targetId].filter(Boolean).join(" "));
-      });
-    };
+    const loadAudit = () => showAuditLog("/organization/audit-log", "audit-table", "audit-chain");
 
     onSubmit("setup-link-form", async () => {
       const r = await api("/sso/setup-link", {});
@@ -798,23 +801,7 @@ const pages = {
         }, "danger");
       }, r.ok ? "No sessions." : r.error.message);
     };
-    const loadAudit = async () => {
-      const chain = document.getElementById("platform-audit-chain");
-      const [page, verified] = await Promise.all([api("/admin/audit-log?limit=50"), api("/admin/audit-log/verify")]);
-      if (!page.ok) return say(chain, page.error.message, "error");
-      if (verified.ok) {
-        const v = verified.data;
-        say(chain, v.valid ? `Chain verified: ${v.entries} entries, no gap or alteration.` : `Chain broken at entry ${v.brokenAtSeq}.`, v.valid ? "ok" : "error");
-      }
-      fill("platform-audit-table", page.data.entries, (row, e) => {
-        cell(row, e.seq);
-        cell(row, when(e.createdAt));
-        cell(row, e.action);
-        cell(row, e.actorId);
-        cell(row, e.targetId);
-        cell(row, e.details && e.details.reason ? `reason: ${e.details.reason}` : "");
-      }, "No entries yet.");
-    };
+    const loadAudit = () => showAuditLog("/admin/audit-log", "platform-audit-table", "platform-audit-chain");
     onSubmit("user-search-form", async (v) => search(v.searchValue.trim()));
     search("");
     loadAudit();

@@ -6,24 +6,23 @@ use castellan_http::AuthState;
 
 const APP_CSS: &str = include_str!("../assets/app.css");
 const APP_JS: &str = include_str!("../assets/app.js");
+const CSS: &str = "text/css; charset=utf-8";
 
 pub async fn serve(state: web::Data<AuthState>, req: HttpRequest) -> HttpResponse {
-    let (body, kind) = match req.match_info().get("name") {
-        Some("app.css") => (APP_CSS.to_owned(), "text/css; charset=utf-8"),
-        Some("app.js") => (APP_JS.to_owned(), "text/javascript; charset=utf-8"),
-        Some("theme.css") => (theme_css(&state.settings.hosted_pages), "text/css; charset=utf-8"),
-        _ => {
-            return HttpResponse::NotFound()
-                .content_type("text/plain; charset=utf-8")
-                .body("not found");
-        }
-    };
-    HttpResponse::Ok()
-        .content_type(kind)
-        // Short, since the names carry no version: a new release is picked up within minutes.
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(body)
+    let mut res = HttpResponse::Ok();
+    // Short, since the names carry no version: a new release is picked up within minutes.
+    res.insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    match req.match_info().get("name") {
+        Some("app.css") => res.content_type(CSS).body(APP_CSS),
+        Some("app.js") => res.content_type("text/javascript; charset=utf-8").body(APP_JS),
+        Some("theme.css") => res
+            .content_type(CSS)
+            .body(theme_css(&state.settings.hosted_pages)),
+        _ => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("not found"),
+    }
 }
 
 /// The accent colour (checked as `#rgb`/`#rrggbb` when the settings were read) and the

@@ -158,7 +158,7 @@ async fn accept_invitation(
 
 async fn account(state: web::Data<AuthState>, current: MaybeSession) -> HttpResponse {
     signed_in_page(current, "/account", |session| {
-        views::account(&views::Chrome::new(&state, Some(session)))
+        views::account(&views::Chrome::new(&state, Some(session)), session)
     })
 }
 

@@ -334,10 +334,7 @@ fn table(id: &str, caption: &str, columns: &[&str]) -> Markup {
     }
 }
 
-pub fn account(chrome: &Chrome<'_>) -> Markup {
-    let Some(session) = chrome.user else {
-        return html! {};
-    };
+pub fn account(chrome: &Chrome<'_>, session: &AuthSession) -> Markup {
     let user = &session.user;
     let two_factor = user.two_factor_enabled.unwrap_or(false);
     layout(
@@ -542,8 +539,8 @@ pub fn organization(chrome: &Chrome<'_>) -> Markup {
                     (table("webhook-table", "Webhook endpoints", &["URL", "Events", "State", ""]))
                 }))
                 (section("audit", "Audit log", &html! {
-                    p id="audit-chain" role="status" {}
-                    (table("audit-table", "Audit log, newest first", &["#", "When", "Action", "Actor", "Target"]))
+                    p.status id="audit-chain" role="status" {}
+                    (table("audit-table", "Audit log, newest first", &["#", "When", "Action", "Actor", "Target", "Details"]))
                 }))
             }
         },
@@ -577,7 +574,7 @@ pub fn admin(chrome: &Chrome<'_>) -> Markup {
                 (table("user-session-table", "Sessions", &["Device", "IP address", "Signed in", ""]))
             }))
             (section("platform-audit", "Platform audit log", &html! {
-                p id="platform-audit-chain" role="status" {}
+                p.status id="platform-audit-chain" role="status" {}
                 (table("platform-audit-table", "Platform audit log, newest first", &["#", "When", "Action", "Actor", "Target", "Details"]))
             }))
         },

@@ -41,28 +41,39 @@ pub fn required_services() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// A TCP port free on loopback, for a helper server the test starts itself a moment later. It
-/// is taken below Linux's ephemeral range (32768+): a port handed out by binding port 0 could
-/// be handed again, in that moment, to a server another test binds to port 0 (seen: a React
-/// build's server found its port taken by a Castellan under test). Never twice in this process.
-#[must_use]
-pub fn free_tcp_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 10_000;
-    const SPAN: u32 = 10_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let _ = NEXT.compare_exchange(
+/// A port in `first..first + span`, below Linux's ephemeral range (32768+), that `bindable`
+/// accepts. Binding port 0 draws from the ephemeral range, so no server another test binds to
+/// port 0 can take a port handed out here before its owner binds it. `next` spreads test
+/// processes over the range and, within one, hands ports out in turn (never twice).
+pub(crate) fn port_below_ephemeral(
+    first: u32,
+    span: u32,
+    next: &std::sync::atomic::AtomicU32,
+    bindable: impl Fn(u16) -> bool,
+) -> u16 {
+    use std::sync::atomic::Ordering;
+    let _ = next.compare_exchange(
         0,
-        std::process::id() % SPAN + 1,
+        std::process::id() % span + 1,
         Ordering::Relaxed,
         Ordering::Relaxed,
     );
     loop {
-        let port = u16::try_from(FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN).unwrap();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let port = u16::try_from(first + next.fetch_add(1, Ordering::Relaxed) % span).unwrap();
+        if bindable(port) {
             return port;
         }
     }
+}
+
+/// A TCP port free on loopback, for a helper server the test starts itself a moment later
+/// (seen with port 0: a React build's server found its port taken by a Castellan under test).
+#[must_use]
+pub fn free_tcp_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    port_below_ephemeral(10_000, 10_000, &NEXT, |port| {
+        TcpListener::bind(("127.0.0.1", port)).is_ok()
+    })
 }
 
 /// Reports a test that could not run here (a service or tool is missing outside CI) as skipped,

@@ -190,24 +190,10 @@ impl Peer {
 /// process, so two tests never share one.
 #[must_use]
 pub fn free_udp_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    // Spread test processes over the range; within one, hand ports out in turn.
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let _ = NEXT.compare_exchange(
-        0,
-        std::process::id() % SPAN + 1,
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    );
-    loop {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
-        let port = u16::try_from(FIRST + offset).unwrap();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    crate::port_below_ephemeral(20_000, 12_000, &NEXT, |port| {
+        UdpSocket::bind(("127.0.0.1", port)).is_ok()
+    })
 }
 
 /// dnsmasq answering only the given TXT records, on loopback; killed on drop.
